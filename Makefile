@@ -1,0 +1,44 @@
+# Two commands set everything up on a fresh Debian or Ubuntu machine:
+#   make run    serve the portal on http://127.0.0.1:5000 (SQLite in instance/)
+#   make test   run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export FLASK_APP := portal
+
+.PHONY: run test bench worker system-deps translations clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+system-deps:
+	@sh scripts/system-deps.sh $(SYSTEM_DEPS)
+
+translations: $(STAMP)
+	@$(BIN)/pybabel compile -d portal/translations -f
+
+run: SYSTEM_DEPS = run
+run: system-deps $(STAMP) translations
+	@mkdir -p instance
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed-demo --if-empty
+	$(BIN)/flask demo-logins
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+worker: $(STAMP) translations
+	$(BIN)/flask worker
+
+test: SYSTEM_DEPS = test
+test: system-deps $(STAMP) translations
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+bench: SYSTEM_DEPS = bench
+bench: system-deps $(STAMP) translations
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

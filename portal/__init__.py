@@ -1,0 +1,54 @@
+"""The resident portal: create_app() and nothing else."""
+import os
+import secrets
+
+from flask import Flask
+
+
+def create_app(config=None):
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object("portal.config.Config")
+    if config:
+        app.config.update(config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "portal.db")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+    app.config["SESSION_COOKIE_SECURE"] = app.config["SECURE_COOKIES"]
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+
+    from portal import blueprints, cli, database, i18n
+    from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"), render_as_batch=True)
+    with app.app_context():
+        database.tune_sqlite(db.engine)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    htmx.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
+    blueprints.register(app)
+    cli.init_app(app)
+    return app
+
+
+def _instance_secret(instance_path):
+    """A secret kept in instance/ so sessions survive restarts without any set-up."""
+    path = os.path.join(instance_path, "secret_key")
+    if not os.path.exists(path):
+        # Written aside, then linked into place: several workers starting at once agree on one.
+        tmp = f"{path}.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    with open(path) as f:
+        return f.read().strip()

@@ -1,0 +1,15 @@
+"""Blueprints: folder name = blueprint name = URL prefix."""
+
+
+def register(app):
+    from portal.blueprints.account import bp as account
+    from portal.blueprints.admin import bp as admin
+    from portal.blueprints.auth import bp as auth
+    from portal.blueprints.main import bp as main
+    from portal.blueprints.notices import bp as notices
+
+    app.register_blueprint(main)
+    app.register_blueprint(auth, url_prefix="/auth")
+    app.register_blueprint(account, url_prefix="/account")
+    app.register_blueprint(notices, url_prefix="/notices")
+    app.register_blueprint(admin, url_prefix="/admin")

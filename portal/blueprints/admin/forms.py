@@ -1,0 +1,68 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+
+from portal.models import Role
+
+ROLE_LABELS = {
+    Role.RESIDENT: _l("Resident"),
+    Role.STAFF: _l("Customer-service staff"),
+    Role.HEAD: _l("Department head"),
+    Role.WORKER: _l("Other staff"),
+    Role.COMMITTEE: _l("Owners' committee"),
+    Role.ADMIN: _l("Administrator"),
+}
+
+
+class BuildingForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=64)])
+    address = StringField(_l("Address"), validators=[Length(max=200)])
+    is_active = BooleanField(_l("Active"), default=True)
+
+
+class UnitForm(FlaskForm):
+    number = StringField(_l("Unit number"), validators=[DataRequired(_l("Enter a unit number.")), Length(max=32)])
+    is_active = BooleanField(_l("Active"), default=True)
+
+
+class DepartmentForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=64)])
+    is_active = BooleanField(_l("Active"), default=True)
+
+
+class PersonForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=64)])
+    phone = StringField(
+        _l("Phone number"),
+        validators=[Optional(), Regexp(r"^\+?[0-9][0-9\- ]{4,19}$", message=_l("Enter a valid phone number."))],
+    )
+    username = StringField(
+        _l("Username"),
+        validators=[Optional(), Length(max=64), Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Letters, digits, . _ and - only."))],
+    )
+    email = EmailField(_l("Email address"), validators=[Optional(), Email(_l("Enter a valid email address.")), Length(max=254)])
+    role = SelectField(_l("Role"), choices=[(r.value, ROLE_LABELS[r]) for r in Role])
+    department_id = SelectField(_l("Department"), coerce=int, choices=[])
+    language = SelectField(_l("Language"), choices=[("zh_Hans", "简体中文"), ("en", "English")])
+    units = TextAreaField(
+        _l("Units"),
+        description=_l("Residents: one unit per line, the building name, a space, the unit number (1号楼 1-101)."),
+    )
+    is_active = BooleanField(_l("Active"), default=True)
+
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        if not (self.phone.data or "").strip() and not (self.username.data or "").strip():
+            self.phone.errors.append(_l("Give a phone number or a username to sign in with."))
+            ok = False
+        return ok
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
+
+
+class ConfirmForm(FlaskForm):
+    """A POST with nothing but its CSRF token."""

@@ -1,0 +1,301 @@
+"""Administration: buildings, units, departments, people, the resident import and policy settings."""
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from portal.blueprints.admin import bp
+from portal.blueprints.admin.forms import (
+    ROLE_LABELS,
+    BuildingForm,
+    ConfirmForm,
+    DepartmentForm,
+    ImportForm,
+    PersonForm,
+    UnitForm,
+)
+from portal.extensions import db
+from portal.models import Building, Department, Role, SettingChange, Unit, User
+from portal.permissions import role_required
+from portal.services import auth, people, settings
+
+PEOPLE_PAGE = 50
+
+
+@bp.before_request
+@role_required(Role.ADMIN)
+def guard():
+    return None
+
+
+@bp.route("/")
+def index():
+    counts = {
+        "buildings": db.session.scalar(select(func.count(Building.id))),
+        "units": db.session.scalar(select(func.count(Unit.id))),
+        "people": db.session.scalar(select(func.count(User.id))),
+        "departments": db.session.scalar(select(func.count(Department.id))),
+    }
+    return render_template("admin/index.html", counts=counts)
+
+
+# Buildings and units
+
+
+@bp.route("/buildings")
+def buildings():
+    rows = db.session.execute(
+        select(Building, func.count(Unit.id)).outerjoin(Unit, Unit.building_id == Building.id).group_by(Building.id).order_by(Building.name)
+    ).all()
+    return render_template("admin/buildings.html", rows=rows)
+
+
+def _save_or_error(form, template, **ctx):
+    try:
+        db.session.commit()
+        return None
+    except IntegrityError:
+        db.session.rollback()
+        form.name.errors.append(_("This name is already taken.")) if hasattr(form, "name") else None
+        return render_template(template, form=form, **ctx), 422
+
+
+@bp.route("/buildings/new", methods=["GET", "POST"])
+@bp.route("/buildings/<int:building_id>", methods=["GET", "POST"])
+def building(building_id=None):
+    item = db.session.get(Building, building_id) if building_id else Building()
+    if item is None:
+        abort(404)
+    form = BuildingForm(obj=item)
+    if form.validate_on_submit():
+        form.populate_obj(item)
+        db.session.add(item)
+        failed = _save_or_error(form, "admin/building.html", item=item)
+        if failed:
+            return failed
+        flash(_("Saved."), "success")
+        return redirect(url_for("admin.building", building_id=item.id))
+    units = item.units if item.id else []
+    return render_template("admin/building.html", form=form, item=item, units=units, unit_form=UnitForm(formdata=None)), (
+        422 if request.method == "POST" else 200
+    )
+
+
+@bp.route("/buildings/<int:building_id>/units", methods=["POST"])
+def add_unit(building_id):
+    item = db.session.get(Building, building_id) or abort(404)
+    form = UnitForm()
+    if form.validate_on_submit():
+        db.session.add(Unit(building=item, number=form.number.data.strip(), is_active=True))
+        try:
+            db.session.commit()
+            flash(_("Saved."), "success")
+        except IntegrityError:
+            db.session.rollback()
+            flash(_("This unit number already exists in this building."), "error")
+    else:
+        flash(_("Enter a unit number."), "error")
+    return redirect(url_for("admin.building", building_id=item.id))
+
+
+@bp.route("/units/<int:unit_id>", methods=["GET", "POST"])
+def unit(unit_id):
+    item = db.session.get(Unit, unit_id) or abort(404)
+    form = UnitForm(obj=item)
+    if form.validate_on_submit():
+        form.populate_obj(item)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            form.number.errors.append(_("This unit number already exists in this building."))
+            return render_template("admin/unit.html", form=form, item=item), 422
+        flash(_("Saved."), "success")
+        return redirect(url_for("admin.building", building_id=item.building_id))
+    return render_template("admin/unit.html", form=form, item=item), (422 if request.method == "POST" else 200)
+
+
+# Departments
+
+
+@bp.route("/departments", methods=["GET", "POST"])
+def departments():
+    form = DepartmentForm()
+    if form.validate_on_submit():
+        db.session.add(Department(name=form.name.data.strip(), is_active=True))
+        failed = _save_or_error(form, "admin/departments.html", rows=_departments())
+        if failed:
+            return failed
+        flash(_("Saved."), "success")
+        return redirect(url_for("admin.departments"))
+    return render_template("admin/departments.html", form=form, rows=_departments()), (422 if request.method == "POST" else 200)
+
+
+def _departments():
+    return db.session.scalars(select(Department).order_by(Department.id)).all()
+
+
+@bp.route("/departments/<int:department_id>", methods=["GET", "POST"])
+def department(department_id):
+    item = db.session.get(Department, department_id) or abort(404)
+    form = DepartmentForm(obj=item)
+    if form.validate_on_submit():
+        form.populate_obj(item)
+        failed = _save_or_error(form, "admin/department.html", item=item)
+        if failed:
+            return failed
+        flash(_("Saved."), "success")
+        return redirect(url_for("admin.departments"))
+    return render_template("admin/department.html", form=form, item=item), (422 if request.method == "POST" else 200)
+
+
+# People
+
+
+@bp.route("/people")
+def people_list():
+    q = (request.args.get("q") or "").strip()
+    role = request.args.get("role") or ""
+    query = select(User).order_by(User.id)
+    if q:
+        like = f"%{q}%"
+        query = query.where(or_(User.name.like(like), User.phone.like(like), User.username.like(like)))
+    if role in {r.value for r in Role}:
+        query = query.where(User.role == Role(role))
+    after = request.args.get("after", type=int)
+    if after:
+        query = query.where(User.id > after)
+    rows = db.session.scalars(query.limit(PEOPLE_PAGE + 1)).all()
+    more = len(rows) > PEOPLE_PAGE
+    rows = rows[:PEOPLE_PAGE]
+    return render_template(
+        "admin/people.html", rows=rows, q=q, role=role, roles=ROLE_LABELS, next_after=rows[-1].id if more else None
+    )
+
+
+def _person_choices(form):
+    form.department_id.choices = [(0, "—")] + [
+        (d.id, d.name) for d in db.session.scalars(select(Department).where(Department.is_active).order_by(Department.id))
+    ]
+
+
+@bp.route("/people/new", methods=["GET", "POST"])
+@bp.route("/people/<int:user_id>", methods=["GET", "POST"])
+def person(user_id=None):
+    item = db.session.get(User, user_id) if user_id else User(role=Role.RESIDENT, is_active=True, language="zh_Hans")
+    if item is None:
+        abort(404)
+    form = PersonForm(obj=item)
+    _person_choices(form)
+    if request.method == "GET":
+        form.role.data = item.role.value if item.role else "resident"
+        form.department_id.data = item.department_id or 0
+        form.units.data = "\n".join(f"{r.unit.building.name} {r.unit.number}" for r in item.residencies)
+    temp_password = None
+    if form.validate_on_submit():
+        buildings = {b.name: b for b in db.session.scalars(select(Building))}
+        with db.session.no_autoflush:
+            units, errors = people.parse_units(form.units.data, buildings)
+        if errors:
+            db.session.rollback()
+            form.units.errors.extend(errors)
+            return render_template("admin/person.html", form=form, item=item, confirm=ConfirmForm()), 422
+        was_active = item.is_active
+        item.name = form.name.data.strip()
+        item.phone = people.normalise_phone(form.phone.data) or None
+        item.username = (form.username.data or "").strip() or None
+        item.email = (form.email.data or "").strip() or None
+        item.role = Role(form.role.data)
+        item.department_id = form.department_id.data or None
+        item.language = form.language.data
+        item.is_active = form.is_active.data
+        if item.id is None:
+            temp_password = people.temporary_password()
+            item.set_password(temp_password)
+            db.session.add(item)
+        db.session.flush()
+        people.set_units(item, units)
+        if was_active and not item.is_active:
+            auth.end_all_sessions(item)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            form.phone.errors.append(_("This phone number or username is already taken."))
+            return render_template("admin/person.html", form=form, item=item, confirm=ConfirmForm()), 422
+        if temp_password:
+            flash(_("Account created. Temporary password: %(pw)s (shown once; hand it over in person).", pw=temp_password), "success")
+        else:
+            flash(_("Saved."), "success")
+        return redirect(url_for("admin.person", user_id=item.id))
+    return render_template("admin/person.html", form=form, item=item, confirm=ConfirmForm()), (
+        422 if request.method == "POST" else 200
+    )
+
+
+@bp.route("/people/<int:user_id>/reset-password", methods=["POST"])
+def reset_password(user_id):
+    item = db.session.get(User, user_id) or abort(404)
+    if ConfirmForm().validate_on_submit():
+        password = people.reset_password(item)
+        db.session.commit()
+        flash(_("New temporary password for %(name)s: %(pw)s (shown once).", name=item.name, pw=password), "success")
+    return redirect(url_for("admin.person", user_id=item.id))
+
+
+@bp.route("/people/import", methods=["GET", "POST"])
+def import_people():
+    form = ImportForm()
+    result = None
+    if form.validate_on_submit():
+        result = people.import_residents(form.file.data.read())
+        if result.errors:
+            db.session.rollback()
+            return render_template("admin/import.html", form=form, result=result), 422
+        db.session.commit()
+    return render_template("admin/import.html", form=form, result=result), (422 if request.method == "POST" and not result else 200)
+
+
+# Policy settings
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def policy_settings():
+    departments = settings.duty_phone_departments()
+    keys = list(settings.DEFINITIONS) + [settings.duty_phone_key(d.id) for d in departments]
+    values = settings.all_values()
+    errors = {}
+    submitted = {}
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        changes = {}
+        for key in keys:
+            raw = request.form.get(key, "")
+            submitted[key] = raw
+            value, error = settings.validate(key, raw)
+            if error:
+                errors[key] = error
+            else:
+                changes[key] = value
+        if not errors:
+            changed = settings.update(changes, current_user)
+            db.session.commit()
+            flash(_("%(n)d settings changed.", n=len(changed)) if changed else _("Nothing was changed."), "success")
+            return redirect(url_for("admin.policy_settings"))
+    history = db.session.scalars(select(SettingChange).order_by(SettingChange.id.desc()).limit(50)).all()
+    groups = {"policy": [], "due": [], "contact": [], "duty": []}
+    for key in settings.DEFINITIONS:
+        groups[settings.DEFINITIONS[key].group].append(key)
+    groups["duty"] = [settings.duty_phone_key(d.id) for d in departments]
+    return render_template(
+        "admin/settings.html",
+        groups=groups,
+        values={k: submitted.get(k, values.get(k, "")) for k in keys},
+        errors=errors,
+        definitions=settings.DEFINITIONS,
+        label_for=settings.label_for,
+        history=history,
+        confirm=ConfirmForm(),
+    ), (422 if errors else 200)

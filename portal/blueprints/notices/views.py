@@ -1,0 +1,334 @@
+"""Notice board (S2.3.1), building bulletins (S2.3.2), posters, attachments and questions (S3.1.3)."""
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from portal.blueprints.main.views import resident_building_ids
+from portal.blueprints.notices import bp
+from portal.blueprints.notices.forms import AnswerForm, AttachmentForm, NoticeForm, QuestionForm, WithdrawForm
+from portal.extensions import db
+from portal.htmx import render
+from portal.links import external_url
+from portal.models import Attachment, Blob, Building, Notice, NoticeQuestion, utcnow
+from portal.pdf import qr_svg, render_pdf
+from portal.permissions import NOTICE_EDITORS, can_edit_notices, role_required
+from portal.services import notices
+from portal.services.notices import CATEGORY_LABELS, STATE_LABELS, UploadRejected
+
+MANAGE_PAGE = 30
+
+
+def _readable_notice(notice_id):
+    notice = db.session.get(Notice, notice_id)
+    if notice is None or not notices.can_read(current_user, notice, utcnow()):
+        abort(404)
+    return notice
+
+
+def _own_or_staff_question(question_id):
+    question = db.session.get(NoticeQuestion, question_id)
+    if question is None:
+        abort(404)
+    if can_edit_notices(current_user):
+        return question
+    if question.author_id != current_user.id or not notices.can_read(current_user, question.notice, utcnow()):
+        abort(404)
+    return question
+
+
+@bp.route("/")
+@login_required
+def index():
+    now = utcnow()
+    cursor = notices.decode_cursor(request.args.get("before")) if request.args.get("before") else None
+    pinned, page, next_cursor = notices.board(current_user, now, cursor, resident_building_ids())
+    seen = current_user.notices_seen_at
+    newest = max((n.publish_at for n in [*pinned, *page]), default=None)
+    if cursor is None and newest is not None and (seen is None or newest > seen):
+        current_user.notices_seen_at = now  # marks stay for this view, gone on the next
+        db.session.commit()
+    return render(
+        "notices/index.html",
+        "notices/_list.html",
+        pinned=pinned,
+        page=page,
+        next_cursor=notices.encode_cursor(next_cursor) if next_cursor else None,
+        seen=seen,
+        labels=CATEGORY_LABELS,
+    )
+
+
+@bp.route("/<int:notice_id>")
+@login_required
+def show(notice_id):
+    notice = _readable_notice(notice_id)
+    query = select(NoticeQuestion).where(NoticeQuestion.notice_id == notice.id).order_by(NoticeQuestion.id)
+    if not can_edit_notices(current_user):
+        query = query.where(NoticeQuestion.author_id == current_user.id)
+    questions = db.session.scalars(query).all()
+    return render_template(
+        "notices/show.html",
+        notice=notice,
+        questions=questions,
+        question_form=QuestionForm(),
+        withdraw_form=WithdrawForm(),
+        attachment_form=AttachmentForm(),
+        labels=CATEGORY_LABELS,
+        state_labels=STATE_LABELS,
+        now=utcnow(),
+    )
+
+
+def _building_choices(form):
+    buildings = db.session.scalars(select(Building).where(Building.is_active).order_by(Building.name)).all()
+    form.buildings.choices = [(b.id, b.name) for b in buildings]
+    return {b.id: b for b in buildings}
+
+
+def _save_files(notice, files):
+    errors = []
+    for f in files or []:
+        if not f or not f.filename:
+            continue
+        try:
+            notices.attach(notice, f.filename, f.read())
+        except UploadRejected as exc:
+            errors.append(f"{f.filename}: {exc}")
+    return errors
+
+
+def _edit(notice):
+    form = NoticeForm(obj=notice if request.method == "GET" else None)
+    if request.method == "GET" and notice.id is not None:
+        form.buildings.data = [b.id for b in notice.buildings]
+        form.category.data = notice.category.value
+    buildings = _building_choices(form)
+    if form.validate_on_submit():
+        now = utcnow()
+        action = request.form.get("action", "publish")
+        publish_at = form.publish_at.utc if action == "publish" else None
+        if action == "publish" and publish_at is None:
+            publish_at = notice.publish_at if notice.publish_at and notice.publish_at <= now else now
+        file_errors = []
+        with db.session.no_autoflush:
+            chosen = [buildings[i] for i in form.buildings.data or [] if i in buildings]
+        notices.save(
+            notice,
+            title=form.title.data,
+            body=form.body.data,
+            category=form.category.data,
+            community_wide=form.community_wide.data,
+            buildings=chosen,
+            publish_at=publish_at,
+            expires_at=form.expires_at.utc,
+            is_pinned=form.is_pinned.data,
+            actor=current_user,
+            now=now,
+        )
+        file_errors = _save_files(notice, form.files.data)
+        if file_errors:
+            db.session.rollback()
+            form.files.errors = file_errors
+            return render_template("notices/edit.html", form=form, notice=notice if notice.id else None), 422
+        db.session.commit()
+        flash(_("The notice was saved."), "success")
+        return redirect(url_for("notices.show", notice_id=notice.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("notices/edit.html", form=form, notice=notice if notice.id else None), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(*NOTICE_EDITORS)
+def new():
+    return _edit(Notice())
+
+
+@bp.route("/<int:notice_id>/edit", methods=["GET", "POST"])
+@role_required(*NOTICE_EDITORS)
+def edit(notice_id):
+    notice = db.session.get(Notice, notice_id) or abort(404)
+    if notice.withdrawn_at is not None:
+        flash(_("A withdrawn notice cannot be edited."), "error")
+        return redirect(url_for("notices.show", notice_id=notice.id))
+    return _edit(notice)
+
+
+@bp.route("/manage")
+@role_required(*NOTICE_EDITORS)
+def manage():
+    query = select(Notice).order_by(Notice.id.desc())
+    before = request.args.get("before", type=int)
+    if before:
+        query = query.where(Notice.id < before)
+    rows = db.session.scalars(query.limit(MANAGE_PAGE + 1)).all()
+    more = len(rows) > MANAGE_PAGE
+    rows = rows[:MANAGE_PAGE]
+    return render_template(
+        "notices/manage.html",
+        rows=rows,
+        next_before=rows[-1].id if more else None,
+        labels=CATEGORY_LABELS,
+        state_labels=STATE_LABELS,
+        now=utcnow(),
+    )
+
+
+@bp.route("/<int:notice_id>/withdraw", methods=["POST"])
+@role_required(*NOTICE_EDITORS)
+def withdraw(notice_id):
+    notice = db.session.get(Notice, notice_id) or abort(404)
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        notices.withdraw(notice, form.reason.data, current_user, utcnow())
+        db.session.commit()
+        flash(_("The notice was withdrawn."), "success")
+    else:
+        flash(_("Give a reason for withdrawing the notice."), "error")
+    return redirect(url_for("notices.show", notice_id=notice.id))
+
+
+@bp.route("/<int:notice_id>/lift", methods=["POST"])
+@role_required(*NOTICE_EDITORS)
+def lift(notice_id):
+    notice = db.session.get(Notice, notice_id) or abort(404)
+    if notice.is_emergency and notice.lifted_at is None:
+        notices.lift(notice, current_user, utcnow())
+        db.session.commit()
+        flash(_("The emergency banner was lifted."), "success")
+    return redirect(url_for("notices.show", notice_id=notice.id))
+
+
+@bp.route("/<int:notice_id>/attachments", methods=["POST"])
+@role_required(*NOTICE_EDITORS)
+def upload(notice_id):
+    notice = db.session.get(Notice, notice_id) or abort(404)
+    form = AttachmentForm()
+    if form.validate_on_submit():
+        errors = _save_files(notice, form.files.data)
+        if errors:
+            db.session.rollback()
+            for e in errors:
+                flash(e, "error")
+        else:
+            db.session.commit()
+            flash(_("The attachments were added."), "success")
+    return redirect(url_for("notices.show", notice_id=notice_id))
+
+
+@bp.route("/attachments/<int:attachment_id>")
+@login_required
+def attachment(attachment_id):
+    item = db.session.get(Attachment, attachment_id)
+    if item is None:
+        abort(404)
+    _readable_notice(item.notice_id)
+    blob = db.session.get(Blob, item.blob_sha256)
+    response = make_response(blob.data)
+    response.headers["Content-Type"] = blob.mime
+    response.headers["Content-Disposition"] = _disposition(item.filename)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def _disposition(filename):
+    from urllib.parse import quote
+
+    ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "") or "file"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+@bp.route("/<int:notice_id>/poster.pdf")
+@login_required
+def poster(notice_id):
+    notice = _readable_notice(notice_id)
+    url = external_url("notices.show", notice_id=notice.id)
+    pdf = render_pdf("pdf/poster.html", notice=notice, url=url, qr=qr_svg(url), label=CATEGORY_LABELS[notice.category])
+    response = make_response(pdf)
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = _disposition(f"notice-{notice.id}.pdf")
+    return response
+
+
+@bp.route("/<int:notice_id>/questions", methods=["POST"])
+@login_required
+def ask(notice_id):
+    notice = _readable_notice(notice_id)
+    if notice.withdrawn_at is not None:
+        abort(404)
+    form = QuestionForm()
+    if form.validate_on_submit():
+        question = notices.ask(notice, current_user, form.body.data)
+        db.session.commit()
+        if request.headers.get("HX-Request"):
+            response = make_response(
+                render_template("notices/_ask.html", notice=notice, question_form=QuestionForm(formdata=None), asked=question)
+            )
+            response.vary.add("HX-Request")
+            return response
+        flash(_("Your question was sent. The answer will appear here."), "success")
+        return redirect(url_for("notices.show", notice_id=notice.id, _anchor=f"question-{question.id}"))
+    if request.headers.get("HX-Request"):
+        response = make_response(render_template("notices/_ask.html", notice=notice, question_form=form), 422)
+        response.vary.add("HX-Request")
+        return response
+    questions = db.session.scalars(
+        select(NoticeQuestion).where(NoticeQuestion.notice_id == notice.id, NoticeQuestion.author_id == current_user.id)
+    ).all()
+    return (
+        render_template(
+            "notices/show.html",
+            notice=notice,
+            questions=questions,
+            question_form=form,
+            withdraw_form=WithdrawForm(),
+            attachment_form=AttachmentForm(),
+            labels=CATEGORY_LABELS,
+            state_labels=STATE_LABELS,
+            now=utcnow(),
+        ),
+        422,
+    )
+
+
+@bp.route("/questions/<int:question_id>")
+@login_required
+def question(question_id):
+    q = _own_or_staff_question(question_id)
+    return render("notices/question.html", "notices/_question.html", q=q, answer_form=AnswerForm())
+
+
+@bp.route("/questions/<int:question_id>/answer", methods=["POST"])
+@role_required(*NOTICE_EDITORS)
+def answer(question_id):
+    q = db.session.get(NoticeQuestion, question_id) or abort(404)
+    form = AnswerForm()
+    status = 200
+    if form.validate_on_submit():
+        notices.answer(q, current_user, form.answer.data, utcnow())
+        db.session.commit()
+        form = AnswerForm(formdata=None)
+        if not request.headers.get("HX-Request"):
+            flash(_("The answer was published."), "success")
+            return redirect(url_for("notices.show", notice_id=q.notice_id, _anchor=f"question-{q.id}"))
+    else:
+        status = 422
+        if not request.headers.get("HX-Request"):
+            return render_template("notices/question.html", q=q, answer_form=form), 422
+    response = make_response(render_template("notices/_question.html", q=q, answer_form=form), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.route("/questions")
+@role_required(*NOTICE_EDITORS)
+def questions():
+    rows = db.session.scalars(
+        select(NoticeQuestion)
+        .where(NoticeQuestion.answered_at.is_(None))
+        .order_by(NoticeQuestion.id)
+        .limit(200)
+    ).all()
+    return render_template("notices/questions.html", rows=rows, answer_form=AnswerForm())
+
+

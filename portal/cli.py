@@ -1,0 +1,95 @@
+"""flask --app portal <command>: seed-demo, demo-logins, create-user, worker."""
+import time
+
+import click
+from flask import current_app
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Department, Role, User
+
+
+def init_app(app):
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(demo_logins)
+    app.cli.add_command(create_user)
+    app.cli.add_command(worker)
+
+
+@click.command("seed-demo")
+@click.option("--scale", type=int, default=0, help="Add N × (10,000 notices, 2,000 residents) for benchmarks.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has people in it.")
+def seed_demo(scale, if_empty):
+    """Load a believable Chinese demo community."""
+    from portal.services import demo
+
+    if if_empty and db.session.scalar(select(User.id).limit(1)) is not None:
+        click.echo("The database already has data; demo not loaded.")
+        return
+    demo.seed(scale=scale)
+    db.session.commit()
+    click.echo("Demo community loaded.")
+
+
+@click.command("demo-logins")
+def demo_logins():
+    """Print the demo accounts."""
+    from portal.services import demo
+
+    click.echo("")
+    click.echo("Resident portal: http://127.0.0.1:5000  (demo accounts, password: %s)" % demo.DEMO_PASSWORD)
+    for login, role, name in demo.LOGINS:
+        click.echo(f"  {login:<14} {role:<10} {name}")
+    click.echo("")
+
+
+@click.command("create-user")
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice([r.value for r in Role]), default="admin")
+@click.option("--username")
+@click.option("--phone")
+@click.option("--department")
+@click.password_option()
+def create_user(name, role, username, phone, department, password):
+    """Create an account (an administrator by default)."""
+    if not username and not phone:
+        raise click.UsageError("Give --username or --phone.")
+    user = User(name=name, role=Role(role), username=username, phone=phone)
+    if department:
+        dept = db.session.scalar(select(Department).where(Department.name == department))
+        if dept is None:
+            raise click.UsageError(f"No department called {department}")
+        user.department_id = dept.id
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"Created {role} {name}.")
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Do one round of work and exit.")
+@click.option("--interval", type=float, default=5.0, help="Seconds between rounds.")
+def worker(once, interval):
+    """Background work: scheduled notices' emails and outbox delivery. Run as many as you like."""
+    from portal import mail
+    from portal.models import utcnow
+    from portal.services import notices
+
+    log = current_app.logger
+    while True:
+        try:
+            notices.publish_due(utcnow())
+            db.session.commit()
+            sent, failed = mail.deliver_due()
+            if sent or failed:
+                log.info("outbox: %s sent, %s failed", sent, failed)
+        except Exception:  # keep the worker alive through a database restart
+            db.session.rollback()
+            log.exception("worker round failed")
+            if once:
+                raise
+        finally:
+            db.session.remove()
+        if once:
+            return
+        time.sleep(interval)

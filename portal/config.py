@@ -1,0 +1,38 @@
+"""Defaults only. Secrets and URLs come from the environment (PORTAL_*)."""
+import os
+from datetime import timedelta
+
+
+def _env(name, default=None):
+    return os.environ.get(f"PORTAL_{name}", default)
+
+
+class Config:
+    SECRET_KEY = _env("SECRET_KEY")  # create_app makes and keeps one in instance/ if unset
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")  # default: SQLite in instance/
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_RECORD_QUERIES = False
+
+    MAIL_URL = _env("MAIL_URL")  # smtp://host:port; unset: mail is printed to the log
+    MAIL_FROM = _env("MAIL_FROM", "portal@localhost")
+    REDIS_URL = _env("REDIS_URL")  # shared rate limits across workers
+    BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")  # for links in emails, posters, QR codes
+    TIMEZONE = _env("TIMEZONE", "Asia/Shanghai")
+    UPLOAD_MAX_BYTES = int(_env("UPLOAD_MAX_BYTES", str(5 * 1024 * 1024)))
+    STAFF_IDLE_MINUTES = int(_env("STAFF_IDLE_MINUTES", "30"))
+    LOGIN_LIMIT = _env("LOGIN_LIMIT", "5 per 15 minutes")  # failed logins, per account and per address
+    SECURE_COOKIES = _env("SECURE_COOKIES", "0") == "1"  # set to 1 behind HTTPS
+
+    MAX_CONTENT_LENGTH = UPLOAD_MAX_BYTES * 4 + 1024 * 1024
+    PERMANENT_SESSION_LIFETIME = timedelta(days=30)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None
+    WTF_CSRF_SSL_STRICT = False
+
+    BABEL_DEFAULT_LOCALE = "zh_Hans"
+    BABEL_DEFAULT_TIMEZONE = TIMEZONE
+    LANGUAGES = ("zh_Hans", "en")
+
+    RATELIMIT_HEADERS_ENABLED = False
+    RATELIMIT_KEY_PREFIX = _env("RATELIMIT_PREFIX", "portal")

@@ -1,0 +1,66 @@
+"""Declarative base (with its naming convention), the UTC datetime column type, utcnow()."""
+from datetime import datetime, timezone
+
+import enum
+
+from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, event
+from sqlalchemy.orm import DeclarativeBase, registry
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, returns aware UTC; refuses naive input so no local time sneaks in."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Flask-SQLAlchemy builds db.Model on this; models subclass db.Model."""
+
+    registry = registry(metadata=MetaData(naming_convention=NAMING_CONVENTION), type_annotation_map={
+            datetime: UTCDateTime,
+            # Enums are stored as their plain string values: readable in SQL, no ALTER TYPE to grow them.
+            enum.Enum: Enum(enum.Enum, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]),
+        },
+    )
+
+
+def tune_sqlite(engine):
+    """The embedded default: WAL (readers never block the writer), foreign keys on, and waiting
+    for a lock instead of failing at once when several threads write."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        if engine.url.database and engine.url.database != ":memory:":
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()

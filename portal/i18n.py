@@ -1,0 +1,50 @@
+"""Language and time zone: Simplified Chinese first, community time for people, UTC in the database."""
+from datetime import timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app, session
+from flask_login import current_user
+
+LANGUAGE_NAMES = {"zh_Hans": "简体中文", "en": "English"}
+
+
+def select_locale():
+    if current_user and current_user.is_authenticated:
+        return current_user.language
+    lang = session.get("lang")
+    if lang in current_app.config["LANGUAGES"]:
+        return lang
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone():
+    return current_app.config["TIMEZONE"]
+
+
+def community_tz():
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+def from_local(naive):
+    """A naive date-time typed in a form, in the community's time zone, as aware UTC."""
+    if naive is None:
+        return None
+    return naive.replace(tzinfo=community_tz()).astimezone(timezone.utc)
+
+
+def to_local(aware):
+    if aware is None:
+        return None
+    return aware.astimezone(community_tz())
+
+
+def to_local_input(aware):
+    """The value for an <input type=datetime-local>."""
+    return to_local(aware).replace(tzinfo=None) if aware else None
+
+
+def safe_next(target):
+    """`next` may only name a path on this site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target if request else None

@@ -1,0 +1,241 @@
+"""The demo community (翠湖花园): buildings, units, people, departments and notices, in Chinese.
+
+`scale` adds benchmark-sized data with bulk inserts: per step 10,000 notices and 2,000 residents.
+"""
+import random
+from datetime import timedelta
+
+from sqlalchemy import func, insert, select
+
+from portal.extensions import db
+from portal.models import (
+    Building,
+    Department,
+    EmailPref,
+    Notice,
+    NoticeCategory,
+    NoticeQuestion,
+    Residency,
+    Role,
+    Unit,
+    User,
+    notice_building,
+    utcnow,
+)
+from portal.services import notices as notice_service
+
+DEMO_PASSWORD = "demo1234"
+DEPARTMENTS = ["客服中心", "工程维修部", "秩序维护部", "环境保洁部", "绿化部", "财务部"]
+LOGINS = [
+    ("admin", "admin", "系统管理员 陈立"),
+    ("kefu", "staff", "客服 王敏"),
+    ("kefu2", "staff", "客服 李娜"),
+    ("gongcheng", "head", "工程维修部 负责人 张强"),
+    ("baoan", "head", "秩序维护部 负责人 刘洋"),
+    ("baojie", "worker", "保洁员 赵芳"),
+    ("yewei", "committee", "业委会 孙建国"),
+    ("13800000001", "resident", "业主 周杰（1号楼）"),
+    ("13800000002", "resident", "业主 吴婷（2号楼）"),
+]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍红建国建华志强海燕雪梅晓东丹凤春梅文博子涵欣怡浩然思远雨桐"
+
+NOTICES = [
+    (NoticeCategory.MAINTENANCE, "关于小区二次供水水箱清洗的停水通知",
+     "各位业主、住户：\n\n为保障饮用水卫生，物业服务中心将于本周六 **9:00—15:00** 对小区二次供水水箱进行清洗消毒，届时 1—3 号楼将暂停供水。\n\n- 请提前做好储水准备；\n- 停水期间请关闭家中水龙头，避免来水时跑水；\n\n给您带来的不便，敬请谅解。", None, False),
+    (NoticeCategory.FEE_STANDARD, "2027年度物业服务费收费标准公示",
+     "根据《物业服务合同》约定及业主大会决议，2027年度物业服务费标准如下：\n\n- 住宅：2.20 元/平方米·月\n- 地下车位管理费：80 元/个·月\n\n缴费方式：物业服务中心前台、线上缴费均可。如有疑问请致电服务热线。", None, True),
+    (NoticeCategory.SERVICE_COMMITMENT, "物业服务中心服务承诺",
+     "我们承诺：\n\n1. 24 小时服务热线随时接听；\n2. 一般报修 30 分钟内响应，紧急报修 15 分钟内到场；\n3. 投诉 48 小时内书面答复；\n4. 每季度召开业主座谈会，公开服务情况。", None, True),
+    (NoticeCategory.NEWS, "中秋游园活动圆满结束", "感谢各位业主踊跃参加本次中秋游园活动，活动照片已张贴在小区公告栏。期待下次与您相聚！", None, False),
+    (NoticeCategory.SAFETY, "冬季用电用火安全提示", "天气转冷，请各位住户注意：\n\n- 不私拉电线给电动车充电；\n- 电暖器远离窗帘、被褥；\n- 外出时关闭燃气总阀。", None, False),
+    (NoticeCategory.MAINTENANCE, "电梯年度检验安排", "市场监管部门将于下周对小区全部电梯进行年度检验，检验期间每部电梯停用约 1 小时，请错峰出行。", None, False),
+    (NoticeCategory.NEWS, "垃圾分类宣传周活动预告", "本月第三周为垃圾分类宣传周，届时将在中心广场设置咨询台，欢迎业主参与互动赢取小礼品。", None, False),
+    (NoticeCategory.SAFETY, "防范电信诈骗提醒", "近期有不法分子冒充物业人员以“退费”为由实施诈骗。物业不会通过电话索要银行卡密码或验证码，请提高警惕。", None, False),
+]
+BULLETINS = [
+    (NoticeCategory.SAFETY, "{b}楼道消防通道清理通知", "请{b}住户于本周五前清理楼道内堆放的杂物，保持消防通道畅通。逾期未清理的，物业将统一处理。"),
+    (NoticeCategory.MAINTENANCE, "{b}外墙维修施工告知", "{b}外墙渗水点维修将于下周一开工，预计工期 5 天，施工期间请勿在楼下停留。"),
+]
+
+
+def _password_hash():
+    probe = User(name="x")
+    probe.set_password(DEMO_PASSWORD)
+    return probe.password_hash
+
+
+def _name(rng):
+    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+
+
+def seed(scale=0, rng=None):
+    rng = rng or random.Random(2026)
+    now = utcnow()
+    pw = _password_hash()
+    if db.session.scalar(select(func.count(User.id))) == 0:
+        _seed_base(rng, now, pw)
+    for step in range(scale):
+        _seed_scale(rng, now, pw, step)
+
+
+def _seed_base(rng, now, pw):
+    departments = [Department(name=n) for n in DEPARTMENTS]
+    db.session.add_all(departments)
+    buildings = []
+    for b in range(1, 7):
+        building = Building(name=f"{b}号楼", address=f"翠湖花园 {b} 号楼")
+        db.session.add(building)
+        buildings.append(building)
+        for entrance in (1, 2):
+            for floor in range(1, 16):
+                for room in (1, 2):
+                    building.units.append(Unit(number=f"{entrance}-{floor}{room:02d}"))
+    db.session.flush()
+    dept = {d.name: d for d in departments}
+    staff = [
+        User(username="admin", name="陈立", role=Role.ADMIN, password_hash=pw, department=dept["客服中心"]),
+        User(username="kefu", name="王敏", role=Role.STAFF, password_hash=pw, department=dept["客服中心"], phone="13900000001"),
+        User(username="kefu2", name="李娜", role=Role.STAFF, password_hash=pw, department=dept["客服中心"], phone="13900000002"),
+        User(username="gongcheng", name="张强", role=Role.HEAD, password_hash=pw, department=dept["工程维修部"], phone="13900000003"),
+        User(username="baoan", name="刘洋", role=Role.HEAD, password_hash=pw, department=dept["秩序维护部"], phone="13900000004"),
+        User(username="baojie", name="赵芳", role=Role.WORKER, password_hash=pw, department=dept["环境保洁部"], phone="13900000005"),
+        User(username="yewei", name="孙建国", role=Role.COMMITTEE, password_hash=pw, phone="13900000006"),
+    ]
+    db.session.add_all(staff)
+    units = [u for b in buildings for u in b.units]
+    residents = []
+    named = [("13800000001", "周杰", buildings[0].units[4]), ("13800000002", "吴婷", buildings[1].units[10])]
+    for phone, name, unit in named:
+        user = User(phone=phone, name=name, role=Role.RESIDENT, password_hash=pw, email=f"{phone}@example.com", email_pref=EmailPref.ALL)
+        user.residencies.append(Residency(unit=unit))
+        residents.append(user)
+    taken = {id(u) for _, _, u in named}
+    free = [u for u in units if id(u) not in taken]
+    rng.shuffle(free)
+    for i, unit in enumerate(free[:300]):
+        user = User(
+            phone=f"137{i:08d}",
+            name=_name(rng),
+            role=Role.RESIDENT,
+            password_hash=pw,
+            email=f"resident{i}@example.com" if i % 3 else None,
+            email_pref=rng.choice([EmailPref.ALL, EmailPref.EMERGENCY, EmailPref.NONE]),
+            language="en" if i % 25 == 0 else "zh_Hans",
+        )
+        user.residencies.append(Residency(unit=unit, is_owner=i % 5 != 0))
+        residents.append(user)
+    residents[0].residencies.append(Residency(unit=buildings[0].units[40], is_owner=True))  # holds two units
+    db.session.add_all(residents)
+    db.session.flush()
+    author = staff[1]
+    for i, (category, title, body, expires, pinned) in enumerate(NOTICES):
+        notice = Notice(
+            title=title,
+            body=body,
+            body_html=notice_service.render_body(body),
+            category=category,
+            is_community_wide=True,
+            publish_at=now - timedelta(days=2 * i + 1, hours=i),
+            expires_at=expires,
+            is_pinned=pinned,
+            author_id=author.id,
+            mailed_at=now,
+        )
+        db.session.add(notice)
+    for building in buildings:
+        for category, title, body in BULLETINS:
+            db.session.add(
+                Notice(
+                    title=title.format(b=building.name),
+                    body=body.format(b=building.name),
+                    body_html=notice_service.render_body(body.format(b=building.name)),
+                    category=category,
+                    is_community_wide=False,
+                    buildings=[building],
+                    publish_at=now - timedelta(days=rng.randint(1, 9)),
+                    author_id=author.id,
+                    mailed_at=now,
+                )
+            )
+    states = [
+        dict(title="寒潮蓝色预警：请做好防冻措施", category=NoticeCategory.EMERGENCY, publish_at=now - timedelta(hours=3),
+             expires_at=now + timedelta(days=1), body="气象台发布寒潮蓝色预警，请关好门窗，室外水管做好保温，老人儿童减少外出。"),
+        dict(title="元旦联欢晚会报名（草稿）", category=NoticeCategory.NEWS, publish_at=None, body="报名方式待定。"),
+        dict(title="春节期间物业服务安排", category=NoticeCategory.SERVICE_COMMITMENT, publish_at=now + timedelta(days=20),
+             body="春节期间客服中心照常值班，服务热线 24 小时畅通。"),
+        dict(title="国庆节假期安全提示", category=NoticeCategory.SAFETY, publish_at=now - timedelta(days=60),
+             expires_at=now - timedelta(days=50), body="假期外出请关闭水电燃气。"),
+        dict(title="地下车库照明改造通知（已撤回）", category=NoticeCategory.MAINTENANCE, publish_at=now - timedelta(days=5),
+             withdrawn_at=now - timedelta(days=4), withdrawn_reason="施工时间调整，另行通知", body="原定施工安排。"),
+    ]
+    for values in states:
+        body = values.pop("body")
+        db.session.add(Notice(body=body, body_html=notice_service.render_body(body), author_id=author.id, mailed_at=now, **values))
+    db.session.flush()
+    first = db.session.scalar(select(Notice).where(Notice.category == NoticeCategory.MAINTENANCE).order_by(Notice.id))
+    db.session.add(NoticeQuestion(notice_id=first.id, author_id=residents[0].id, body="停水期间地下车库的洗车点也停用吗？"))
+    db.session.add(
+        NoticeQuestion(
+            notice_id=first.id, author_id=residents[1].id, body="周六家里有老人，能否提供桶装水？",
+            answer="可以，请提前到客服中心登记，我们将在周六 8:30 前送到。", answered_by_id=author.id, answered_at=now,
+        )
+    )
+
+
+def _seed_scale(rng, now, pw, step):
+    """Bulk rows for benchmarks: 10,000 notices (a tenth of them bulletins) and 2,000 residents."""
+    buildings = db.session.scalars(select(Building).order_by(Building.id)).all()
+    author_id = db.session.scalar(select(User.id).where(User.role == Role.STAFF).order_by(User.id))
+    base_unit = 100000 + step * 2000
+    unit_rows = [{"building_id": buildings[i % len(buildings)].id, "number": f"S{step}-{i:05d}", "is_active": True} for i in range(2000)]
+    db.session.execute(insert(Unit), unit_rows)
+    unit_ids = db.session.scalars(select(Unit.id).where(Unit.number.like(f"S{step}-%")).order_by(Unit.id)).all()
+    user_rows = [
+        {
+            "phone": f"136{base_unit + i:08d}",
+            "name": _name(rng),
+            "role": Role.RESIDENT,
+            "password_hash": pw,
+            "language": "zh_Hans",
+            "email_pref": EmailPref.NONE,
+            "is_active": True,
+            "created_at": now,
+        }
+        for i in range(2000)
+    ]
+    db.session.execute(insert(User), user_rows)
+    user_ids = db.session.scalars(
+        select(User.id).where(User.phone.like("136%"), User.phone >= f"136{base_unit:08d}").order_by(User.id).limit(2000)
+    ).all()
+    db.session.execute(insert(Residency), [{"user_id": u, "unit_id": n, "is_owner": True} for u, n in zip(user_ids, unit_ids)])
+    categories = [c for c in NoticeCategory if c != NoticeCategory.EMERGENCY]
+    notice_rows = []
+    for i in range(10000):
+        category, title, body, _, _ = NOTICES[i % len(NOTICES)]
+        notice_rows.append(
+            {
+                "title": f"{title}（第{step * 10000 + i + 1}期）",
+                "body": body,
+                "body_html": "",
+                "category": categories[i % len(categories)],
+                "is_community_wide": i % 10 != 0,
+                "publish_at": now - timedelta(days=30, minutes=i + step * 10000),
+                "expires_at": None if i % 7 else now - timedelta(days=1),
+                "is_pinned": False,
+                "withdrawn_reason": "",
+                "author_id": author_id,
+                "created_at": now,
+                "updated_at": now,
+                "mailed_at": now,
+            }
+        )
+    db.session.execute(insert(Notice), notice_rows)
+    html = notice_service.render_body(NOTICES[0][2])
+    db.session.execute(Notice.__table__.update().where(Notice.body_html == "").values(body_html=html))
+    bulletin_ids = db.session.scalars(
+        select(Notice.id).where(Notice.is_community_wide.is_(False), ~Notice.id.in_(select(notice_building.c.notice_id)))
+    ).all()
+    db.session.execute(
+        insert(notice_building), [{"notice_id": nid, "building_id": buildings[k % len(buildings)].id} for k, nid in enumerate(bulletin_ids)]
+    )

@@ -1,0 +1,294 @@
+"""Notice board and building bulletins (S2.3), their email copies (S2.4) and questions (S3.1.3)."""
+import hashlib
+from datetime import datetime
+
+import filetype
+import markdown
+import nh3
+from flask import current_app
+from markupsafe import Markup
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, or_, select
+
+from portal import mail
+from portal.extensions import db
+from portal.links import external_url
+from portal.models import (
+    Attachment,
+    Blob,
+    EmailPref,
+    Notice,
+    NoticeCategory,
+    NoticeQuestion,
+    OutboxMessage,
+    Residency,
+    Role,
+    Unit,
+    User,
+    notice_building,
+)
+from portal.services import settings
+
+PAGE_SIZE = 20
+ALLOWED_TAGS = {"p", "br", "strong", "em", "b", "i", "u", "ul", "ol", "li", "h3", "h4", "blockquote", "a", "hr", "code", "pre"}
+ATTACHMENT_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"}
+
+CATEGORY_LABELS = {
+    NoticeCategory.NEWS: _l("News"),
+    NoticeCategory.MAINTENANCE: _l("Maintenance"),
+    NoticeCategory.FEE_STANDARD: _l("Fee standard"),
+    NoticeCategory.SERVICE_COMMITMENT: _l("Service commitment"),
+    NoticeCategory.SAFETY: _l("Safety"),
+    NoticeCategory.EMERGENCY: _l("Emergency"),
+}
+STATE_LABELS = {
+    "draft": _l("Draft"),
+    "scheduled": _l("Scheduled"),
+    "published": _l("Published"),
+    "expired": _l("Expired"),
+    "withdrawn": _l("Withdrawn"),
+}
+
+
+class UploadRejected(ValueError):
+    pass
+
+
+def render_body(text):
+    """Simple formatting (Markdown) through an allow-list sanitiser; raw HTML never survives."""
+    html = markdown.markdown(text or "", extensions=["nl2br"], output_format="html")
+    return _clean(html)
+
+
+def sanitized(html):
+    """Jinja filter: stored body HTML, cleaned again on the way out, marked safe only after that."""
+    return Markup(_clean(html or ""))  # noqa: S704 - allow-list sanitised just above
+
+
+def _clean(html):
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes={"a": {"href"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+def building_ids_of(user):
+    """The buildings where the user holds a unit."""
+    return db.session.scalars(
+        select(Unit.building_id).join(Residency, Residency.unit_id == Unit.id).where(Residency.user_id == user.id).distinct()
+    ).all()
+
+
+def current_clause(now):
+    return and_(
+        Notice.publish_at <= now,
+        Notice.withdrawn_at.is_(None),
+        or_(Notice.expires_at.is_(None), Notice.expires_at > now),
+    )
+
+
+def scope_clause(building_ids):
+    """Community-wide notices, and bulletins for any of these buildings."""
+    in_buildings = select(notice_building.c.notice_id).where(notice_building.c.building_id.in_(building_ids or [-1]))
+    return or_(Notice.is_community_wide, Notice.id.in_(in_buildings))
+
+
+def visible_clause(user, now, building_ids=None):
+    """What a user may read: residents see current notices in their scope; the back office sees all current."""
+    clause = current_clause(now)
+    if user is None or not user.is_authenticated:
+        return and_(clause, Notice.is_community_wide)
+    if user.role in (Role.RESIDENT, Role.COMMITTEE):
+        if building_ids is None:
+            building_ids = building_ids_of(user)
+        return and_(clause, scope_clause(building_ids))
+    return clause
+
+
+def can_read(user, notice, now):
+    if user.is_authenticated and user.role not in (Role.RESIDENT, Role.COMMITTEE):
+        return True  # the back office reads every notice in every state
+    if not notice.is_current(now):
+        return False
+    if notice.is_community_wide:
+        return True
+    if not user.is_authenticated:
+        return False
+    mine = set(building_ids_of(user))
+    return any(b.id in mine for b in notice.buildings)
+
+
+def board(user, now, before=None, building_ids=None):
+    """Pinned notices, then one page of the rest by (publish_at, id) keyset; returns (pinned, page, next_cursor)."""
+    visible = visible_clause(user, now, building_ids)
+    pinned = []
+    if before is None:
+        pinned = db.session.scalars(
+            select(Notice).where(visible, Notice.is_pinned).order_by(Notice.publish_at.desc(), Notice.id.desc())
+        ).all()
+    query = select(Notice).where(visible, Notice.is_pinned.is_(False))
+    if before is not None:
+        at, nid = before
+        query = query.where(or_(Notice.publish_at < at, and_(Notice.publish_at == at, Notice.id < nid)))
+    page = db.session.scalars(query.order_by(Notice.publish_at.desc(), Notice.id.desc()).limit(PAGE_SIZE + 1)).all()
+    cursor = None
+    if len(page) > PAGE_SIZE:
+        page = page[:PAGE_SIZE]
+        cursor = (page[-1].publish_at, page[-1].id)
+    return pinned, page, cursor
+
+
+def encode_cursor(cursor):
+    at, nid = cursor
+    return f"{at.strftime('%Y%m%dT%H%M%S.%f')}_{nid}"
+
+
+def decode_cursor(raw):
+    """None for a missing or malformed cursor (the first page)."""
+    from datetime import timezone
+
+    try:
+        at, nid = raw.split("_", 1)
+        return datetime.strptime(at, "%Y%m%dT%H%M%S.%f").replace(tzinfo=timezone.utc), int(nid)
+    except (AttributeError, ValueError):
+        return None
+
+
+def active_emergencies(user, now, building_ids=None):
+    return db.session.scalars(
+        select(Notice)
+        .where(visible_clause(user, now, building_ids), Notice.category == NoticeCategory.EMERGENCY, Notice.lifted_at.is_(None))
+        .order_by(Notice.publish_at.desc())
+        .limit(3)
+    ).all()
+
+
+def save(notice, *, title, body, category, community_wide, buildings, publish_at, expires_at, is_pinned, actor, now):
+    """Creates or edits a notice; email copies go out when it is (or becomes) current."""
+    notice.title = title.strip()
+    notice.body = body or ""
+    notice.body_html = render_body(body)
+    notice.category = NoticeCategory(category)
+    notice.is_community_wide = bool(community_wide) or not buildings
+    notice.buildings = [] if notice.is_community_wide else list(buildings)
+    notice.publish_at = publish_at
+    notice.expires_at = expires_at
+    notice.is_pinned = bool(is_pinned)
+    if notice.id is None:
+        notice.author_id = actor.id
+        db.session.add(notice)
+    db.session.flush()
+    if notice.is_current(now) and notice.mailed_at is None:
+        enqueue_emails(notice, now)
+    return notice
+
+
+def withdraw(notice, reason, actor, now):
+    notice.withdrawn_at = now
+    notice.withdrawn_reason = reason.strip()
+    notice.withdrawn_by_id = actor.id
+
+
+def lift(notice, actor, now):
+    """Staff lift an emergency before it expires: the banner goes away everywhere."""
+    notice.lifted_at = now
+    notice.lifted_by_id = actor.id
+
+
+def recipients(notice):
+    """Residents who chose email copies of this notice and live in its scope (S2.4 mailing list)."""
+    prefs = [EmailPref.ALL, EmailPref.EMERGENCY] if notice.is_emergency else [EmailPref.ALL]
+    query = select(User).where(
+        User.role == Role.RESIDENT,
+        User.is_active,
+        User.email.is_not(None),
+        User.email != "",
+        User.email_pref.in_(prefs),
+    )
+    if not notice.is_community_wide:
+        building_ids = [b.id for b in notice.buildings]
+        query = query.where(
+            User.id.in_(
+                select(Residency.user_id).join(Unit, Unit.id == Residency.unit_id).where(Unit.building_id.in_(building_ids))
+            )
+        )
+    return db.session.scalars(query.order_by(User.id)).all()
+
+
+def enqueue_emails(notice, now):
+    """Writes the email copies into the outbox, in the caller's transaction."""
+    prefix = f"notice:{notice.id}:"
+    already = set(db.session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.like(prefix + "%"))))
+    context = {
+        "notice": notice,
+        "url": external_url("notices.show", notice_id=notice.id),
+        "hotline": settings.get("hotline"),
+        "contact_person": settings.get("contact_person"),
+        "category_label": CATEGORY_LABELS[notice.category],
+    }
+    rendered = {}
+    count = 0
+    for user in recipients(notice):
+        key = f"{prefix}{user.id}"
+        if key in already:
+            continue
+        if user.language not in rendered:
+            rendered[user.language] = mail.render_email("notice", user.language, **context)
+        subject, body = rendered[user.language]
+        db.session.add(OutboxMessage(to_addr=user.email, subject=subject[:300], body=body, dedupe_key=key))
+        count += 1
+    notice.mailed_at = now
+    return count
+
+
+def publish_due(now):
+    """Worker: scheduled notices whose time has come get their email copies."""
+    due = db.session.scalars(
+        select(Notice).where(current_clause(now), Notice.mailed_at.is_(None)).order_by(Notice.publish_at).limit(50)
+    ).all()
+    for notice in due:
+        enqueue_emails(notice, now)
+    return len(due)
+
+
+def store_blob(data, allowed=ATTACHMENT_TYPES):
+    """Checks an upload by its content and size; stores it once by content hash."""
+    limit = current_app.config["UPLOAD_MAX_BYTES"]
+    if len(data) == 0:
+        raise UploadRejected(_l("The file is empty."))
+    if len(data) > limit:
+        raise UploadRejected(_l("The file is larger than %(mb).1f MB.", mb=limit / 1024 / 1024))
+    kind = filetype.guess(data)
+    if kind is None or kind.mime not in allowed:
+        raise UploadRejected(_l("Only images (PNG, JPEG, GIF, WebP) and PDF files can be attached."))
+    sha = hashlib.sha256(data).hexdigest()
+    blob = db.session.get(Blob, sha)
+    if blob is None:
+        blob = Blob(sha256=sha, mime=kind.mime, size=len(data), data=data)
+        db.session.add(blob)
+    return blob
+
+
+def attach(notice, filename, data):
+    blob = store_blob(data)
+    name = (filename or "file").replace("\\", "/").rsplit("/", 1)[-1][:200] or "file"
+    attachment = Attachment(blob_sha256=blob.sha256, filename=name, mime=blob.mime, size=blob.size)
+    notice.attachments.append(attachment)
+    return attachment
+
+
+def ask(notice, user, body):
+    question = NoticeQuestion(notice_id=notice.id, author_id=user.id, body=body.strip())
+    db.session.add(question)
+    db.session.flush()
+    return question
+
+
+def answer(question, actor, text, now):
+    question.answer = text.strip()
+    question.answered_by_id = actor.id
+    question.answered_at = now
+    return question

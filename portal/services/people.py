@@ -1,0 +1,183 @@
+"""People and places: residents' units, and the CSV import of residents (all rows or none)."""
+import csv
+import io
+import re
+import secrets
+from dataclasses import dataclass, field
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Building, Residency, Role, Unit, User
+from portal.services import auth
+
+PHONE_RE = re.compile(r"^\+?[0-9][0-9\- ]{4,19}$")
+HEADERS = {
+    "name": ("name", "姓名"),
+    "phone": ("phone", "手机", "电话", "手机号"),
+    "building": ("building", "楼栋", "楼号"),
+    "unit": ("unit", "房号", "单元"),
+    "email": ("email", "邮箱", "电子邮件"),
+    "language": ("language", "语言"),
+}
+LANGUAGE_ALIASES = {"": "zh_Hans", "zh": "zh_Hans", "zh_hans": "zh_Hans", "zh-cn": "zh_Hans", "中文": "zh_Hans", "简体中文": "zh_Hans", "en": "en", "english": "en", "英文": "en"}
+
+
+def temporary_password():
+    return secrets.token_urlsafe(6)
+
+
+def normalise_phone(raw):
+    return re.sub(r"[\s\-]", "", raw or "")
+
+
+def parse_units(text, buildings_by_name):
+    """'1号楼 1-101' per line. Returns (units, errors); unknown units in known buildings are created."""
+    units, errors = [], []
+    for n, line in enumerate((text or "").splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        parts = line.split(None, 1)
+        if len(parts) != 2:
+            errors.append(_l("Line %(n)d: write the building, a space, then the unit number.", n=n))
+            continue
+        building = buildings_by_name.get(parts[0])
+        if building is None:
+            errors.append(_l("Line %(n)d: there is no building called %(name)s.", n=n, name=parts[0]))
+            continue
+        units.append(unit_in(building, parts[1].strip()))
+    return units, errors
+
+
+def unit_in(building, number):
+    unit = db.session.scalar(select(Unit).where(Unit.building_id == building.id, Unit.number == number))
+    if unit is None:
+        unit = Unit(building=building, number=number)
+        db.session.add(unit)
+    return unit
+
+
+def set_units(user, units):
+    wanted = {u.id if u.id else id(u): u for u in units}
+    for residency in list(user.residencies):
+        if residency.unit_id not in wanted:
+            user.residencies.remove(residency)
+    have = {r.unit_id for r in user.residencies}
+    db.session.flush()
+    for unit in units:
+        if unit.id not in have:
+            user.residencies.append(Residency(unit=unit))
+
+
+@dataclass
+class ImportResult:
+    errors: list = field(default_factory=list)  # (line number, message)
+    created: list = field(default_factory=list)  # (user, temporary password)
+    updated: list = field(default_factory=list)
+
+
+def read_csv(data):
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def import_residents(data):
+    """Validates every row first; adds nothing unless every row is good. The caller commits."""
+    result = ImportResult()
+    text = read_csv(data)
+    if text is None:
+        result.errors.append((0, _l("The file is not UTF-8 or GB18030 text.")))
+        return result
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        result.errors.append((0, _l("The file is empty.")))
+        return result
+    columns = {}
+    for key, names in HEADERS.items():
+        for i, h in enumerate(header):
+            if h in names:
+                columns[key] = i
+    missing = [k for k in ("name", "phone", "building", "unit") if k not in columns]
+    if missing:
+        result.errors.append((1, _l("Missing columns: %(cols)s. The first line must name: name, phone, building, unit, email, language.", cols=", ".join(missing))))
+        return result
+    buildings = {b.name: b for b in db.session.scalars(select(Building).where(Building.is_active))}
+    existing = {u.phone: u for u in db.session.scalars(select(User).where(User.phone.is_not(None)))}
+    seen_names = {}
+    rows = []
+    for line_no, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+
+        def cell(key):
+            i = columns.get(key)
+            return row[i].strip() if i is not None and i < len(row) else ""
+
+        name, phone, building_name, unit_no = cell("name"), normalise_phone(cell("phone")), cell("building"), cell("unit")
+        email, language = cell("email"), cell("language")
+        problems = []
+        if not name or len(name) > 64:
+            problems.append(_l("a name of 1 to 64 characters is needed"))
+        if not PHONE_RE.match(phone):
+            problems.append(_l("the phone number is not valid"))
+        if building_name not in buildings:
+            problems.append(_l("there is no building called %(name)s", name=building_name or "-"))
+        if not unit_no or len(unit_no) > 32:
+            problems.append(_l("a unit number is needed"))
+        if email:
+            try:
+                email = validate_email(email, check_deliverability=False).normalized
+            except EmailNotValidError:
+                problems.append(_l("the email address is not valid"))
+        lang = LANGUAGE_ALIASES.get(language.lower())
+        if lang is None:
+            problems.append(_l("the language must be zh_Hans or en"))
+        if phone in seen_names and seen_names[phone] != name:
+            problems.append(_l("this phone number appears above with another name"))
+        other = existing.get(phone)
+        if other is not None and other.role != Role.RESIDENT:
+            problems.append(_l("this phone number belongs to a staff account"))
+        if problems:
+            result.errors.append((line_no, "; ".join(str(p) for p in problems)))
+            continue
+        seen_names[phone] = name
+        rows.append((name, phone, buildings[building_name], unit_no, email, lang))
+    if result.errors:
+        return result
+    if not rows:
+        result.errors.append((0, _l("The file has no residents in it.")))
+        return result
+    created = {}
+    for name, phone, building, unit_no, email, lang in rows:
+        user = existing.get(phone) or created.get(phone)
+        if user is None:
+            user = User(name=name, phone=phone, role=Role.RESIDENT, email=email or None, language=lang)
+            password = temporary_password()
+            user.set_password(password)
+            db.session.add(user)
+            created[phone] = user
+            result.created.append((user, password))
+        elif user not in result.updated and phone not in created:
+            result.updated.append(user)
+        unit = unit_in(building, unit_no)
+        db.session.flush()
+        if not any(r.unit_id == unit.id for r in user.residencies):
+            user.residencies.append(Residency(unit=unit))
+    db.session.flush()
+    return result
+
+
+def reset_password(user):
+    password = temporary_password()
+    user.set_password(password)
+    auth.end_all_sessions(user)
+    return password

@@ -1,0 +1,157 @@
+"""Policy settings: each [X] of the policy with its default (SEED-MAP), validated, with history."""
+from dataclasses import dataclass
+
+from flask import g, has_request_context
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Department, Setting, SettingChange
+
+TICKET_CATEGORIES = ("inquiry", "complaint", "suggestion", "praise", "repair")
+CATEGORY_LABELS = {
+    "inquiry": _l("Inquiry"),
+    "complaint": _l("Complaint"),
+    "suggestion": _l("Suggestion"),
+    "praise": _l("Praise"),
+    "repair": _l("Repair"),
+}
+URGENCY_LABELS = {"normal": _l("normal"), "urgent": _l("urgent")}
+DEFAULT_DUE_HOURS = {
+    "inquiry": (24, 2),
+    "complaint": (48, 2),
+    "suggestion": (72, 24),
+    "praise": (72, 24),
+    "repair": (24, 2),
+}
+
+
+@dataclass(frozen=True)
+class Definition:
+    key: str
+    kind: str  # "int" or "text"
+    default: object
+    label: object
+    clause: str
+    minimum: int = 0
+    maximum: int = 100000
+    group: str = "policy"
+
+
+def _definitions():
+    defs = [
+        Definition("records_retention_years", "int", 3, _l("Records retention (years)"), "S3.6", 1, 50),
+        Definition("outreach_daily_target", "int", 5, _l("Daily outreach target per staff member"), "S4.1.1", 0, 200),
+        Definition("emergency_response_minutes", "int", 30, _l("Emergency response time (minutes)"), "S4.2.1", 1, 1440),
+        Definition("forum_notice_days", "int", 7, _l("Owners' forum notice period (days)"), "S4.3.1", 0, 90),
+        Definition("forum_min_hours", "int", 2, _l("Owners' forum minimum duration (hours)"), "S4.3.1", 0, 24),
+        Definition("activity_min_hours", "int", 2, _l("Community activity minimum duration (hours)"), "S4.3.2", 0, 24),
+        Definition("unrated_close_days", "int", 7, _l("Days before an unrated ticket closes by itself"), "S3.5.2", 1, 90),
+        Definition("hotline", "text", "400-800-1234", _l("Service hotline"), "S2.1.1", group="contact"),
+        Definition("contact_person", "text", "客服中心 王敏", _l("Contact person"), "S2.4", group="contact"),
+    ]
+    for cat in TICKET_CATEGORIES:
+        for i, urgency in enumerate(("normal", "urgent")):
+            defs.append(
+                Definition(
+                    f"due_hours.{cat}.{urgency}",
+                    "int",
+                    DEFAULT_DUE_HOURS[cat][i],
+                    _l("Due time (hours): %(category)s, %(urgency)s", category=CATEGORY_LABELS[cat], urgency=URGENCY_LABELS[urgency]),
+                    "S3.3.1",
+                    1,
+                    24 * 90,
+                    group="due",
+                )
+            )
+    return defs
+
+
+DEFINITIONS = {d.key: d for d in _definitions()}
+
+
+def duty_phone_key(department_id):
+    return f"duty_phone.{department_id}"
+
+
+def _load():
+    if has_request_context() and "policy_settings" in g:
+        return g.policy_settings
+    values = {key: d.default for key, d in DEFINITIONS.items()}
+    values.update({row.key: row.value for row in db.session.scalars(select(Setting))})
+    if has_request_context():
+        g.policy_settings = values
+    return values
+
+
+def get(key):
+    values = _load()
+    if key in values:
+        return values[key]
+    if key.startswith("duty_phone."):
+        return ""
+    raise KeyError(key)
+
+
+def all_values():
+    return dict(_load())
+
+
+def validate(key, raw):
+    """Returns (value, None) or (None, error message)."""
+    d = DEFINITIONS.get(key)
+    if d is None:
+        if key.startswith("duty_phone."):
+            return _clean_text(raw, 32)
+        return None, _l("Unknown setting.")
+    if d.kind == "int":
+        try:
+            value = int(str(raw).strip())
+        except (TypeError, ValueError):
+            return None, _l("Enter a whole number.")
+        if not d.minimum <= value <= d.maximum:
+            return None, _l("Enter a number from %(min)d to %(max)d.", min=d.minimum, max=d.maximum)
+        return value, None
+    return _clean_text(raw, 100)
+
+
+def _clean_text(raw, max_len):
+    value = str(raw or "").strip()
+    if len(value) > max_len:
+        return None, _l("At most %(n)d characters.", n=max_len)
+    return value, None
+
+
+def update(changes, actor):
+    """Apply validated {key: value}; records one history row per changed key. Returns changed keys."""
+    current = _load()
+    stored = {row.key: row for row in db.session.scalars(select(Setting).where(Setting.key.in_(changes)))}
+    changed = []
+    for key, value in changes.items():
+        old = current.get(key, "" if key.startswith("duty_phone.") else None)
+        if old == value:
+            continue
+        row = stored.get(key)
+        if row is None:
+            db.session.add(Setting(key=key, value=value))
+        else:
+            row.value = value
+        db.session.add(SettingChange(key=key, old_value=old, new_value=value, changed_by_id=actor.id if actor else None))
+        changed.append(key)
+    if has_request_context():
+        g.pop("policy_settings", None)
+    db.session.flush()
+    return changed
+
+
+def duty_phone_departments():
+    return db.session.scalars(select(Department).where(Department.is_active).order_by(Department.id)).all()
+
+
+def label_for(key):
+    if key in DEFINITIONS:
+        return DEFINITIONS[key].label
+    if key.startswith("duty_phone."):
+        dept = db.session.get(Department, int(key.split(".", 1)[1]))
+        return _l("On-duty phone: %(department)s", department=dept.name if dept else key)
+    return key

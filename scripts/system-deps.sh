@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs the system packages the portal needs where we are root and apt-get exists;
+# otherwise names them in one message. Usage: system-deps.sh run|test|bench
+set -u
+want="$1"
+missing=""
+has_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+need() { has_pkg "$1" || missing="$missing $1"; }
+
+need libpango-1.0-0      # WeasyPrint
+need libpangoft2-1.0-0   # WeasyPrint
+need fonts-noto-cjk      # Chinese text in PDFs
+case "$want" in
+  test) need chromium; need poppler-utils ;;   # browser tests; pdftotext in PDF tests
+  bench) need wrk ;;
+esac
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "Installing system packages:$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends $missing >/dev/null \
+    || { echo "apt-get install failed for:$missing" >&2; exit 1; }
+else
+  echo "The portal needs these system packages; please install them (as root: apt-get install$missing):" >&2
+  echo "  $missing" >&2
+  exit 1
+fi

@@ -3,6 +3,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DateTimeLocalField
 from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms import SelectMultipleField
+from wtforms.fields.choices import SelectChoice
 
 from portal.i18n import from_local, to_local_input
 
@@ -33,3 +34,8 @@ class LocalDateTimeField(DateTimeLocalField):
 class CheckboxListField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+def choices(pairs):
+    """(value, label) pairs as WTForms choices."""
+    return [SelectChoice(value, label) for value, label in pairs]

@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from flask import g
 from sqlalchemy import text
 from sqlalchemy.pool import StaticPool
 
@@ -122,11 +123,19 @@ class PortalClient:
         self.app = app
         self.http = app.test_client()
 
+    @staticmethod
+    def _fresh_request_globals():
+        # The test keeps an app context pushed (for db.session), and Flask reuses it for each
+        # request, so `g` would leak from one request to the next (CSRF token, current user,
+        # per-request caches). In production every request gets a fresh `g`; so do we.
+        g.__dict__.clear()
+
     def get(self, url, **kw):
+        self._fresh_request_globals()
         return self.http.get(url, **kw)
 
     def csrf_token(self):
-        page = self.http.get("/auth/login", follow_redirects=True)
+        page = self.get("/auth/login", follow_redirects=True)
         match = re.search(r'"X-CSRFToken": "([^"]+)"', page.get_data(as_text=True))
         assert match, "no CSRF token on the page"
         return match.group(1)
@@ -135,6 +144,7 @@ class PortalClient:
         data = dict(data or {})
         if csrf and "csrf_token" not in data:
             data["csrf_token"] = self.csrf_token()
+        self._fresh_request_globals()
         return self.http.post(url, data=data, headers=headers, **kw)
 
     def login(self, user, password=PASSWORD):

@@ -1,5 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from portal.forms import choices
 from wtforms import EmailField, PasswordField, RadioField, SelectField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
@@ -12,9 +13,9 @@ LANGUAGE_CHOICES = [("zh_Hans", "简体中文"), ("en", "English")]
 
 
 class PreferencesForm(FlaskForm):
-    language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
+    language = SelectField(_l("Language"), choices=choices(LANGUAGE_CHOICES))
     email = EmailField(_l("Email address"), validators=[Optional(), Email(_l("Enter a valid email address.")), Length(max=254)])
-    email_pref = RadioField(_l("Email copies of notices"), choices=EMAIL_PREF_CHOICES, default="all")
+    email_pref = RadioField(_l("Email copies of notices"), choices=choices(EMAIL_PREF_CHOICES), default="all")
 
     def validate_email_pref(self, field):
         if field.data != "none" and not (self.email.data or "").strip():

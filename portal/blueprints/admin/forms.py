@@ -4,6 +4,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
+from portal.forms import choices
 from portal.models import Role
 
 ROLE_LABELS = {
@@ -43,9 +44,9 @@ class PersonForm(FlaskForm):
         validators=[Optional(), Length(max=64), Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Letters, digits, . _ and - only."))],
     )
     email = EmailField(_l("Email address"), validators=[Optional(), Email(_l("Enter a valid email address.")), Length(max=254)])
-    role = SelectField(_l("Role"), choices=[(r.value, ROLE_LABELS[r]) for r in Role])
+    role = SelectField(_l("Role"), choices=choices((r.value, ROLE_LABELS[r]) for r in Role))
     department_id = SelectField(_l("Department"), coerce=int, choices=[])
-    language = SelectField(_l("Language"), choices=[("zh_Hans", "简体中文"), ("en", "English")])
+    language = SelectField(_l("Language"), choices=choices([("zh_Hans", "简体中文"), ("en", "English")]))
     units = TextAreaField(
         _l("Units"),
         description=_l("Residents: one unit per line, the building name, a space, the unit number (1号楼 1-101)."),

@@ -16,6 +16,7 @@ from portal.blueprints.admin.forms import (
     UnitForm,
 )
 from portal.extensions import db
+from portal.forms import choices
 from portal.models import Building, Department, Role, SettingChange, Unit, User
 from portal.permissions import role_required
 from portal.services import auth, people, settings
@@ -175,9 +176,9 @@ def people_list():
 
 
 def _person_choices(form):
-    form.department_id.choices = [(0, "—")] + [
-        (d.id, d.name) for d in db.session.scalars(select(Department).where(Department.is_active).order_by(Department.id))
-    ]
+    form.department_id.choices = choices(
+        [(0, "—")] + [(d.id, d.name) for d in db.session.scalars(select(Department).where(Department.is_active).order_by(Department.id))]
+    )
 
 
 @bp.route("/people/new", methods=["GET", "POST"])

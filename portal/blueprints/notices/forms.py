@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, MultipleFileField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from portal.forms import CheckboxListField, LocalDateTimeField
+from portal.forms import CheckboxListField, LocalDateTimeField, choices
 from portal.models import NoticeCategory
 from portal.services.notices import CATEGORY_LABELS
 
@@ -15,7 +15,7 @@ class NoticeForm(FlaskForm):
         validators=[Length(max=20000)],
         description=_l("Blank line: new paragraph. **bold**, *italic*, lines starting with - make a list."),
     )
-    category = SelectField(_l("Category"), choices=[(c.value, CATEGORY_LABELS[c]) for c in NoticeCategory])
+    category = SelectField(_l("Category"), choices=choices((c.value, CATEGORY_LABELS[c]) for c in NoticeCategory))
     community_wide = BooleanField(_l("The whole community (notice board)"), default=True)
     buildings = CheckboxListField(_l("Or only these buildings (building bulletin)"), coerce=int, choices=[])
     publish_at = LocalDateTimeField(

@@ -8,6 +8,7 @@ from portal.blueprints.main.views import resident_building_ids
 from portal.blueprints.notices import bp
 from portal.blueprints.notices.forms import AnswerForm, AttachmentForm, NoticeForm, QuestionForm, WithdrawForm
 from portal.extensions import db
+from portal.forms import choices
 from portal.htmx import render
 from portal.links import external_url
 from portal.models import Attachment, Blob, Building, Notice, NoticeQuestion, utcnow
@@ -82,7 +83,7 @@ def show(notice_id):
 
 def _building_choices(form):
     buildings = db.session.scalars(select(Building).where(Building.is_active).order_by(Building.name)).all()
-    form.buildings.choices = [(b.id, b.name) for b in buildings]
+    form.buildings.choices = choices((b.id, b.name) for b in buildings)
     return {b.id: b for b in buildings}
 
 

@@ -1,0 +1,402 @@
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, func, insert, select
+
+from portal.extensions import db
+from portal.models import Notice, NoticeCategory, NoticeQuestion, OutboxMessage, Role, utcnow
+from tests.conftest import PortalClient
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+    b"\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+@pytest.fixture
+def two_buildings(make_building, make_user):
+    a, b = make_building("1号楼"), make_building("2号楼")
+    return a, b, make_user(building=a), make_user(building=b)
+
+
+def test_resident_sees_community_notices_and_only_their_own_buildings_bulletins(client, two_buildings, make_notice):
+    a, b, alice, _ = two_buildings
+    make_notice(title="全体业主通知")
+    make_notice(title="一号楼宣传栏", buildings=[a])
+    make_notice(title="二号楼宣传栏", buildings=[b])
+    client.login(alice)
+    page = client.get("/notices/").get_data(as_text=True)
+    assert "全体业主通知" in page and "一号楼宣传栏" in page
+    assert "二号楼宣传栏" not in page
+
+
+def test_resident_cannot_open_another_buildings_bulletin(client, two_buildings, make_notice):
+    a, b, alice, _ = two_buildings
+    other = make_notice(title="二号楼宣传栏", buildings=[b])
+    client.login(alice)
+    assert client.get(f"/notices/{other.id}").status_code == 404
+    assert client.get(f"/notices/{other.id}/poster.pdf").status_code == 404
+    response = client.post(f"/notices/{other.id}/questions", {"body": "能看到吗"})
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        dict(publish_at=None),
+        dict(publish_at=utcnow() + timedelta(days=1)),
+        dict(expires_at=utcnow() - timedelta(minutes=1)),
+        dict(withdrawn_at=utcnow(), withdrawn_reason="发错了"),
+    ],
+    ids=["draft", "scheduled", "expired", "withdrawn"],
+)
+def test_resident_sees_only_published_unexpired_notices(client, make_user, make_notice, state):
+    resident = make_user()
+    notice = make_notice(title="不该看到的公告", **state)
+    client.login(resident)
+    assert "不该看到的公告" not in client.get("/notices/").get_data(as_text=True)
+    assert client.get(f"/notices/{notice.id}").status_code == 404
+
+
+def test_pinned_first_then_newest_first(client, make_user, make_notice):
+    resident = make_user()
+    now = utcnow()
+    make_notice(title="旧公告", publish_at=now - timedelta(days=3))
+    make_notice(title="新公告", publish_at=now - timedelta(days=1))
+    make_notice(title="置顶公告", publish_at=now - timedelta(days=9), is_pinned=True)
+    client.login(resident)
+    page = client.get("/notices/").get_data(as_text=True)
+    assert page.index("置顶公告") < page.index("新公告") < page.index("旧公告")
+
+
+def test_new_since_last_visit_mark(client, make_user, make_notice):
+    resident = make_user()
+    resident.notices_seen_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    make_notice(title="早先的", publish_at=utcnow() - timedelta(hours=2))
+    make_notice(title="刚发布的", publish_at=utcnow() - timedelta(minutes=1))
+    client.login(resident)
+    page = client.get("/notices/").get_data(as_text=True)
+    new_items = re.findall(r'tag-new">[^<]*</span>\s*</span>\s*<span class="title">([^<]+)<', page)
+    assert new_items == ["刚发布的"]
+    again = client.get("/notices/").get_data(as_text=True)
+    assert "tag-new" not in again
+
+
+def test_board_pages_by_keyset(client, make_user, make_notice):
+    resident = make_user()
+    author = make_user(role=Role.STAFF)
+    now = utcnow()
+    for i in range(25):
+        make_notice(title=f"公告{i:02d}号", publish_at=now - timedelta(minutes=i + 1), author=author)
+    client.login(resident)
+    first = client.get("/notices/").get_data(as_text=True)
+    assert "公告00号" in first and "公告19号" in first and "公告20号" not in first
+    cursor = re.search(r'href="/notices/\?before=([^"]+)"', first).group(1)
+    second = client.get(f"/notices/?before={cursor}").get_data(as_text=True)
+    assert "公告20号" in second and "公告24号" in second and "公告19号" not in second
+    assert client.get("/notices/?before=garbage").status_code == 200
+
+
+def test_board_fragment_for_htmx_has_no_layout_and_varies(client, make_user, make_notice):
+    make_notice()
+    client.login(make_user())
+    response = client.get("/notices/", headers={"HX-Request": "true"})
+    assert "<html" not in response.get_data(as_text=True)
+    assert "HX-Request" in response.headers["Vary"]
+    boosted = client.get("/notices/", headers={"HX-Request": "true", "HX-Boosted": "true"})
+    assert "<html" in boosted.get_data(as_text=True)
+
+
+def _notice_form(**kw):
+    data = {
+        "title": "电梯维修通知",
+        "body": "明天 **9点** 维修。",
+        "category": "maintenance",
+        "community_wide": "y",
+        "publish_at": "",
+        "expires_at": "",
+        "action": "publish",
+    }
+    data.update(kw)
+    return data
+
+
+def test_staff_publish_a_notice_and_email_copies_go_to_the_outbox(client, make_user, make_building):
+    building = make_building()
+    staff = make_user(role=Role.STAFF)
+    wants_all = make_user(building=building, email="all@example.com")
+    make_user(building=building, email="emerg@example.com", email_pref="emergency")
+    make_user(building=building, email="none@example.com", email_pref="none")
+    make_user(building=building)  # no email address
+    client.login(staff)
+    response = client.post("/notices/new", _notice_form())
+    assert response.status_code == 302
+    notice = db.session.scalar(select(Notice))
+    assert notice.body_html == "<p>明天 <strong>9点</strong> 维修。</p>"
+    mails = db.session.scalars(select(OutboxMessage)).all()
+    assert [m.to_addr for m in mails] == [wants_all.email]
+    assert "电梯维修通知" in mails[0].subject
+    assert "400-800-1234" in mails[0].body and "客服中心" in mails[0].body
+
+
+def test_emergency_notice_reaches_emergency_only_subscribers(client, make_user, make_building):
+    building = make_building()
+    client.login(make_user(role=Role.STAFF))
+    make_user(building=building, email="all@example.com")
+    make_user(building=building, email="emerg@example.com", email_pref="emergency")
+    client.post("/notices/new", _notice_form(category="emergency", title="燃气泄漏紧急通知"))
+    assert sorted(db.session.scalars(select(OutboxMessage.to_addr))) == ["all@example.com", "emerg@example.com"]
+    assert all("紧急" in s for s in db.session.scalars(select(OutboxMessage.subject)))
+
+
+def test_bulletin_emails_only_that_buildings_residents(client, make_user, make_building):
+    a, b = make_building(), make_building()
+    make_user(building=a, email="a@example.com")
+    make_user(building=b, email="b@example.com")
+    client.login(make_user(role=Role.STAFF))
+    client.post("/notices/new", _notice_form(community_wide="", buildings=str(a.id)))
+    assert list(db.session.scalars(select(OutboxMessage.to_addr))) == ["a@example.com"]
+
+
+def test_scheduled_notice_is_mailed_by_the_worker_when_its_time_comes(client, app, make_user, make_notice):
+    make_user(email="r@example.com")
+    notice_id = make_notice(publish_at=utcnow() - timedelta(seconds=1)).id
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
+    result = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1
+    assert db.session.get(Notice, notice_id).mailed_at is not None
+    app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1  # exactly once
+
+
+def test_bad_notice_form_keeps_what_was_typed_and_explains_in_chinese(client, make_user):
+    client.login(make_user(role=Role.STAFF))
+    response = client.post(
+        "/notices/new",
+        _notice_form(title="", body="这段正文不能丢", publish_at="2026-05-02T10:00", expires_at="2026-05-01T10:00"),
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "这段正文不能丢" in page
+    assert "请" in page  # errors in Chinese
+    assert db.session.scalar(select(func.count(Notice.id))) == 0
+
+
+def test_notice_must_name_its_audience(client, make_user):
+    client.login(make_user(role=Role.STAFF))
+    response = client.post("/notices/new", _notice_form(community_wide=""))
+    assert response.status_code == 422
+
+
+def test_scheduling_and_draft(client, make_user):
+    client.login(make_user(role=Role.STAFF))
+    client.post("/notices/new", _notice_form(title="草稿", action="draft"))
+    client.post("/notices/new", _notice_form(title="定时", publish_at="2099-01-01T08:00"))
+    draft = db.session.scalar(select(Notice).where(Notice.title == "草稿"))
+    scheduled = db.session.scalar(select(Notice).where(Notice.title == "定时"))
+    assert draft.publish_at is None
+    assert scheduled.publish_at.isoformat() == "2099-01-01T00:00:00+00:00"  # 08:00 in Shanghai
+    assert scheduled.mailed_at is None
+
+
+def test_withdraw_keeps_the_reason(client, make_user, make_notice):
+    notice = make_notice()
+    client.login(make_user(role=Role.STAFF))
+    assert client.post(f"/notices/{notice.id}/withdraw", {"reason": ""}).status_code == 302
+    assert db.session.get(Notice, notice.id).withdrawn_at is None
+    client.post(f"/notices/{notice.id}/withdraw", {"reason": "时间有误"})
+    db.session.expire_all()
+    assert db.session.get(Notice, notice.id).withdrawn_reason == "时间有误"
+
+
+def test_emergency_banner_on_every_page_until_lifted(client, make_user, make_notice, make_client):
+    resident = make_user()
+    notice = make_notice(title="燃气泄漏", category=NoticeCategory.EMERGENCY)
+    client.login(resident)
+    for url in ("/notices/", "/account/", f"/notices/{notice.id}"):
+        assert "emergency-banner" in client.get(url).get_data(as_text=True)
+    staff = make_client()
+    staff.login(make_user(role=Role.STAFF))
+    staff.post(f"/notices/{notice.id}/lift")
+    assert "emergency-banner" not in client.get("/notices/").get_data(as_text=True)
+
+
+def test_expired_emergency_puts_up_no_banner(client, make_user, make_notice):
+    make_notice(title="过期的紧急通知", category=NoticeCategory.EMERGENCY, expires_at=utcnow() - timedelta(seconds=1))
+    client.login(make_user())
+    assert "emergency-banner" not in client.get("/notices/").get_data(as_text=True)
+
+
+def test_another_buildings_emergency_is_not_shown(client, two_buildings, make_notice):
+    a, b, alice, _ = two_buildings
+    make_notice(title="二号楼停电", category=NoticeCategory.EMERGENCY, buildings=[b])
+    client.login(alice)
+    assert "二号楼停电" not in client.get("/notices/").get_data(as_text=True)
+
+
+def test_question_and_answer_in_place(client, make_user, make_notice, make_client):
+    resident = make_user()
+    notice = make_notice()
+    client.login(resident)
+    response = client.post(f"/notices/{notice.id}/questions", {"body": "地下车库也停水吗？"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "<html" not in response.get_data(as_text=True)
+    question = db.session.scalar(select(NoticeQuestion))
+    staff = make_client()
+    staff.login(make_user(role=Role.STAFF))
+    answered = staff.post(f"/notices/questions/{question.id}/answer", {"answer": "车库不停水。"}, headers={"HX-Request": "true"})
+    body = answered.get_data(as_text=True)
+    assert answered.status_code == 200 and "<html" not in body and "车库不停水。" in body
+    assert "HX-Request" in answered.headers["Vary"]
+    # the resident sees it: on the notice page, and in the polled fragment
+    assert "车库不停水。" in client.get(f"/notices/{notice.id}").get_data(as_text=True)
+    fragment = client.get(f"/notices/questions/{question.id}", headers={"HX-Request": "true"})
+    assert "车库不停水。" in fragment.get_data(as_text=True) and "<html" not in fragment.get_data(as_text=True)
+
+
+def test_answer_without_javascript_redirects_back_to_the_notice(client, make_user, make_notice):
+    notice = make_notice()
+    question = NoticeQuestion(notice_id=notice.id, author_id=make_user().id, body="问")
+    db.session.add(question)
+    db.session.commit()
+    client.login(make_user(role=Role.STAFF))
+    response = client.post(f"/notices/questions/{question.id}/answer", {"answer": "答"})
+    assert response.status_code == 302 and f"/notices/{notice.id}" in response.headers["Location"]
+
+
+def test_resident_cannot_see_another_residents_question(client, make_user, make_notice):
+    notice = make_notice()
+    other = make_user()
+    question = NoticeQuestion(notice_id=notice.id, author_id=other.id, body="别人的问题")
+    db.session.add(question)
+    db.session.commit()
+    client.login(make_user())
+    assert "别人的问题" not in client.get(f"/notices/{notice.id}").get_data(as_text=True)
+    assert client.get(f"/notices/questions/{question.id}").status_code == 404
+
+
+@pytest.mark.parametrize("role", [Role.RESIDENT, Role.WORKER, Role.COMMITTEE])
+def test_only_notice_editors_write_answer_or_withdraw(client, make_user, make_notice, role):
+    notice = make_notice()
+    question = NoticeQuestion(notice_id=notice.id, author_id=make_user().id, body="问")
+    db.session.add(question)
+    db.session.commit()
+    client.login(make_user(role=role))
+    assert client.get("/notices/new").status_code == 404
+    assert client.get("/notices/manage").status_code == 404
+    assert client.post(f"/notices/{notice.id}/withdraw", {"reason": "x"}).status_code == 404
+    assert client.post(f"/notices/questions/{question.id}/answer", {"answer": "x"}).status_code == 404
+    assert client.post(f"/notices/{notice.id}/lift").status_code == 404
+
+
+def test_signed_out_visitor_is_sent_to_login(client, make_notice):
+    notice = make_notice()
+    response = client.get(f"/notices/{notice.id}")
+    assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+
+
+def test_attachments_checked_by_content_stored_once_and_served_as_downloads(client, make_user, make_notice, app):
+    notice = make_notice()
+    client.login(make_user(role=Role.STAFF))
+    from io import BytesIO
+
+    client.post(f"/notices/{notice.id}/attachments", {"files": (BytesIO(PNG), "图.png")}, content_type="multipart/form-data")
+    client.post(f"/notices/{notice.id}/attachments", {"files": (BytesIO(PNG), "again.png")}, content_type="multipart/form-data")
+    fake = client.post(
+        f"/notices/{notice.id}/attachments",
+        {"files": (BytesIO(b"<script>alert(1)</script>"), "evil.png")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "PDF" in fake.get_data(as_text=True)  # the rejection explains what is allowed
+    from portal.models import Attachment, Blob
+
+    assert db.session.scalar(select(func.count(Attachment.id))) == 2
+    assert db.session.scalar(select(func.count(Blob.sha256))) == 1
+    attachment = db.session.scalars(select(Attachment)).first()
+    resident = PortalClient(app)
+    resident.login(make_user())
+    download = resident.get(f"/notices/attachments/{attachment.id}")
+    assert download.status_code == 200 and download.data == PNG
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert download.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_oversized_attachment_is_refused_with_a_clear_message(client, make_user, make_notice, app):
+    app.config["UPLOAD_MAX_BYTES"] = 1000
+    notice = make_notice()
+    client.login(make_user(role=Role.STAFF))
+    from io import BytesIO
+
+    big = PNG + b"\0" * 2000
+    response = client.post(
+        f"/notices/{notice.id}/attachments", {"files": (BytesIO(big), "big.png")}, content_type="multipart/form-data", follow_redirects=True
+    )
+    assert "MB" in response.get_data(as_text=True)
+
+
+def test_attachment_of_another_buildings_bulletin_is_404(client, two_buildings, make_notice):
+    a, b, alice, _ = two_buildings
+    notice = make_notice(buildings=[b])
+    from portal.services import notices as svc
+
+    svc.attach(notice, "x.png", PNG)
+    db.session.commit()
+    client.login(alice)
+    assert client.get(f"/notices/attachments/{notice.attachments[0].id}").status_code == 404
+
+
+def _count_statements(app, fn):
+    statements = []
+
+    def before(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    return statements
+
+
+def _bulk_notices(n, author_id, start):
+    now = utcnow()
+    db.session.execute(
+        insert(Notice),
+        [
+            {
+                "title": f"批量公告{start + i}",
+                "body": "",
+                "body_html": "<p>x</p>",
+                "category": NoticeCategory.NEWS,
+                "is_community_wide": True,
+                "publish_at": now - timedelta(minutes=start + i + 1),
+                "is_pinned": (start + i) % 50 == 0,
+                "withdrawn_reason": "",
+                "author_id": author_id,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(n)
+        ],
+    )
+    db.session.commit()
+
+
+def test_board_statement_count_is_the_same_for_100_and_10000_notices(client, app, make_user):
+    resident = make_user()
+    author = make_user(role=Role.STAFF)
+    client.login(resident)
+    _bulk_notices(100, author.id, 0)
+    client.get("/notices/")
+    small = _count_statements(app, lambda: client.get("/notices/"))
+    _bulk_notices(9900, author.id, 100)
+    client.get("/notices/")
+    large = _count_statements(app, lambda: client.get("/notices/"))
+    assert len(small) == len(large)
+    assert len(small) <= 8

@@ -22,6 +22,7 @@ class Config:
     STAFF_IDLE_MINUTES = int(_env("STAFF_IDLE_MINUTES", "30"))
     LOGIN_LIMIT = _env("LOGIN_LIMIT", "5 per 15 minutes")  # failed logins, per account and per address
     SECURE_COOKIES = _env("SECURE_COOKIES", "0") == "1"  # set to 1 behind HTTPS
+    PROXY_COUNT = int(_env("PROXY_COUNT", "0"))  # reverse proxies in front: trust their X-Forwarded-*
 
     MAX_CONTENT_LENGTH = UPLOAD_MAX_BYTES * 4 + 1024 * 1024
     PERMANENT_SESSION_LIFETIME = timedelta(days=30)

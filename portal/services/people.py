@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -46,7 +47,7 @@ def parse_units(text, buildings_by_name):
             continue
         building = buildings_by_name.get(parts[0])
         if building is None:
-            errors.append(_l("Line %(n)d: there is no building called %(name)s.", n=n, name=parts[0]))
+            errors.append(_("Line %(n)d: there is no building called %(name)s.", n=n, name=parts[0]))
             continue
         units.append(unit_in(building, parts[1].strip()))
     return units, errors
@@ -130,7 +131,7 @@ def import_residents(data):
         if not PHONE_RE.match(phone):
             problems.append(_l("the phone number is not valid"))
         if building_name not in buildings:
-            problems.append(_l("there is no building called %(name)s", name=building_name or "-"))
+            problems.append(_("there is no building called %(name)s", name=building_name or "-"))
         if not unit_no or len(unit_no) > 32:
             problems.append(_l("a unit number is needed"))
         if email:

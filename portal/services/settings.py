@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 
 from flask import g, has_request_context
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -153,5 +154,6 @@ def label_for(key):
         return DEFINITIONS[key].label
     if key.startswith("duty_phone."):
         dept = db.session.get(Department, int(key.split(".", 1)[1]))
-        return _l("On-duty phone: %(department)s", department=dept.name if dept else key)
+        # gettext (a plain str, escaped when rendered): the department name is user text
+        return _("On-duty phone: %(department)s", department=dept.name if dept else key)
     return key

@@ -1,0 +1,143 @@
+from io import BytesIO
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import Building, Department, Residency, Role, SettingChange, Unit, User
+from portal.services import settings
+
+
+@pytest.fixture
+def admin_client(client, make_user):
+    client.login(make_user(role=Role.ADMIN))
+    return client
+
+
+@pytest.mark.parametrize("role", [Role.RESIDENT, Role.STAFF, Role.HEAD, Role.WORKER, Role.COMMITTEE])
+def test_admin_pages_answer_404_to_everyone_else(client, make_user, role):
+    client.login(make_user(role=role))
+    for url in ("/admin/", "/admin/people", "/admin/settings", "/admin/buildings", "/admin/people/import"):
+        assert client.get(url).status_code == 404, url
+    assert client.post("/admin/departments", {"name": "黑客部"}).status_code == 404
+
+
+def test_create_and_deactivate_a_building_with_units(admin_client):
+    admin_client.post("/admin/buildings/new", {"name": "7号楼", "address": "东区", "is_active": "y"})
+    building = db.session.scalar(select(Building).where(Building.name == "7号楼"))
+    admin_client.post(f"/admin/buildings/{building.id}/units", {"number": "1-101"})
+    admin_client.post(f"/admin/buildings/{building.id}/units", {"number": "1-101"})  # duplicate: refused
+    assert db.session.scalar(select(func.count(Unit.id)).where(Unit.building_id == building.id)) == 1
+    admin_client.post(f"/admin/buildings/{building.id}", {"name": "7号楼", "address": "东区"})
+    db.session.expire_all()
+    assert db.session.get(Building, building.id).is_active is False
+
+
+def test_duplicate_building_name_is_a_clear_error(admin_client, make_building):
+    make_building("1号楼")
+    response = admin_client.post("/admin/buildings/new", {"name": "1号楼", "is_active": "y"})
+    assert response.status_code == 422 and "已" in response.get_data(as_text=True)
+
+
+def test_departments(admin_client):
+    admin_client.post("/admin/departments", {"name": "工程维修部", "is_active": "y"})
+    dept = db.session.scalar(select(Department))
+    admin_client.post(f"/admin/departments/{dept.id}", {"name": "工程部"})
+    db.session.expire_all()
+    dept = db.session.get(Department, dept.id)
+    assert dept.name == "工程部" and dept.is_active is False
+
+
+def test_create_person_with_two_units_then_reset_password(admin_client, make_building):
+    make_building("1号楼", units=3)
+    response = admin_client.post(
+        "/admin/people/new",
+        {"name": "周杰", "phone": "138-0000-9999", "role": "resident", "department_id": "0", "language": "zh_Hans",
+         "units": "1号楼 1-101\n1号楼 1-102", "is_active": "y"},
+    )
+    assert response.status_code == 302
+    user = db.session.scalar(select(User).where(User.name == "周杰"))
+    assert user.phone == "13800009999"
+    assert sorted(r.unit.number for r in user.residencies) == ["1-101", "1-102"]
+    old_hash = user.password_hash
+    admin_client.post(f"/admin/people/{user.id}/reset-password")
+    db.session.expire_all()
+    assert db.session.get(User, user.id).password_hash != old_hash
+
+
+def test_person_with_unknown_building_keeps_the_form(admin_client):
+    response = admin_client.post(
+        "/admin/people/new",
+        {"name": "周杰", "phone": "13800009999", "role": "resident", "department_id": "0", "language": "zh_Hans", "units": "9号楼 1-101"},
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "9号楼" in page and "周杰" in page
+    assert db.session.scalar(select(func.count(User.id)).where(User.name == "周杰")) == 0
+
+
+def _csv(text, encoding="utf-8"):
+    return {"file": (BytesIO(text.encode(encoding)), "residents.csv")}
+
+
+def test_import_residents_all_or_nothing(admin_client, make_building):
+    make_building("1号楼", units=0)
+    bad = "name,phone,building,unit,email,language\n张三,13811112222,1号楼,1-101,zs@example.com,zh_Hans\n李四,abc,9号楼,1-102,not-an-email,fr\n"
+    response = admin_client.post("/admin/people/import", _csv(bad), content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "第 3 行" in page or "3" in page
+    assert db.session.scalar(select(func.count(User.id)).where(User.role == Role.RESIDENT)) == 0
+    good = "姓名,手机,楼栋,房号,邮箱,语言\n张三,13811112222,1号楼,1-101,zs@example.com,zh_Hans\n张三,13811112222,1号楼,1-102,,\n李四,13811113333,1号楼,1-103,,en\n"
+    response = admin_client.post("/admin/people/import", _csv(good, "gb18030"), content_type="multipart/form-data")
+    assert response.status_code == 200
+    zhang = db.session.scalar(select(User).where(User.phone == "13811112222"))
+    assert len(zhang.residencies) == 2 and zhang.email == "zs@example.com"
+    assert db.session.scalar(select(User.language).where(User.phone == "13811113333")) == "en"
+    assert db.session.scalar(select(func.count(Residency.id))) == 3
+
+
+def test_settings_are_validated_and_their_history_kept(admin_client, app):
+    values = {key: d.default for key, d in settings.DEFINITIONS.items()}
+    values["emergency_response_minutes"] = "abc"
+    values["hotline"] = "0571-12345678"
+    response = admin_client.post("/admin/settings", values)
+    assert response.status_code == 422
+    assert "0571-12345678" in response.get_data(as_text=True)  # nothing typed is lost
+    values["emergency_response_minutes"] = "20"
+    assert admin_client.post("/admin/settings", values).status_code == 302
+    assert settings.get("emergency_response_minutes") == 20
+    assert settings.get("hotline") == "0571-12345678"
+    changes = db.session.scalars(select(SettingChange).order_by(SettingChange.key)).all()
+    assert [(c.key, c.old_value, c.new_value) for c in changes] == [
+        ("emergency_response_minutes", 30, 20),
+        ("hotline", "400-800-1234", "0571-12345678"),
+    ]
+    assert changes[0].changed_by.role == Role.ADMIN
+    page = admin_client.get("/admin/settings").get_data(as_text=True)
+    assert "0571-12345678" in page
+
+
+def test_on_duty_phone_per_department(admin_client):
+    dept = Department(name="工程维修部")
+    db.session.add(dept)
+    db.session.commit()
+    values = {key: d.default for key, d in settings.DEFINITIONS.items()}
+    values[f"duty_phone.{dept.id}"] = "13900001111"
+    admin_client.post("/admin/settings", values)
+    assert settings.get(f"duty_phone.{dept.id}") == "13900001111"
+
+
+def test_every_policy_x_has_a_setting_with_a_default():
+    for key in ("records_retention_years", "outreach_daily_target", "emergency_response_minutes", "forum_notice_days",
+                "forum_min_hours", "activity_min_hours", "unrated_close_days", "hotline", "contact_person"):
+        assert settings.DEFINITIONS[key].default not in (None, "")
+    for category in settings.TICKET_CATEGORIES:
+        for urgency in ("normal", "urgent"):
+            assert settings.DEFINITIONS[f"due_hours.{category}.{urgency}"].default > 0
+
+
+def test_people_search(admin_client, make_user):
+    make_user(name="欧阳锋")
+    page = admin_client.get("/admin/people?q=欧阳").get_data(as_text=True)
+    assert "欧阳锋" in page

@@ -1,0 +1,145 @@
+"""A corpus of script and htmx-attribute payloads, stored in every text field, renders inert
+in every view, fragment, email and PDF."""
+import shutil
+import subprocess
+
+from html.parser import HTMLParser
+
+import pytest
+from sqlalchemy import select
+
+from portal import mail
+from portal.extensions import db
+from portal.models import Building, Department, NoticeQuestion, OutboxMessage, Role, Setting, Unit
+from portal.services import notices as notice_service
+
+PAYLOADS = [
+    '<script>alert("x")</script>',
+    "<img src=x onerror=alert(1)>",
+    '<div hx-get="/admin/" hx-trigger="load" hx-target="body">hx</div>',
+    '"><svg onload=alert(1)>',
+    "<a href='javascript:alert(1)'>j</a>",
+]
+EVIL = " ".join(PAYLOADS)
+
+
+class LiveMarkup(HTMLParser):
+    """Collects what a browser would act on: elements, attributes, script text."""
+
+    def __init__(self):
+        super().__init__()
+        self.problems = []
+        self.in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self.in_script = tag == "script"
+        if tag in ("svg", "img") and any(k == "src" and v == "x" for k, v in attrs):
+            self.problems.append(f"<{tag}> from a payload")
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.problems.append(f"event handler {name}")
+            if name.startswith("hx-") and value == "/admin/":
+                self.problems.append(f"htmx attribute {name}")
+            if name in ("href", "src") and (value or "").strip().lower().startswith("javascript:"):
+                self.problems.append(f"javascript: URL in {name}")
+
+    def handle_data(self, data):
+        if self.in_script and "alert" in data:
+            self.problems.append("script element from a payload")
+
+    def handle_endtag(self, tag):
+        self.in_script = False
+
+
+def assert_inert(html, where):
+    for payload in PAYLOADS:
+        assert payload not in html, f"{payload!r} rendered raw in {where}"
+    parser = LiveMarkup()
+    parser.feed(html)
+    assert parser.problems == [], f"live markup in {where}: {parser.problems}"
+
+
+@pytest.fixture
+def poisoned(app, make_user, make_notice):
+    building = Building(name="楼" + EVIL[:40])
+    building.units.append(Unit(number="u" + EVIL[:20]))
+    db.session.add_all([building, Department(name="部" + EVIL[:50])])
+    db.session.add(Setting(key="hotline", value=EVIL[:90]))
+    db.session.add(Setting(key="contact_person", value=EVIL[:90]))
+    db.session.commit()
+    resident = make_user(name="住户" + EVIL[:50], building=building, email="r@example.com")
+    staff = make_user(role=Role.STAFF, name="客服" + EVIL[:50])
+    notice = make_notice(title=EVIL[:190], body=EVIL, buildings=[building], author=staff)
+    notice.body_html = notice_service.render_body(EVIL + "\n\n[click](javascript:alert(1))")
+    notice.withdrawn_reason = EVIL[:400]
+    notice_service.attach(notice, EVIL[:150] + ".png", _png())
+    question = NoticeQuestion(notice_id=notice.id, author_id=resident.id, body=EVIL, answer=EVIL, answered_by_id=staff.id)
+    db.session.add(question)
+    db.session.add(NoticeQuestion(notice_id=notice.id, author_id=resident.id, body=EVIL))
+    notice_service.enqueue_emails(notice, notice.publish_at)
+    db.session.commit()
+    return dict(resident=resident, staff=staff, notice=notice, question=question, building=building)
+
+
+def _png():
+    from tests.blueprints.test_notices import PNG
+
+    return PNG
+
+
+def test_resident_views_are_inert(client, poisoned):
+    client.login(poisoned["resident"])
+    n = poisoned["notice"]
+    for url in ("/notices/", f"/notices/{n.id}", f"/notices/questions/{poisoned['question'].id}", "/account/"):
+        assert_inert(client.get(url).get_data(as_text=True), url)
+    fragment = client.get("/notices/", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert_inert(fragment, "board fragment")
+
+
+def test_staff_and_admin_views_are_inert(client, make_user, poisoned):
+    admin = make_user(role=Role.ADMIN)
+    client.login(admin)
+    n, b = poisoned["notice"], poisoned["building"]
+    urls = [
+        "/",
+        "/notices/",
+        f"/notices/{n.id}",
+        f"/notices/{n.id}/edit",
+        "/notices/manage",
+        "/notices/questions",
+        "/admin/people",
+        f"/admin/people/{poisoned['resident'].id}",
+        "/admin/buildings",
+        f"/admin/buildings/{b.id}",
+        f"/admin/units/{b.units[0].id}",
+        "/admin/departments",
+        "/admin/settings",
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert_inert(response.get_data(as_text=True), url)
+
+
+def test_emails_are_plain_text(app, poisoned):
+    message = db.session.scalar(select(OutboxMessage))
+    assert message is not None
+    email_text = message.body
+    assert "<" in email_text  # the payload is there, as text...
+    from email.message import EmailMessage
+
+    built = EmailMessage()
+    built.set_content(email_text)
+    assert built.get_content_type() == "text/plain"  # ...in a message no mail client renders as HTML
+    assert mail  # the outbox sends exactly this body (see test_mail)
+
+
+@pytest.mark.skipif(not shutil.which("pdftotext"), reason="pdftotext not installed")
+def test_pdf_shows_payloads_as_text(client, poisoned, tmp_path):
+    client.login(poisoned["resident"])
+    response = client.get(f"/notices/{poisoned['notice'].id}/poster.pdf")
+    assert response.status_code == 200
+    path = tmp_path / "p.pdf"
+    path.write_bytes(response.data)
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    assert "<script>" in text  # printed literally in the title, not executed or dropped silently

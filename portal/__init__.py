@@ -18,7 +18,7 @@ def create_app(config=None):
     app.config["SESSION_COOKIE_SECURE"] = app.config["SECURE_COOKIES"]
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
 
-    from portal import blueprints, cli, database, i18n
+    from portal import blueprints, cache, cli, database, i18n
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -31,6 +31,7 @@ def create_app(config=None):
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     blueprints.register(app)
+    cache.clear()  # one app per process in production; tests make many, each with a fresh database
     cli.init_app(app)
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix

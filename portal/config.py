@@ -26,6 +26,7 @@ class Config:
 
     MAX_CONTENT_LENGTH = UPLOAD_MAX_BYTES * 4 + 1024 * 1024
     PERMANENT_SESSION_LIFETIME = timedelta(days=30)
+    SESSION_REFRESH_EACH_REQUEST = False  # the 30-day cookie is set at sign-in, not re-signed on every page
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None

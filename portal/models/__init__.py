@@ -3,3 +3,4 @@ from portal.models.notices import Attachment, Blob, Notice, NoticeCategory, Noti
 from portal.models.outbox import OutboxMessage, OutboxStatus  # noqa: F401
 from portal.models.people import Building, Department, EmailPref, Residency, Role, Unit, User, UserSession  # noqa: F401
 from portal.models.settings import Setting, SettingChange  # noqa: F401
+from portal.models.cache import CacheVersion  # noqa: F401

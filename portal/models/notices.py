@@ -40,7 +40,7 @@ class Notice(db.Model):
     category: Mapped[NoticeCategory] = mapped_column(default=NoticeCategory.NEWS)
     is_community_wide: Mapped[bool] = mapped_column(default=True)
     publish_at: Mapped[datetime | None] = mapped_column(index=True)  # None: draft
-    expires_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
     is_pinned: Mapped[bool] = mapped_column(default=False)
     withdrawn_at: Mapped[datetime | None]
     withdrawn_reason: Mapped[str] = mapped_column(String(500), default="")

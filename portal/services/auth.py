@@ -3,8 +3,10 @@ import secrets
 
 from flask import current_app
 from limits import parse
-from sqlalchemy import delete, or_, select
+from sqlalchemy import bindparam, delete, or_, select
+from sqlalchemy.orm import make_transient_to_detached
 
+from portal import cache
 from portal.extensions import db, limiter
 from portal.models import User, UserSession
 
@@ -54,6 +56,7 @@ def start_session(user):
 
 def end_session(token):
     db.session.execute(delete(UserSession).where(UserSession.token == token))
+    cache.bump(cache.PEOPLE)
 
 
 def end_all_sessions(user, keep=None):
@@ -62,16 +65,29 @@ def end_all_sessions(user, keep=None):
     if keep:
         query = query.where(UserSession.token != keep)
     db.session.execute(query)
+    cache.bump(cache.PEOPLE)
+
+
+_USER_COLUMNS = [c.key for c in User.__table__.columns]
+_LOAD = select(*User.__table__.columns).join(UserSession, UserSession.user_id == User.id).where(UserSession.token == bindparam("token"))
 
 
 def load(token):
-    row = db.session.execute(
-        select(User, UserSession.token).join(UserSession, UserSession.user_id == User.id).where(UserSession.token == token)
-    ).first()
-    if row is None or not row[0].is_active:
+    """The signed-in user for a session token. Runs on every request, so the row is cached per
+    worker until any user, session or residency changes anywhere (cache.PEOPLE); a logout, a
+    password change or a deactivation therefore takes effect on the very next request."""
+
+    def build():
+        row = db.session.execute(_LOAD, {"token": token}).first()
+        return (dict(row._mapping) if row is not None else None), None
+
+    values = cache.cached("session", token, cache.PEOPLE, build)
+    if values is None or not values["is_active"]:
         return None
-    user = row[0]
-    user.session_token = row[1]
+    user = User(**values)
+    make_transient_to_detached(user)
+    user = db.session.merge(user, load=False)  # attached without a query
+    user.session_token = token
     return user
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, insert, select
 
+from portal import cache
 from portal.extensions import db
 from portal.models import (
     Building,
@@ -77,6 +78,8 @@ def seed(scale=0, rng=None):
         _seed_base(rng, now, pw)
     for step in range(scale):
         _seed_scale(rng, now, pw, step)
+    for key in (cache.NOTICES, cache.PEOPLE, cache.SETTINGS):
+        cache.bump(key)
 
 
 def _seed_base(rng, now, pw):

@@ -1,16 +1,16 @@
 """Notice board and building bulletins (S2.3), their email copies (S2.4) and questions (S3.1.3)."""
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import filetype
 import markdown
 import nh3
-from flask import current_app
+from flask import current_app, get_template_attribute
 from markupsafe import Markup
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
-from portal import mail
+from portal import cache, mail
 from portal.extensions import db
 from portal.links import external_url
 from portal.models import (
@@ -76,10 +76,15 @@ def _clean(html):
 
 
 def building_ids_of(user):
-    """The buildings where the user holds a unit."""
-    return db.session.scalars(
-        select(Unit.building_id).join(Residency, Residency.unit_id == Unit.id).where(Residency.user_id == user.id).distinct()
-    ).all()
+    """The buildings where the user holds a unit (cached until anyone's units change)."""
+
+    def build():
+        ids = db.session.scalars(
+            select(Unit.building_id).join(Residency, Residency.unit_id == Unit.id).where(Residency.user_id == user.id).distinct()
+        ).all()
+        return tuple(sorted(ids)), None
+
+    return cache.cached("buildings", user.id, cache.PEOPLE, build)
 
 
 def current_clause(now):
@@ -121,24 +126,95 @@ def can_read(user, notice, now):
     return any(b.id in mine for b in notice.buildings)
 
 
+LIST_COLUMNS = (
+    Notice.id,
+    Notice.title,
+    Notice.category,
+    Notice.is_pinned,
+    Notice.is_community_wide,
+    Notice.publish_at,
+    Notice.expires_at,
+    Notice.lifted_at,
+)
+
+
+def _rows(query):
+    """Plain, immutable rows (not ORM objects): safe to keep in the cache across requests."""
+    return tuple(db.session.execute(query).all())
+
+
 def board(user, now, before=None, building_ids=None):
-    """Pinned notices, then one page of the rest by (publish_at, id) keyset; returns (pinned, page, next_cursor)."""
-    visible = visible_clause(user, now, building_ids)
-    pinned = []
+    """Pinned notices, then one page of the rest by (publish_at, id) keyset; returns (pinned, page, next_cursor).
+
+    The first page comes from a snapshot cached per audience (see snapshot())."""
     if before is None:
-        pinned = db.session.scalars(
-            select(Notice).where(visible, Notice.is_pinned).order_by(Notice.publish_at.desc(), Notice.id.desc())
-        ).all()
-    query = select(Notice).where(visible, Notice.is_pinned.is_(False))
-    if before is not None:
-        at, nid = before
+        snap = snapshot(user, now, building_ids)
+        return snap["pinned"], snap["page"], snap["cursor"]
+    at, nid = before
+    return _page(visible_clause(user, now, building_ids), at, nid)
+
+
+def _page(visible, at=None, nid=None):
+    query = select(*LIST_COLUMNS).where(visible, Notice.is_pinned.is_(False))
+    if at is not None:
         query = query.where(or_(Notice.publish_at < at, and_(Notice.publish_at == at, Notice.id < nid)))
-    page = db.session.scalars(query.order_by(Notice.publish_at.desc(), Notice.id.desc()).limit(PAGE_SIZE + 1)).all()
+    page = _rows(query.order_by(Notice.publish_at.desc(), Notice.id.desc()).limit(PAGE_SIZE + 1))
     cursor = None
     if len(page) > PAGE_SIZE:
         page = page[:PAGE_SIZE]
         cursor = (page[-1].publish_at, page[-1].id)
-    return pinned, page, cursor
+    return (), page, cursor
+
+
+def _audience(user, building_ids):
+    if user is None or not user.is_authenticated:
+        return "public"
+    if user.role in (Role.RESIDENT, Role.COMMITTEE):
+        return tuple(sorted(building_ids if building_ids is not None else building_ids_of(user)))
+    return "all"
+
+
+def snapshot(user, now, building_ids=None):
+    """What an audience sees right now: pinned notices, the first page, current emergencies.
+
+    Cached in-process per audience; a notice written anywhere bumps the version, and the entry
+    also ends at the next moment a notice is scheduled to appear or expire."""
+    audience = _audience(user, building_ids)
+
+    def build():
+        visible = visible_clause(user, now, list(audience) if isinstance(audience, tuple) else building_ids)
+        pinned = _rows(select(*LIST_COLUMNS).where(visible, Notice.is_pinned).order_by(Notice.publish_at.desc(), Notice.id.desc()))
+        _, page, cursor = _page(visible)
+        emergencies = _rows(
+            select(*LIST_COLUMNS)
+            .where(visible, Notice.category == NoticeCategory.EMERGENCY, Notice.lifted_at.is_(None))
+            .order_by(Notice.publish_at.desc())
+            .limit(3)
+        )
+        next_publish = db.session.scalar(select(func.min(Notice.publish_at)).where(Notice.publish_at > now, Notice.withdrawn_at.is_(None)))
+        next_expiry = db.session.scalar(select(func.min(Notice.expires_at)).where(Notice.expires_at > now, Notice.publish_at <= now))
+        ends = [t for t in (next_publish, next_expiry, now + timedelta(minutes=10)) if t is not None]
+        until = min(ends)
+        return {"audience": audience, "until": until, "pinned": pinned, "page": page, "cursor": cursor, "emergencies": emergencies}, until
+
+    return cache.cached("board", audience, cache.NOTICES, build, now)
+
+
+def prerendered(snap, locale, now):
+    """The first page's list items as HTML, with and without the "new" mark, per audience and language."""
+
+    def build():
+        item = get_template_attribute("notices/_list.html", "item")
+        labels = {k: str(v) for k, v in CATEGORY_LABELS.items()}
+        html = {n.id: (item(n, False, labels), item(n, True, labels)) for n in (*snap["pinned"], *snap["page"])}
+        return html, snap["until"]
+
+    return cache.cached("board-html", (snap["audience"], locale), cache.NOTICES, build, now)
+
+
+def items_html(rows, html, seen):
+    """The first page's list items, joined from the pre-rendered pieces (escaped when rendered)."""
+    return Markup("".join(html[n.id][1 if seen is not None and n.publish_at > seen else 0] for n in rows))  # noqa: S704
 
 
 def encode_cursor(cursor):
@@ -158,12 +234,7 @@ def decode_cursor(raw):
 
 
 def active_emergencies(user, now, building_ids=None):
-    return db.session.scalars(
-        select(Notice)
-        .where(visible_clause(user, now, building_ids), Notice.category == NoticeCategory.EMERGENCY, Notice.lifted_at.is_(None))
-        .order_by(Notice.publish_at.desc())
-        .limit(3)
-    ).all()
+    return snapshot(user, now, building_ids)["emergencies"]
 
 
 def save(notice, *, title, body, category, community_wide, buildings, publish_at, expires_at, is_pinned, actor, now):

@@ -1,11 +1,11 @@
 """Policy settings: each [X] of the policy with its default (SEED-MAP), validated, with history."""
 from dataclasses import dataclass
 
-from flask import g, has_request_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from portal import cache
 from portal.extensions import db
 from portal.models import Department, Setting, SettingChange
 
@@ -76,13 +76,12 @@ def duty_phone_key(department_id):
 
 
 def _load():
-    if has_request_context() and "policy_settings" in g:
-        return g.policy_settings
-    values = {key: d.default for key, d in DEFINITIONS.items()}
-    values.update({row.key: row.value for row in db.session.scalars(select(Setting))})
-    if has_request_context():
-        g.policy_settings = values
-    return values
+    def build():
+        values = {key: d.default for key, d in DEFINITIONS.items()}
+        values.update({row.key: row.value for row in db.session.scalars(select(Setting))})
+        return values, None
+
+    return cache.cached("settings", "all", cache.SETTINGS, build)
 
 
 def get(key):
@@ -139,8 +138,6 @@ def update(changes, actor):
             row.value = value
         db.session.add(SettingChange(key=key, old_value=old, new_value=value, changed_by_id=actor.id if actor else None))
         changed.append(key)
-    if has_request_context():
-        g.pop("policy_settings", None)
     db.session.flush()
     return changed
 

@@ -385,18 +385,31 @@ def _bulk_notices(n, author_id, start):
             for i in range(n)
         ],
     )
+    from portal import cache
+
+    cache.bump(cache.NOTICES)  # a Core insert bypasses the ORM hook, as the demo seeder's does
     db.session.commit()
 
 
 def test_board_statement_count_is_the_same_for_100_and_10000_notices(client, app, make_user):
+    from portal import cache
+
     resident = make_user()
     author = make_user(role=Role.STAFF)
     client.login(resident)
+
+    def measure():
+        client.get("/notices/")  # marks what is new as seen
+        cache.clear()
+        cold = _count_statements(app, lambda: client.get("/notices/"))
+        warm = _count_statements(app, lambda: client.get("/notices/"))
+        return len(cold), len(warm)
+
     _bulk_notices(100, author.id, 0)
-    client.get("/notices/")
-    small = _count_statements(app, lambda: client.get("/notices/"))
+    small = measure()
     _bulk_notices(9900, author.id, 100)
-    client.get("/notices/")
-    large = _count_statements(app, lambda: client.get("/notices/"))
-    assert len(small) == len(large)
-    assert len(small) <= 8
+    large = measure()
+    assert small == large
+    cold, warm = small
+    assert cold <= 9  # versions, session, buildings, settings, pinned, page, emergencies, next changes
+    assert warm == 1  # only the cache versions: everything else is cached until something changes

@@ -5,14 +5,14 @@ from flask import current_app, flash, g, jsonify, redirect, render_template, req
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import format_date, format_datetime, get_locale, get_translations
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal import permissions
 from portal.blueprints.main import bp
 from portal.extensions import db, login_manager
-from portal.i18n import LANGUAGE_NAMES
+from portal.i18n import LANGUAGE_NAMES, localtime
 from portal.models import Notice, NoticeQuestion, Role, utcnow
 from portal.services import auth, notices, settings
 
@@ -67,7 +67,7 @@ def security_headers(response):
     headers["X-Frame-Options"] = "DENY"
     headers["Referrer-Policy"] = "same-origin"
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-    if current_user and current_user.is_authenticated and "Cache-Control" not in headers:
+    if "_user_id" in session and "Cache-Control" not in headers:  # signed in (without loading the user)
         headers["Cache-Control"] = "private, no-cache"
     return response
 
@@ -99,6 +99,13 @@ def policy(key):
         return settings.DEFINITIONS[key].default
 
 
+def _catalogue():
+    catalogue = g.get("catalogue")
+    if catalogue is None:
+        catalogue = g.catalogue = get_translations()
+    return catalogue
+
+
 @bp.record_once
 def jinja_globals(state):
     env = state.app.jinja_env
@@ -111,7 +118,15 @@ def jinja_globals(state):
         format_date=format_date,
         **permissions.JINJA_GLOBALS,
     )
+    # Flask-Babel's template gettext looks the catalogue up on every call; pages make dozens of
+    # calls, so take it once per request.
+    env.install_gettext_callables(
+        gettext=lambda s: _catalogue().ugettext(s),
+        ngettext=lambda s, p, n: _catalogue().ungettext(s, p, n),
+        newstyle=True,
+    )
     env.filters["sanitized"] = notices.sanitized
+    env.filters["localtime"] = localtime
 
 
 @bp.route("/")

@@ -1,9 +1,11 @@
 """Notice board (S2.3.1), building bulletins (S2.3.2), posters, attachments and questions (S3.1.3)."""
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from portal import cache
 from portal.blueprints.main.views import resident_building_ids
 from portal.blueprints.notices import bp
 from portal.blueprints.notices.forms import AnswerForm, AttachmentForm, NoticeForm, QuestionForm, WithdrawForm
@@ -11,7 +13,7 @@ from portal.extensions import db
 from portal.forms import choices
 from portal.htmx import render
 from portal.links import external_url
-from portal.models import Attachment, Blob, Building, Notice, NoticeQuestion, utcnow
+from portal.models import Attachment, Blob, Building, Notice, NoticeQuestion, User, utcnow
 from portal.pdf import qr_svg, render_pdf
 from portal.permissions import NOTICE_EDITORS, can_edit_notices, role_required
 from portal.services import notices
@@ -45,19 +47,28 @@ def index():
     cursor = notices.decode_cursor(request.args.get("before")) if request.args.get("before") else None
     pinned, page, next_cursor = notices.board(current_user, now, cursor, resident_building_ids())
     seen = current_user.notices_seen_at
-    newest = max((n.publish_at for n in [*pinned, *page]), default=None)
-    if cursor is None and newest is not None and (seen is None or newest > seen):
-        current_user.notices_seen_at = now  # marks stay for this view, gone on the next
-        db.session.commit()
-    return render(
+    context = {"labels": None, "items_html": None}
+    if cursor is None:
+        html = notices.prerendered(notices.snapshot(current_user, now, resident_building_ids()), str(get_locale()), now)
+        context["items_html"] = notices.items_html([*pinned, *page], html, seen)
+    else:
+        context["labels"] = {k: str(v) for k, v in CATEGORY_LABELS.items()}
+    response = render(
         "notices/index.html",
         "notices/_list.html",
         pinned=pinned,
         page=page,
         next_cursor=notices.encode_cursor(next_cursor) if next_cursor else None,
         seen=seen,
-        labels=CATEGORY_LABELS,
+        **context,
     )
+    newest = max((n.publish_at for n in [*pinned, *page]), default=None)
+    if cursor is None and newest is not None and (seen is None or newest > seen):
+        # "New since your last visit": the marks stay for this view, gone on the next.
+        db.session.execute(update(User).where(User.id == current_user.id).values(notices_seen_at=now))
+        cache.bump(cache.PEOPLE)
+        db.session.commit()
+    return response
 
 
 @bp.route("/<int:notice_id>")

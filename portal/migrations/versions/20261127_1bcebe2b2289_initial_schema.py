@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 770c5a552e9a
+Revision ID: 1bcebe2b2289
 Revises: 
-Create Date: 2026-11-27 12:59:38.092940
+Create Date: 2026-11-27 13:09:51.128660
 
 """
 from alembic import op
@@ -14,7 +14,7 @@ import portal.database
 
 
 # revision identifiers, used by Alembic.
-revision = '770c5a552e9a'
+revision = '1bcebe2b2289'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -37,6 +37,11 @@ def upgrade():
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_building')),
     sa.UniqueConstraint('name', name=op.f('uq_building_name'))
+    )
+    op.create_table('cache_version',
+    sa.Column('key', sa.String(length=32), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_cache_version'))
     )
     op.create_table('department',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -131,6 +136,7 @@ def upgrade():
     with op.batch_alter_table('notice', schema=None) as batch_op:
         batch_op.create_index('ix_notice_board', ['is_pinned', 'publish_at', 'id'], unique=False)
         batch_op.create_index('ix_notice_emergency', ['category', 'lifted_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notice_expires_at'), ['expires_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_notice_publish_at'), ['publish_at'], unique=False)
 
     op.create_table('residency',
@@ -247,6 +253,7 @@ def downgrade():
     op.drop_table('residency')
     with op.batch_alter_table('notice', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notice_publish_at'))
+        batch_op.drop_index(batch_op.f('ix_notice_expires_at'))
         batch_op.drop_index('ix_notice_emergency')
         batch_op.drop_index('ix_notice_board')
 
@@ -266,6 +273,7 @@ def downgrade():
 
     op.drop_table('outbox_message')
     op.drop_table('department')
+    op.drop_table('cache_version')
     op.drop_table('building')
     op.drop_table('blob')
     # ### end Alembic commands ###

@@ -1,0 +1,161 @@
+"""make bench: the portal against a bare Flask hello world, same gunicorn settings, same run.
+
+Prints one line per measured page, `ratio <name> <rps of the page / rps of hello world>`, and the
+SQL statement count per page. See bench/README.md.
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from http.cookiejar import CookieJar
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+RESIDENT = "13800000001"
+PASSWORD = "demo1234"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(url, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except Exception:
+            time.sleep(0.2)
+    raise SystemExit(f"server at {url} did not come up")
+
+
+def gunicorn(app_spec, port, env, workers, chdir=ROOT):
+    cmd = [
+        os.path.join(os.path.dirname(sys.executable), "gunicorn"),
+        "-w", str(workers), "-k", "sync", "-b", f"127.0.0.1:{port}",
+        "--log-level", "warning", "--chdir", chdir, app_spec,
+    ]
+    return subprocess.Popen(cmd, env=env, start_new_session=True)
+
+
+def stop(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except Exception:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wrk(url, seconds, connections, headers=()):
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for h in headers:
+        cmd += ["-H", h]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return rps, int(non2xx.group(1)) if non2xx else 0, out
+
+
+def login_cookie(base):
+    jar = CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(base + "/auth/login").read().decode()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    data = urllib.parse.urlencode({"csrf_token": token, "identifier": RESIDENT, "password": PASSWORD, "next": ""}).encode()
+    opener.open(base + "/auth/login", data)
+    body = opener.open(base + "/notices/").read().decode()
+    assert "公告" in body, "login for the benchmark failed"
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
+def prepare_database(path, scale):
+    from flask_migrate import upgrade
+
+    from portal import create_app
+    from portal.extensions import db
+    from portal.services import demo
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench"})
+    with app.app_context():
+        upgrade()
+        demo.seed(scale=scale)
+        db.session.commit()
+    return app
+
+
+def statement_count(app, url):
+    from sqlalchemy import event
+
+    from portal.extensions import db
+
+    client = app.test_client()
+    with app.app_context():
+        page = client.get("/auth/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        client.post("/auth/login", data={"csrf_token": token, "identifier": RESIDENT, "password": PASSWORD})
+        client.get(url)
+        statements = []
+        listener = lambda *a: statements.append(a[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        client.get(url)
+        event.remove(db.engine, "before_cursor_execute", listener)
+    return len(statements)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=int, default=1, help="seed-demo --scale (10,000 notices per step)")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (apt-get install wrk; make bench installs it as root)")
+
+    workdir = tempfile.mkdtemp(prefix="portal-bench-")
+    db_path = os.path.join(workdir, "bench.db")
+    print(f"preparing the database (--scale {args.scale}) in {workdir} ...", flush=True)
+    app = prepare_database(db_path, args.scale)
+    env = dict(os.environ, PORTAL_DATABASE_URL=f"sqlite:///{db_path}", PORTAL_SECRET_KEY="bench", PYTHONPATH=ROOT)
+    env.pop("PORTAL_REDIS_URL", None)
+    hello_port, portal_port = free_port(), free_port()
+    hello = gunicorn("hello:app", hello_port, env, args.workers, chdir=os.path.join(ROOT, "bench"))
+    portal = gunicorn("portal:create_app()", portal_port, env, args.workers)
+    try:
+        wait_up(f"http://127.0.0.1:{hello_port}/")
+        wait_up(f"http://127.0.0.1:{portal_port}/healthz")
+        cookie = login_cookie(f"http://127.0.0.1:{portal_port}")
+        # warm up both
+        wrk(f"http://127.0.0.1:{hello_port}/", 2, args.connections)
+        wrk(f"http://127.0.0.1:{portal_port}/notices/", 2, args.connections, [f"Cookie: {cookie}"])
+        results = {}
+        hello_rps, _, _ = wrk(f"http://127.0.0.1:{hello_port}/", args.seconds, args.connections)
+        board_rps, errors, _ = wrk(f"http://127.0.0.1:{portal_port}/notices/", args.seconds, args.connections, [f"Cookie: {cookie}"])
+        if errors:
+            raise SystemExit(f"notice board answered {errors} non-2xx responses under load")
+        results["notice_board"] = board_rps
+        print(f"hello_world_rps {hello_rps:.0f}")
+        for name, rps in results.items():
+            print(f"{name}_rps {rps:.0f}")
+            print(f"ratio {name} {rps / hello_rps:.3f}")
+        print(f"statements notice_board {statement_count(app, '/notices/')}")
+    finally:
+        stop(hello)
+        stop(portal)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

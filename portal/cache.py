@@ -1,0 +1,76 @@
+"""In-process caches kept coherent across workers and hosts by version counters in the database.
+
+Writers call bump(key) in their own transaction; readers call versions() once per request (one
+tiny query) and reuse what they built while the version they built it at is still current.
+"""
+import threading
+
+from flask import g, has_request_context
+from sqlalchemy import event, insert, select, update
+from sqlalchemy.orm import Session
+
+from portal.extensions import db
+from portal.models import CacheVersion, Notice, Residency, Setting, User, UserSession
+
+NOTICES = "notices"
+SETTINGS = "settings"
+PEOPLE = "people"  # who holds which unit
+
+_WATCHED = {User: PEOPLE, UserSession: PEOPLE, Residency: PEOPLE, Notice: NOTICES, Setting: SETTINGS}
+_VERSIONS = select(CacheVersion.__table__.c.key, CacheVersion.__table__.c.version)  # Core: no ORM overhead
+_lock = threading.Lock()
+_store = {}  # (name, key) -> (version, valid_until or None, value)
+
+
+def versions():
+    """All version counters, read once per request."""
+    if has_request_context() and "cache_versions" in g:
+        return g.cache_versions
+    found = dict(db.session.connection().execute(_VERSIONS).all())
+    if has_request_context():
+        g.cache_versions = found
+    return found
+
+
+def bump(key, session=None):
+    """Marks everything cached under `key` stale, on every worker, once the caller commits.
+
+    Runs on the session's connection (no autoflush), so it also works inside a flush."""
+    connection = (session or db.session).connection()
+    table = CacheVersion.__table__
+    result = connection.execute(update(table).where(table.c.key == key).values(version=table.c.version + 1))
+    if result.rowcount == 0:
+        connection.execute(insert(table).values(key=key, version=1))
+    if has_request_context():
+        g.pop("cache_versions", None)
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_on_orm_writes(session, flush_context, instances):
+    """Any ORM write to a watched model bumps its key: no caller can forget to. (Core-level
+    UPDATE/DELETE statements bypass this and call bump() themselves.)"""
+    keys = {_WATCHED[type(obj)] for obj in (*session.new, *session.dirty, *session.deleted) if type(obj) in _WATCHED}
+    for key in sorted(keys):
+        bump(key, session)
+
+
+def cached(name, key, version_key, build, now=None):
+    """The value built for (name, key) at the current version of `version_key`, building it if needed.
+
+    `build()` returns (value, valid_until): valid_until (or None) ends the entry even without a
+    version change, for things that change with the clock (a scheduled notice going live)."""
+    version = versions().get(version_key, 0)
+    entry = _store.get((name, key))
+    if entry is not None and entry[0] == version and (entry[1] is None or now is None or now < entry[1]):
+        return entry[2]
+    value, valid_until = build()
+    with _lock:
+        if len(_store) > 5000:
+            _store.clear()
+        _store[(name, key)] = (version, valid_until, value)
+    return value
+
+
+def clear():
+    with _lock:
+        _store.clear()

@@ -4,6 +4,7 @@ Prints one line per measured page, `ratio <name> <rps of the page / rps of hello
 SQL statement count per page. See bench/README.md.
 """
 import argparse
+import logging
 import os
 import re
 import shutil
@@ -88,6 +89,7 @@ def prepare_database(path, scale):
     from portal.services import demo
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench"})
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     with app.app_context():
         upgrade()
         demo.seed(scale=scale)
@@ -96,22 +98,32 @@ def prepare_database(path, scale):
 
 
 def statement_count(app, url):
+    """SQL statements for one page view: (cold, with empty caches; warm, the steady state)."""
     from sqlalchemy import event
 
+    from portal import cache
     from portal.extensions import db
 
-    client = app.test_client()
     with app.app_context():
-        page = client.get("/auth/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        client.post("/auth/login", data={"csrf_token": token, "identifier": RESIDENT, "password": PASSWORD})
+        engine = db.engine
+    client = app.test_client()  # requests outside any app context: each gets a fresh `g`, as in production
+    page = client.get("/auth/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    client.post("/auth/login", data={"csrf_token": token, "identifier": RESIDENT, "password": PASSWORD})
+    client.get(url)
+    statements = []
+    listener = lambda *a: statements.append(a[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        cache.clear()
         client.get(url)
-        statements = []
-        listener = lambda *a: statements.append(a[2])  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listener)
+        cold = len(statements)
+        statements.clear()
         client.get(url)
-        event.remove(db.engine, "before_cursor_execute", listener)
-    return len(statements)
+        warm = len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return cold, warm
 
 
 def main():
@@ -150,7 +162,8 @@ def main():
         for name, rps in results.items():
             print(f"{name}_rps {rps:.0f}")
             print(f"ratio {name} {rps / hello_rps:.3f}")
-        print(f"statements notice_board {statement_count(app, '/notices/')}")
+        cold, warm = statement_count(app, "/notices/")
+        print(f"statements notice_board {warm} (cold caches: {cold})")
     finally:
         stop(hello)
         stop(portal)

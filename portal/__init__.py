@@ -17,6 +17,9 @@ def create_app(config=None):
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
     app.config["SESSION_COOKIE_SECURE"] = app.config["SECURE_COOKIES"]
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # An embedded file needs no connection health check before every request.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k != "pool_pre_ping"}
 
     from portal import blueprints, cache, cli, database, i18n
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate

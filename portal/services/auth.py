@@ -2,9 +2,9 @@
 import secrets
 
 from flask import current_app
+from flask_login import UserMixin
 from limits import parse
 from sqlalchemy import bindparam, delete, or_, select
-from sqlalchemy.orm import make_transient_to_detached
 
 from portal import cache
 from portal.extensions import db, limiter
@@ -84,11 +84,23 @@ def load(token):
     values = cache.cached("session", token, cache.PEOPLE, build)
     if values is None or not values["is_active"]:
         return None
-    user = User(**values)
-    make_transient_to_detached(user)
-    user = db.session.merge(user, load=False)  # attached without a query
-    user.session_token = token
-    return user
+    return Principal(values, token)
+
+
+class Principal(UserMixin):
+    """The signed-in person as a request sees them: a read-only snapshot of their user row.
+    Views that change the person load the entity: db.session.get(User, current_user.id)."""
+
+    is_resident = User.is_resident
+    is_staff_side = User.is_staff_side
+    check_password = User.check_password
+
+    def __init__(self, values, token):
+        self.__dict__.update(values)
+        self.session_token = token
+
+    def get_id(self):
+        return self.session_token
 
 
 def change_password(user, new_password, keep_token=None):

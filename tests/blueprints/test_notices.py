@@ -413,3 +413,30 @@ def test_board_statement_count_is_the_same_for_100_and_10000_notices(client, app
     cold, warm = small
     assert cold <= 9  # versions, session, buildings, settings, pinned, page, emergencies, next changes
     assert warm == 1  # only the cache versions: everything else is cached until something changes
+
+
+def test_cached_board_page_carries_each_browsers_own_csrf_token_and_role(app, make_user, make_building, make_notice):
+    building = make_building()
+    make_notice(title="共享的公告")
+    first, second = PortalClient(app), PortalClient(app)
+    first.login(make_user(building=building))
+    second.login(make_user(building=building))
+    pages = [c.get("/notices/").get_data(as_text=True) for c in (first, second, first, second)]
+    tokens = [re.search(r'"X-CSRFToken": "([^"]+)"', p).group(1) for p in pages]
+    assert tokens[0] != tokens[1]
+    assert "csrf-" not in pages[2] and "<!--items-" not in pages[2]
+    # each token works for its own browser
+    assert first.post("/language", {"lang": "en", "next": "/", "csrf_token": tokens[2]}).status_code == 302
+    assert second.post("/language", {"lang": "en", "next": "/", "csrf_token": tokens[0]}).status_code == 400
+    staff = PortalClient(app)
+    staff.login(make_user(role=Role.STAFF))
+    assert "/notices/manage" in staff.get("/notices/").get_data(as_text=True)
+    assert "/notices/manage" not in first.get("/notices/").get_data(as_text=True)
+
+
+def test_board_shows_a_flash_message_after_a_redirect(client, make_user, make_notice):
+    client.login(make_user())
+    client.get("/notices/")
+    with client.http.session_transaction() as session:
+        session["_flashes"] = [("success", "已保存的提示")]
+    assert "已保存的提示" in client.get("/notices/").get_data(as_text=True)

@@ -13,7 +13,7 @@ from portal import permissions
 from portal.blueprints.main import bp
 from portal.extensions import db, login_manager
 from portal.i18n import LANGUAGE_NAMES, localtime
-from portal.models import Notice, NoticeQuestion, Role, utcnow
+from portal.models import Notice, NoticeQuestion, Role, User, utcnow
 from portal.services import auth, notices, settings
 
 CSP = (
@@ -150,7 +150,7 @@ def language():
     if lang in current_app.config["LANGUAGES"]:
         session["lang"] = lang
         if current_user.is_authenticated:
-            current_user.language = lang
+            db.session.get(User, current_user.id).language = lang
             db.session.commit()
     target = request.form.get("next", "")
     if not target.startswith("/") or target.startswith("//") or "\\" in target:

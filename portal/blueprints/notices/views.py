@@ -1,8 +1,12 @@
 """Notice board (S2.3.1), building bulletins (S2.3.2), posters, attachments and questions (S3.1.3)."""
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+import secrets
+
+from flask import abort, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from sqlalchemy import select, update
 
 from portal import cache
@@ -11,7 +15,7 @@ from portal.blueprints.notices import bp
 from portal.blueprints.notices.forms import AnswerForm, AttachmentForm, NoticeForm, QuestionForm, WithdrawForm
 from portal.extensions import db
 from portal.forms import choices
-from portal.htmx import render
+from portal.htmx import render, wants_fragment
 from portal.links import external_url
 from portal.models import Attachment, Blob, Building, Notice, NoticeQuestion, User, utcnow
 from portal.pdf import qr_svg, render_pdf
@@ -40,6 +44,14 @@ def _own_or_staff_question(question_id):
     return question
 
 
+# The board's first page is the most requested page of all. It is rendered once per audience,
+# language and role and kept (cache.NOTICES) with two holes filled per request: this browser's
+# CSRF token and the list items with this person's "new" marks.
+_HOLE = secrets.token_hex(12)
+_CSRF_HOLE = f"csrf-{_HOLE}"
+_ITEMS_HOLE = Markup(f"<!--items-{_HOLE}-->")  # noqa: S704 - a constant marker, no user text
+
+
 @bp.route("/")
 @login_required
 def index():
@@ -47,27 +59,44 @@ def index():
     cursor = notices.decode_cursor(request.args.get("before")) if request.args.get("before") else None
     pinned, page, next_cursor = notices.board(current_user, now, cursor, resident_building_ids())
     seen = current_user.notices_seen_at
-    context = {"labels": None, "items_html": None}
+    context = {
+        "pinned": pinned,
+        "page": page,
+        "next_cursor": notices.encode_cursor(next_cursor) if next_cursor else None,
+        "seen": seen,
+        "labels": None,
+        "items_html": None,
+    }
     if cursor is None:
-        html = notices.prerendered(notices.snapshot(current_user, now, resident_building_ids()), str(get_locale()), now)
-        context["items_html"] = notices.items_html([*pinned, *page], html, seen)
+        snap = notices.snapshot(current_user, now, resident_building_ids())
+        locale = str(get_locale())
+        context["items_html"] = notices.items_html([*pinned, *page], notices.prerendered(snap, locale, now), seen)
+        if not wants_fragment() and "_flashes" not in session and not request.query_string:
+            response = _cached_board_page(snap, locale, now, context)
+        else:
+            response = render("notices/index.html", "notices/_list.html", **context)
     else:
         context["labels"] = {k: str(v) for k, v in CATEGORY_LABELS.items()}
-    response = render(
-        "notices/index.html",
-        "notices/_list.html",
-        pinned=pinned,
-        page=page,
-        next_cursor=notices.encode_cursor(next_cursor) if next_cursor else None,
-        seen=seen,
-        **context,
-    )
+        response = render("notices/index.html", "notices/_list.html", **context)
     newest = max((n.publish_at for n in [*pinned, *page]), default=None)
     if cursor is None and newest is not None and (seen is None or newest > seen):
         # "New since your last visit": the marks stay for this view, gone on the next.
         db.session.execute(update(User).where(User.id == current_user.id).values(notices_seen_at=now))
         cache.bump(cache.PEOPLE)
         db.session.commit()
+    return response
+
+
+def _cached_board_page(snap, locale, now, context):
+    key = (snap["audience"], locale, current_user.role, cache.versions().get(cache.SETTINGS, 0))
+
+    def build():
+        html = render_template("notices/index.html", **{**context, "items_html": _ITEMS_HOLE, "csrf": _CSRF_HOLE})
+        return html, snap["until"]
+
+    page = cache.cached("board-page", key, cache.NOTICES, build, now)
+    response = make_response(page.replace(_CSRF_HOLE, generate_csrf()).replace(_ITEMS_HOLE, context["items_html"]))
+    response.vary.add("HX-Request")
     return response
 
 

@@ -27,7 +27,10 @@ run: system-deps $(STAMP) translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo --if-empty
 	$(BIN)/flask demo-logins
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	@# The web server and the background worker (email outbox, scheduled notices) together;
+	@# Ctrl-C stops both.
+	@$(BIN)/flask worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/gunicorn --workers 2 --bind 127.0.0.1:5000 --access-logfile - 'portal:create_app()'
 
 worker: $(STAMP) translations
 	$(BIN)/flask worker

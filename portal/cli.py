@@ -1,4 +1,5 @@
 """flask --app portal <command>: seed-demo, demo-logins, create-user, worker."""
+import logging
 import time
 
 import click
@@ -75,7 +76,9 @@ def worker(once, interval):
     from portal.models import utcnow
     from portal.services import notices
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = current_app.logger
+    log.setLevel(logging.INFO)
     while True:
         try:
             notices.publish_due(utcnow())

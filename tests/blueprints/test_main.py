@@ -76,3 +76,20 @@ def test_resident_home_is_the_notice_board(client, make_user):
     client.login(make_user())
     response = client.get("/")
     assert response.status_code == 302 and response.headers["Location"].endswith("/notices/")
+
+
+def test_first_load_of_a_resident_page_is_under_100_kb_gzipped(client, make_user, make_notice):
+    import gzip
+    import re as _re
+
+    for i in range(30):
+        make_notice(title=f"公告标题比较长的一条通知第{i}号")
+    client.login(make_user())
+    page = client.get("/notices/")
+    total = len(gzip.compress(page.data))
+    for asset in _re.findall(r'(?:href|src)="(/static/[^"]+)"', page.get_data(as_text=True)):
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        total += len(gzip.compress(response.data))
+        response.close()
+    assert total < 100 * 1024

@@ -1,6 +1,7 @@
 """In-process caches kept coherent across workers and hosts by version counters in the database.
 
-Writers call bump(key) in their own transaction; readers call versions() once per request (one
+Writers bump(key) in their own transaction (ORM writes to watched models do so by themselves);
+readers call versions() once per request (one
 tiny query) and reuse what they built while the version they built it at is still current.
 """
 import threading
@@ -18,6 +19,7 @@ PEOPLE = "people"  # who holds which unit
 
 _WATCHED = {User: PEOPLE, UserSession: PEOPLE, Residency: PEOPLE, Notice: NOTICES, Setting: SETTINGS}
 _VERSIONS = select(CacheVersion.__table__.c.key, CacheVersion.__table__.c.version)  # Core: no ORM overhead
+_PENDING = "cache_bumps"
 _lock = threading.Lock()
 _store = {}  # (name, key) -> (version, valid_until or None, value)
 
@@ -33,14 +35,11 @@ def versions():
 
 
 def bump(key, session=None):
-    """Marks everything cached under `key` stale, on every worker, once the caller commits.
+    """Marks everything cached under `key` stale, on every worker, when the caller commits.
 
-    Runs on the session's connection (no autoflush), so it also works inside a flush."""
-    connection = (session or db.session).connection()
-    table = CacheVersion.__table__
-    result = connection.execute(update(table).where(table.c.key == key).values(version=table.c.version + 1))
-    if result.rowcount == 0:
-        connection.execute(insert(table).values(key=key, version=1))
+    The counters are incremented once per transaction, at commit, in a fixed order: concurrent
+    writers queue on the counter rows only for the instant before they commit, never deadlock."""
+    (session or db.session).info.setdefault(_PENDING, set()).add(key)
     if has_request_context():
         g.pop("cache_versions", None)
 
@@ -49,9 +48,29 @@ def bump(key, session=None):
 def _bump_on_orm_writes(session, flush_context, instances):
     """Any ORM write to a watched model bumps its key: no caller can forget to. (Core-level
     UPDATE/DELETE statements bypass this and call bump() themselves.)"""
-    keys = {_WATCHED[type(obj)] for obj in (*session.new, *session.dirty, *session.deleted) if type(obj) in _WATCHED}
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        key = _WATCHED.get(type(obj))
+        if key:
+            bump(key, session)
+
+
+@event.listens_for(Session, "before_commit")
+def _increment_at_commit(session):
+    session.flush()  # so that before_flush has seen every pending write
+    keys = session.info.pop(_PENDING, None)
+    if not keys:
+        return
+    connection = session.connection()
+    table = CacheVersion.__table__
     for key in sorted(keys):
-        bump(key, session)
+        result = connection.execute(update(table).where(table.c.key == key).values(version=table.c.version + 1))
+        if result.rowcount == 0:
+            connection.execute(insert(table).values(key=key, version=1))
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_on_rollback(session):
+    session.info.pop(_PENDING, None)
 
 
 def cached(name, key, version_key, build, now=None):
@@ -59,6 +78,8 @@ def cached(name, key, version_key, build, now=None):
 
     `build()` returns (value, valid_until): valid_until (or None) ends the entry even without a
     version change, for things that change with the clock (a scheduled notice going live)."""
+    if version_key in db.session.info.get(_PENDING, ()):
+        return build()[0]  # this transaction changed it: build from what it sees, keep nothing
     version = versions().get(version_key, 0)
     entry = _store.get((name, key))
     if entry is not None and entry[0] == version and (entry[1] is None or now is None or now < entry[1]):

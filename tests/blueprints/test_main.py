@@ -93,3 +93,14 @@ def test_first_load_of_a_resident_page_is_under_100_kb_gzipped(client, make_user
         total += len(gzip.compress(response.data))
         response.close()
     assert total < 100 * 1024
+
+
+def test_htmx_post_needs_the_csrf_header(client, make_user, make_notice):
+    notice = make_notice()
+    client.login(make_user())
+    refused = client.post(f"/notices/{notice.id}/questions", {"body": "问"}, headers={"HX-Request": "true"}, csrf=False)
+    assert refused.status_code == 400
+    accepted = client.post(
+        f"/notices/{notice.id}/questions", {"body": "问"}, headers={"HX-Request": "true", "X-CSRFToken": client.csrf_token()}, csrf=False
+    )
+    assert accepted.status_code == 200

@@ -98,3 +98,18 @@ def test_pages_work_without_javascript(browser, live):
     page.get_by_role("button", name="提问").click()
     page.get_by_text("没有脚本也能提问吗？").wait_for()
     context.close()
+
+
+def test_resident_pages_fit_a_360px_screen(browser, live):
+    _post_notices(live.app)
+    context = browser.new_context(viewport=PHONE, is_mobile=True, locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{live.url}/auth/login")
+    assert no_sideways_scroll(page)
+    sign_in(page, live.url, "13800000001")
+    with live.app.app_context():
+        notice_id = db.session.query(Notice.id).filter_by(title="物业服务承诺").scalar()
+    for path in ("/notices/", f"/notices/{notice_id}", "/account/", "/no-such-page"):
+        page.goto(live.url + path)
+        assert no_sideways_scroll(page), path
+    context.close()

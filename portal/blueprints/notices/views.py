@@ -14,6 +14,7 @@ from portal.blueprints.main.views import resident_building_ids
 from portal.blueprints.notices import bp
 from portal.blueprints.notices.forms import AnswerForm, AttachmentForm, NoticeForm, QuestionForm, WithdrawForm
 from portal.extensions import db
+from portal.downloads import download
 from portal.forms import choices
 from portal.htmx import render, wants_fragment
 from portal.links import external_url
@@ -266,18 +267,7 @@ def attachment(attachment_id):
         abort(404)
     _readable_notice(item.notice_id)
     blob = db.session.get(Blob, item.blob_sha256)
-    response = make_response(blob.data)
-    response.headers["Content-Type"] = blob.mime
-    response.headers["Content-Disposition"] = _disposition(item.filename)
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
-
-
-def _disposition(filename):
-    from urllib.parse import quote
-
-    ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "") or "file"
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    return download(blob.data, blob.mime, item.filename)
 
 
 @bp.route("/<int:notice_id>/poster.pdf")
@@ -286,10 +276,7 @@ def poster(notice_id):
     notice = _readable_notice(notice_id)
     url = external_url("notices.show", notice_id=notice.id)
     pdf = render_pdf("pdf/poster.html", notice=notice, url=url, qr=qr_svg(url), label=CATEGORY_LABELS[notice.category])
-    response = make_response(pdf)
-    response.headers["Content-Type"] = "application/pdf"
-    response.headers["Content-Disposition"] = _disposition(f"notice-{notice.id}.pdf")
-    return response
+    return download(pdf, "application/pdf", f"notice-{notice.id}.pdf")
 
 
 @bp.route("/<int:notice_id>/questions", methods=["POST"])

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from portal import cache
 from portal.blueprints.main.views import resident_building_ids
@@ -105,7 +106,12 @@ def _cached_board_page(snap, locale, now, context):
 @login_required
 def show(notice_id):
     notice = _readable_notice(notice_id)
-    query = select(NoticeQuestion).where(NoticeQuestion.notice_id == notice.id).order_by(NoticeQuestion.id)
+    query = (
+        select(NoticeQuestion)
+        .options(selectinload(NoticeQuestion.author))
+        .where(NoticeQuestion.notice_id == notice.id)
+        .order_by(NoticeQuestion.id)
+    )
     if not can_edit_notices(current_user):
         query = query.where(NoticeQuestion.author_id == current_user.id)
     questions = db.session.scalars(query).all()
@@ -200,7 +206,7 @@ def edit(notice_id):
 @bp.route("/manage")
 @role_required(*NOTICE_EDITORS)
 def manage():
-    query = select(Notice).order_by(Notice.id.desc())
+    query = select(Notice).options(selectinload(Notice.buildings)).order_by(Notice.id.desc())
     before = request.args.get("before", type=int)
     if before:
         query = query.where(Notice.id < before)
@@ -355,6 +361,7 @@ def answer(question_id):
 def questions():
     rows = db.session.scalars(
         select(NoticeQuestion)
+        .options(selectinload(NoticeQuestion.notice), selectinload(NoticeQuestion.author))
         .where(NoticeQuestion.answered_at.is_(None))
         .order_by(NoticeQuestion.id)
         .limit(200)

@@ -11,13 +11,23 @@ from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
 from portal.extensions import db
-from portal.models import CacheVersion, Notice, Residency, Setting, User, UserSession
+from portal.models import Building, CacheVersion, Department, Notice, Residency, Setting, Unit, User, UserSession
 
 NOTICES = "notices"
 SETTINGS = "settings"
 PEOPLE = "people"  # who holds which unit
+PLACES = "places"  # buildings, units, departments
 
-_WATCHED = {User: PEOPLE, UserSession: PEOPLE, Residency: PEOPLE, Notice: NOTICES, Setting: SETTINGS}
+_WATCHED = {
+    User: PEOPLE,
+    UserSession: PEOPLE,
+    Residency: PEOPLE,
+    Notice: NOTICES,
+    Setting: SETTINGS,
+    Building: PLACES,
+    Unit: PLACES,
+    Department: PLACES,
+}
 _VERSIONS = select(CacheVersion.__table__.c.key, CacheVersion.__table__.c.version)  # Core: no ORM overhead
 _PENDING = "cache_bumps"
 _lock = threading.Lock()
@@ -95,3 +105,15 @@ def cached(name, key, version_key, build, now=None):
 def clear():
     with _lock:
         _store.clear()
+
+
+def names():
+    """{"buildings": {id: name}, "departments": {id: name}}, for lists that show many rows."""
+
+    def build():
+        return {
+            "buildings": dict(db.session.execute(select(Building.id, Building.name)).all()),
+            "departments": dict(db.session.execute(select(Department.id, Department.name)).all()),
+        }, None
+
+    return cached("names", "all", PLACES, build)

@@ -57,6 +57,9 @@ def tune_sqlite(engine):
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, record):
+        # SQLAlchemy's recipe for pysqlite: the driver leaves transactions alone and we emit
+        # BEGIN ourselves (below), which makes SAVEPOINT work and lets writers BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
@@ -64,3 +67,19 @@ def tune_sqlite(engine):
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        if connection.connection.dbapi_connection.in_transaction:
+            return  # one shared in-memory connection (tests): join the open transaction
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.get_execution_options().get("sqlite_write") else "BEGIN")
+
+
+def begin_write(session):
+    """Start the write transaction now. On SQLite a transaction that read first and writes later
+    fails with "database is locked" when another writer got in between; taking the write lock
+    up front (BEGIN IMMEDIATE) makes concurrent writers queue instead. Elsewhere: nothing to do."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    session.commit()
+    session.connection(execution_options={"sqlite_write": True})

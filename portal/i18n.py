@@ -2,7 +2,7 @@
 from datetime import timezone
 from zoneinfo import ZoneInfo
 
-from flask import current_app, session
+from flask import current_app, has_request_context, session
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -10,6 +10,8 @@ LANGUAGE_NAMES = {"zh_Hans": "简体中文", "en": "English"}
 
 
 def select_locale():
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated:
         return current_user.language
     lang = session.get("lang")
@@ -64,3 +66,13 @@ def localtime(value, fmt="short"):
         return ""
     language = "zh" if str(get_locale()).startswith("zh") else "en"
     return to_local(value).strftime(PATTERNS[language][fmt])
+
+
+def isotime(value, fmt="short"):
+    """Jinja filter: an ISO timestamp kept in a timeline entry, shown like any other time."""
+    from datetime import datetime
+
+    try:
+        return localtime(datetime.fromisoformat(value), fmt)
+    except (TypeError, ValueError):
+        return ""

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from portal import mail
 from portal.extensions import db
-from portal.models import Building, Department, NoticeQuestion, OutboxMessage, Role, Setting, Unit
+from portal.models import Building, Department, OutboxMessage, Role, Setting, Unit, utcnow
+from portal.services import tickets
 from portal.services import notices as notice_service
 
 PAYLOADS = [
@@ -73,9 +74,9 @@ def poisoned(app, make_user, make_notice):
     notice.body_html = notice_service.render_body(EVIL + "\n\n[click](javascript:alert(1))")
     notice.withdrawn_reason = EVIL[:400]
     notice_service.attach(notice, EVIL[:150] + ".png", _png())
-    question = NoticeQuestion(notice_id=notice.id, author_id=resident.id, body=EVIL, answer=EVIL, answered_by_id=staff.id)
-    db.session.add(question)
-    db.session.add(NoticeQuestion(notice_id=notice.id, author_id=resident.id, body=EVIL))
+    question, _ = tickets.ask_on_notice(notice, resident, EVIL, utcnow())
+    tickets.answer_question(question, EVIL, staff, utcnow())
+    tickets.ask_on_notice(notice, resident, EVIL, utcnow())
     notice_service.enqueue_emails(notice, notice.publish_at)
     db.session.commit()
     return dict(resident=resident, staff=staff, notice=notice, question=question, building=building)

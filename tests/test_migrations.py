@@ -64,3 +64,46 @@ def test_seed_demo_loads_a_chinese_community(app):
     categories = set(db.session.scalars(select(Notice.category)))
     assert len(categories) == 6
     assert db.session.scalar(select(func.count(Notice.id)).where(Notice.is_community_wide.is_(False))) >= 6
+
+
+def test_questions_under_notices_move_into_the_register_with_their_answers(tmp_path):
+    from datetime import datetime
+
+    import sqlalchemy as sa
+    from flask_migrate import upgrade as up
+
+    from portal.models import Ticket, TicketChannel, TicketEvent, TicketStatus
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'old.db'}", "SECRET_KEY": "x", "TESTING": True})
+    with app.app_context():
+        up(revision="1bcebe2b2289")  # the schema before tickets
+        t = datetime(2026, 3, 1, 2, 0)
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO building (id, name, address, is_active) VALUES (1, '1号楼', '', 1)"))
+            conn.execute(sa.text("INSERT INTO unit (id, building_id, number, is_active) VALUES (1, 1, '1-101', 1)"))
+            for uid, name, role in ((1, '周杰', 'resident'), (2, '王敏', 'staff')):
+                conn.execute(sa.text(
+                    "INSERT INTO user (id, name, phone, password_hash, role, language, email_pref, is_active, created_at) "
+                    "VALUES (:id, :name, :phone, '', :role, 'zh_Hans', 'all', 1, :t)"), {"id": uid, "name": name, "phone": f"1380000000{uid}", "role": role, "t": t})
+            conn.execute(sa.text("INSERT INTO residency (id, user_id, unit_id, is_owner) VALUES (1, 1, 1, 1)"))
+            conn.execute(sa.text(
+                "INSERT INTO notice (id, title, body, body_html, category, is_community_wide, publish_at, is_pinned, withdrawn_reason, author_id, created_at, updated_at) "
+                "VALUES (1, '停水通知', '', '', 'maintenance', 1, :t, 0, '', 2, :t, :t)"), {"t": t})
+            conn.execute(sa.text(
+                "INSERT INTO notice_question (id, notice_id, author_id, body, created_at, answer, answered_by_id, answered_at) "
+                "VALUES (1, 1, 1, '车库也停水吗？', :t, '车库不停水。', 2, :t2), (2, 1, 1, '几点来水？', :t, '', NULL, NULL)"),
+                {"t": t, "t2": datetime(2026, 3, 1, 3, 0)})
+        up()
+        tickets = db.session.scalars(sa.select(Ticket).order_by(Ticket.id)).all()
+        assert [t.number for t in tickets] == ["ZX-2026-0001", "ZX-2026-0002"]
+        assert all(t.channel == TicketChannel.NOTICE_QUESTION and t.notice_id == 1 and t.resident_id == 1 for t in tickets)
+        assert tickets[0].status == TicketStatus.FEEDBACK_GIVEN and tickets[0].result == "车库不停水。"
+        assert tickets[1].status == TicketStatus.NEW and tickets[1].unit_id == 1
+        kinds = [e.kind.value for e in db.session.scalars(sa.select(TicketEvent).where(TicketEvent.ticket_id == tickets[0].id).order_by(TicketEvent.id))]
+        assert kinds == ["created", "resolved", "feedback"]
+        from portal.services import tickets as svc
+        from portal.models import TicketCategory, utcnow
+
+        assert svc.next_number(TicketCategory.INQUIRY, datetime(2026, 6, 1, tzinfo=utcnow().tzinfo)) == "ZX-2026-0003"
+        db.session.rollback()
+        db.engine.dispose()

@@ -7,9 +7,11 @@ def register(app):
     from portal.blueprints.auth import bp as auth
     from portal.blueprints.main import bp as main
     from portal.blueprints.notices import bp as notices
+    from portal.blueprints.tickets import bp as tickets
 
     app.register_blueprint(main)
     app.register_blueprint(auth, url_prefix="/auth")
     app.register_blueprint(account, url_prefix="/account")
     app.register_blueprint(notices, url_prefix="/notices")
+    app.register_blueprint(tickets, url_prefix="/tickets")
     app.register_blueprint(admin, url_prefix="/admin")

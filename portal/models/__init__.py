@@ -1,6 +1,20 @@
 from portal.database import Base, utcnow  # noqa: F401
-from portal.models.notices import Attachment, Blob, Notice, NoticeCategory, NoticeQuestion, notice_building  # noqa: F401
+from portal.models.notices import Attachment, Blob, Notice, NoticeCategory, notice_building  # noqa: F401
 from portal.models.outbox import OutboxMessage, OutboxStatus  # noqa: F401
 from portal.models.people import Building, Department, EmailPref, Residency, Role, Unit, User, UserSession  # noqa: F401
 from portal.models.settings import Setting, SettingChange  # noqa: F401
 from portal.models.cache import CacheVersion  # noqa: F401
+from portal.models.tickets import (  # noqa: F401
+    INTERNAL_EVENTS,
+    NUMBER_PREFIX,
+    OPEN_STATUSES,
+    EventKind,
+    Ticket,
+    TicketCategory,
+    TicketChannel,
+    TicketCounter,
+    TicketDepartment,
+    TicketEvent,
+    TicketPhoto,
+    TicketStatus,
+)

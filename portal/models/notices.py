@@ -100,19 +100,3 @@ class Attachment(db.Model):
     mime: Mapped[str] = mapped_column(String(64))
     size: Mapped[int]
     notice: Mapped[Notice] = relationship(back_populates="attachments")
-
-
-class NoticeQuestion(db.Model):
-    """A resident's question under a notice (S3.1.3), answered in place by staff."""
-
-    __tablename__ = "notice_question"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    notice_id: Mapped[int] = mapped_column(ForeignKey("notice.id", ondelete="CASCADE"), index=True)
-    author_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
-    body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    answer: Mapped[str] = mapped_column(Text, default="")
-    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
-    answered_at: Mapped[datetime | None]
-    author: Mapped[User] = relationship(foreign_keys=[author_id])
-    notice: Mapped[Notice] = relationship()

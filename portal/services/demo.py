@@ -15,15 +15,17 @@ from portal.models import (
     EmailPref,
     Notice,
     NoticeCategory,
-    NoticeQuestion,
     Residency,
     Role,
+    TicketCategory,
+    TicketChannel,
     Unit,
     User,
     notice_building,
     utcnow,
 )
 from portal.services import notices as notice_service
+from portal.services import tickets
 
 DEMO_PASSWORD = "demo1234"
 DEPARTMENTS = ["客服中心", "工程维修部", "秩序维护部", "环境保洁部", "绿化部", "财务部"]
@@ -177,13 +179,10 @@ def _seed_base(rng, now, pw):
         db.session.add(Notice(body=body, body_html=notice_service.render_body(body), author_id=author.id, mailed_at=now, **values))
     db.session.flush()
     first = db.session.scalar(select(Notice).where(Notice.category == NoticeCategory.MAINTENANCE).order_by(Notice.id))
-    db.session.add(NoticeQuestion(notice_id=first.id, author_id=residents[0].id, body="停水期间地下车库的洗车点也停用吗？"))
-    db.session.add(
-        NoticeQuestion(
-            notice_id=first.id, author_id=residents[1].id, body="周六家里有老人，能否提供桶装水？",
-            answer="可以，请提前到客服中心登记，我们将在周六 8:30 前送到。", answered_by_id=author.id, answered_at=now,
-        )
-    )
+    tickets.ask_on_notice(first, residents[0], "停水期间地下车库的洗车点也停用吗？", now - timedelta(hours=20))
+    asked, _ = tickets.ask_on_notice(first, residents[1], "周六家里有老人，能否提供桶装水？", now - timedelta(hours=30))
+    tickets.answer_question(asked, "可以，请提前到客服中心登记，我们将在周六 8:30 前送到。", author, now - timedelta(hours=26))
+    _seed_tickets(rng, now, residents, staff, departments)
 
 
 def _seed_scale(rng, now, pw, step):
@@ -241,4 +240,87 @@ def _seed_scale(rng, now, pw, step):
     ).all()
     db.session.execute(
         insert(notice_building), [{"notice_id": nid, "building_id": buildings[k % len(buildings)].id} for k, nid in enumerate(bulletin_ids)]
+    )
+
+
+TICKET_SAMPLES = {
+    TicketCategory.REPAIR: ["卫生间天花板漏水，楼上可能水管破裂", "厨房水龙头关不紧，一直滴水", "楼道灯不亮，晚上很黑", "电梯按钮失灵，按了没反应", "门禁卡刷不开单元门"],
+    TicketCategory.COMPLAINT: ["楼下商铺夜间噪音扰民，十一点后还在施工", "垃圾清运不及时，垃圾房异味很大", "车位被外来车辆长期占用"],
+    TicketCategory.INQUIRY: ["物业费可以按季度缴纳吗？", "装修需要办理哪些手续？", "小区快递柜在哪里？"],
+    TicketCategory.SUGGESTION: ["建议增设电动车充电桩", "建议在儿童游乐区加装遮阳棚"],
+    TicketCategory.PRAISE: ["感谢工程部张师傅及时修好了水管，服务很专业"],
+}
+
+
+def _seed_tickets(rng, now, residents, staff, departments):
+    """A register with tickets in every state, from every channel, as customer service would have it."""
+    kefu, head = staff[1], staff[3]
+    engineering = departments[1]
+    security = departments[2]
+    cleaning = departments[3]
+
+    def new(category, text, resident, hours_ago, channel=TicketChannel.ONLINE, urgent=False, actor=None):
+        unit = resident.residencies[0].unit
+        ticket, _ = tickets.create(
+            category=category, channel=channel, description=text, actor=actor or resident, now=now - timedelta(hours=hours_ago),
+            resident=resident, unit=unit, is_urgent=urgent, preferred_visit="工作日 18:00 以后" if category == TicketCategory.REPAIR else "",
+        )
+        return ticket
+
+    def at(hours_ago):
+        return now - timedelta(hours=hours_ago)
+
+    # registered, not yet transferred
+    new(TicketCategory.REPAIR, TICKET_SAMPLES[TicketCategory.REPAIR][2], residents[3], 2)
+    new(TicketCategory.INQUIRY, TICKET_SAMPLES[TicketCategory.INQUIRY][0], residents[4], 1, channel=TicketChannel.HOTLINE, actor=kefu)
+    # transferred
+    t = new(TicketCategory.REPAIR, TICKET_SAMPLES[TicketCategory.REPAIR][1], residents[5], 6)
+    tickets.transfer(t, engineering, [], kefu, at(5))
+    # in progress with an expected date
+    t = new(TicketCategory.REPAIR, TICKET_SAMPLES[TicketCategory.REPAIR][0], residents[0], 30)
+    tickets.transfer(t, engineering, [], kefu, at(29))
+    tickets.progress(t, "已上门查看，系楼上住户卫生间防水层老化，已约楼上住户明天维修。", (now + timedelta(days=1)).date(), head, at(20))
+    # on hold
+    t = new(TicketCategory.REPAIR, TICKET_SAMPLES[TicketCategory.REPAIR][3], residents[6], 50)
+    tickets.transfer(t, engineering, [], kefu, at(49))
+    tickets.hold(t, "等待电梯厂家配件到货，预计三天", head, at(40))
+    # overdue complaint, co-department
+    t = new(TicketCategory.COMPLAINT, TICKET_SAMPLES[TicketCategory.COMPLAINT][1], residents[7], 80)
+    tickets.transfer(t, cleaning, [security], kefu, at(79))
+    # urgent, call recorded
+    t = new(TicketCategory.REPAIR, "地下车库入口积水严重，车辆无法通行", residents[8], 3, channel=TicketChannel.HOTLINE, urgent=True, actor=kefu)
+    tickets.record_call(t, "工程维修部 张强 13900000003", at(2.9), kefu, at(2.9))
+    tickets.transfer(t, engineering, [security], kefu, at(2.8))
+    # resolved, waiting for feedback
+    t = new(TicketCategory.INQUIRY, TICKET_SAMPLES[TicketCategory.INQUIRY][1], residents[9], 26)
+    tickets.resolve(t, "装修前请到客服中心办理装修登记，携带施工方案和装修公司资质。", kefu, at(25))
+    # feedback given, waiting for the rating
+    t = new(TicketCategory.SUGGESTION, TICKET_SAMPLES[TicketCategory.SUGGESTION][0], residents[10], 100, channel=TicketChannel.WALK_IN, actor=kefu)
+    tickets.transfer(t, engineering, [], kefu, at(99))
+    tickets.resolve(t, "已列入下季度改造计划，预计在 3 号楼旁增设 20 个充电桩。", head, at(60))
+    tickets.feedback(t, "phone", kefu, at(59))
+    # closed with a rating
+    t = new(TicketCategory.PRAISE, TICKET_SAMPLES[TicketCategory.PRAISE][0], residents[11], 200)
+    tickets.resolve(t, "感谢您的认可，已转达工程维修部并给予表扬。", kefu, at(190))
+    tickets.feedback(t, "portal", kefu, at(189))
+    tickets.rate(t, 5, "谢谢", True, residents[11], at(150))
+    # a complaint with its formal reply, closed after the call-back
+    t = new(TicketCategory.COMPLAINT, TICKET_SAMPLES[TicketCategory.COMPLAINT][0], residents[1], 300)
+    tickets.transfer(t, security, [], kefu, at(299))
+    tickets.progress(t, "已约谈商铺负责人，要求晚上十点后停止施工。", None, staff[4], at(280))
+    tickets.resolve(t, "商铺已承诺夜间不再施工，秩序维护部每晚巡查。", staff[4], at(260))
+    tickets.formal_reply(t, "您反映的商铺夜间施工噪音问题，我中心已约谈商铺负责人并责令整改，商铺已书面承诺晚上十点后停止施工。秩序维护部将每晚巡查，如仍有扰民请随时拨打服务热线。感谢您的监督。", kefu, at(255))
+    tickets.feedback(t, "written", kefu, at(254))
+    tickets.rate(t, 4, "回访时态度很好", True, kefu, at(230), by_staff=True)
+    # reopened after "not resolved"
+    t = new(TicketCategory.REPAIR, TICKET_SAMPLES[TicketCategory.REPAIR][4], residents[12], 120)
+    tickets.transfer(t, engineering, [], kefu, at(119))
+    tickets.resolve(t, "已重新录入门禁卡。", head, at(100))
+    tickets.feedback(t, "sms", kefu, at(99))
+    tickets.rate(t, 2, "还是刷不开", False, residents[12], at(90))
+    # relayed by other staff
+    worker = staff[5]
+    tickets.create(
+        category=TicketCategory.COMPLAINT, channel=TicketChannel.RELAYED, description="住户反映 5 号楼垃圾桶满溢无人清理", actor=worker,
+        now=at(4), caller_name="5号楼住户（未留姓名）", caller_unit="5号楼",
     )

@@ -19,7 +19,6 @@ from portal.models import (
     EmailPref,
     Notice,
     NoticeCategory,
-    NoticeQuestion,
     OutboxMessage,
     Residency,
     Role,
@@ -325,16 +324,18 @@ def publish_due(now):
     return len(due)
 
 
-def store_blob(data, allowed=ATTACHMENT_TYPES):
+def store_blob(data, allowed=ATTACHMENT_TYPES, limit=None):
     """Checks an upload by its content and size; stores it once by content hash."""
-    limit = current_app.config["UPLOAD_MAX_BYTES"]
+    limit = limit or current_app.config["UPLOAD_MAX_BYTES"]
     if len(data) == 0:
         raise UploadRejected(_l("The file is empty."))
     if len(data) > limit:
         raise UploadRejected(_l("The file is larger than %(mb).1f MB.", mb=limit / 1024 / 1024))
     kind = filetype.guess(data)
     if kind is None or kind.mime not in allowed:
-        raise UploadRejected(_l("Only images (PNG, JPEG, GIF, WebP) and PDF files can be attached."))
+        if "application/pdf" in allowed:
+            raise UploadRejected(_l("Only images (PNG, JPEG, GIF, WebP) and PDF files can be attached."))
+        raise UploadRejected(_l("Only photos (PNG, JPEG, GIF, WebP, HEIC) can be attached."))
     sha = hashlib.sha256(data).hexdigest()
     blob = db.session.get(Blob, sha)
     if blob is None:
@@ -349,17 +350,3 @@ def attach(notice, filename, data):
     attachment = Attachment(blob_sha256=blob.sha256, filename=name, mime=blob.mime, size=blob.size)
     notice.attachments.append(attachment)
     return attachment
-
-
-def ask(notice, user, body):
-    question = NoticeQuestion(notice_id=notice.id, author_id=user.id, body=body.strip())
-    db.session.add(question)
-    db.session.flush()
-    return question
-
-
-def answer(question, actor, text, now):
-    question.answer = text.strip()
-    question.answered_by_id = actor.id
-    question.answered_at = now
-    return question

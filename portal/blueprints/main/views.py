@@ -9,11 +9,11 @@ from flask_babel import format_date, format_datetime, get_locale, get_translatio
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from portal import permissions
+from portal import database, permissions
 from portal.blueprints.main import bp
 from portal.extensions import db, login_manager
-from portal.i18n import LANGUAGE_NAMES, localtime
-from portal.models import Notice, NoticeQuestion, Role, User, utcnow
+from portal.i18n import LANGUAGE_NAMES, isotime, localtime
+from portal.models import OPEN_STATUSES, Notice, Role, Ticket, TicketChannel, User, utcnow
 from portal.services import auth, notices, settings
 
 CSP = (
@@ -36,6 +36,14 @@ def unauthorized():
     if request.method == "GET":
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     return redirect(url_for("auth.login"))
+
+
+@bp.before_app_request
+def sqlite_write_lock():
+    """On SQLite, a request that writes takes the write lock before it reads anything, so that
+    concurrent writers queue instead of failing (see database.begin_write)."""
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        database.begin_write(db.session)
 
 
 @bp.before_app_request
@@ -127,6 +135,7 @@ def jinja_globals(state):
     )
     env.filters["sanitized"] = notices.sanitized
     env.filters["localtime"] = localtime
+    env.filters["isotime"] = isotime
 
 
 @bp.route("/")
@@ -137,7 +146,7 @@ def index():
         return redirect(url_for("notices.index"))
     now = utcnow()
     unanswered = db.session.scalar(
-        select(func.count(NoticeQuestion.id)).where(NoticeQuestion.answered_at.is_(None))
+        select(func.count(Ticket.id)).where(Ticket.channel == TicketChannel.NOTICE_QUESTION, Ticket.status.in_(OPEN_STATUSES))
     )
     drafts = db.session.scalar(select(func.count(Notice.id)).where(Notice.publish_at.is_(None), Notice.withdrawn_at.is_(None)))
     scheduled = db.session.scalar(select(func.count(Notice.id)).where(Notice.publish_at > now, Notice.withdrawn_at.is_(None)))

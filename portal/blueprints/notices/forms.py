@@ -1,6 +1,8 @@
+import uuid
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from portal.forms import CheckboxListField, LocalDateTimeField, choices
@@ -40,6 +42,12 @@ class WithdrawForm(FlaskForm):
 
 class QuestionForm(FlaskForm):
     body = TextAreaField(_l("Your question"), validators=[DataRequired(_l("Write your question.")), Length(max=2000)])
+    idempotency_key = HiddenField()  # a question sent twice is registered once
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.idempotency_key.data:
+            self.idempotency_key.data = uuid.uuid4().hex
 
 
 class AnswerForm(FlaskForm):

@@ -19,10 +19,10 @@ from portal.downloads import download
 from portal.forms import choices
 from portal.htmx import render, wants_fragment
 from portal.links import external_url
-from portal.models import Attachment, Blob, Building, Notice, NoticeQuestion, User, utcnow
+from portal.models import OPEN_STATUSES, Attachment, Blob, Building, Notice, Role, Ticket, TicketChannel, User, utcnow
 from portal.pdf import qr_svg, render_pdf
 from portal.permissions import NOTICE_EDITORS, can_edit_notices, role_required
-from portal.services import notices
+from portal.services import notices, tickets
 from portal.services.notices import CATEGORY_LABELS, STATE_LABELS, UploadRejected
 
 MANAGE_PAGE = 30
@@ -35,15 +35,23 @@ def _readable_notice(notice_id):
     return notice
 
 
-def _own_or_staff_question(question_id):
-    question = db.session.get(NoticeQuestion, question_id)
-    if question is None:
+def _own_or_staff_question(ticket_id):
+    """A question asked under a notice is a ticket: its asker and the notice editors see it."""
+    question = db.session.get(Ticket, ticket_id)
+    if question is None or question.notice_id is None:
         abort(404)
     if can_edit_notices(current_user):
         return question
-    if question.author_id != current_user.id or not notices.can_read(current_user, question.notice, utcnow()):
+    if question.resident_id != current_user.id or not notices.can_read(current_user, db.session.get(Notice, question.notice_id), utcnow()):
         abort(404)
     return question
+
+
+def _questions(notice, mine_only):
+    query = select(Ticket).options(selectinload(Ticket.resident)).where(Ticket.notice_id == notice.id).order_by(Ticket.id)
+    if mine_only:
+        query = query.where(Ticket.resident_id == current_user.id)
+    return db.session.scalars(query).all()
 
 
 # The board's first page is the most requested page of all. It is rendered once per audience,
@@ -106,15 +114,7 @@ def _cached_board_page(snap, locale, now, context):
 @login_required
 def show(notice_id):
     notice = _readable_notice(notice_id)
-    query = (
-        select(NoticeQuestion)
-        .options(selectinload(NoticeQuestion.author))
-        .where(NoticeQuestion.notice_id == notice.id)
-        .order_by(NoticeQuestion.id)
-    )
-    if not can_edit_notices(current_user):
-        query = query.where(NoticeQuestion.author_id == current_user.id)
-    questions = db.session.scalars(query).all()
+    questions = _questions(notice, mine_only=not can_edit_notices(current_user))
     return render_template(
         "notices/show.html",
         notice=notice,
@@ -289,13 +289,15 @@ def poster(notice_id):
 @login_required
 def ask(notice_id):
     notice = _readable_notice(notice_id)
-    if notice.withdrawn_at is not None:
+    if notice.withdrawn_at is not None or current_user.role != Role.RESIDENT:
         abort(404)
     form = QuestionForm()
+    hx = bool(request.headers.get("HX-Request"))
     if form.validate_on_submit():
-        question = notices.ask(notice, current_user, form.body.data)
+        resident = db.session.get(User, current_user.id)
+        question, _created = tickets.ask_on_notice(notice, resident, form.body.data, utcnow(), form.idempotency_key.data or None)
         db.session.commit()
-        if request.headers.get("HX-Request"):
+        if hx:
             response = make_response(
                 render_template("notices/_ask.html", notice=notice, question_form=QuestionForm(formdata=None), asked=question)
             )
@@ -303,18 +305,15 @@ def ask(notice_id):
             return response
         flash(_("Your question was sent. The answer will appear here."), "success")
         return redirect(url_for("notices.show", notice_id=notice.id, _anchor=f"question-{question.id}"))
-    if request.headers.get("HX-Request"):
+    if hx:
         response = make_response(render_template("notices/_ask.html", notice=notice, question_form=form), 422)
         response.vary.add("HX-Request")
         return response
-    questions = db.session.scalars(
-        select(NoticeQuestion).where(NoticeQuestion.notice_id == notice.id, NoticeQuestion.author_id == current_user.id)
-    ).all()
     return (
         render_template(
             "notices/show.html",
             notice=notice,
-            questions=questions,
+            questions=_questions(notice, mine_only=True),
             question_form=form,
             answer_form=AnswerForm(formdata=None),
             withdraw_form=WithdrawForm(),
@@ -337,20 +336,26 @@ def question(question_id):
 @bp.route("/questions/<int:question_id>/answer", methods=["POST"])
 @role_required(*NOTICE_EDITORS)
 def answer(question_id):
-    q = db.session.get(NoticeQuestion, question_id) or abort(404)
+    q = _own_or_staff_question(question_id)
     form = AnswerForm()
     status = 200
+    hx = bool(request.headers.get("HX-Request"))
     if form.validate_on_submit():
-        notices.answer(q, current_user, form.answer.data, utcnow())
-        db.session.commit()
-        form = AnswerForm(formdata=None)
-        if not request.headers.get("HX-Request"):
-            flash(_("The answer was published."), "success")
-            return redirect(url_for("notices.show", notice_id=q.notice_id, _anchor=f"question-{q.id}"))
+        try:
+            tickets.answer_question(q, form.answer.data, current_user, utcnow())
+        except tickets.TicketError as exc:
+            form.answer.errors.append(str(exc))
+            status = 422
+        else:
+            db.session.commit()
+            form = AnswerForm(formdata=None)
+            if not hx:
+                flash(_("The answer was published."), "success")
+                return redirect(url_for("notices.show", notice_id=q.notice_id, _anchor=f"question-{q.id}"))
     else:
         status = 422
-        if not request.headers.get("HX-Request"):
-            return render_template("notices/question.html", q=q, answer_form=form), 422
+    if not hx and status == 422:
+        return render_template("notices/question.html", q=q, answer_form=form), 422
     response = make_response(render_template("notices/_question.html", q=q, answer_form=form), status)
     response.vary.add("HX-Request")
     return response
@@ -360,12 +365,11 @@ def answer(question_id):
 @role_required(*NOTICE_EDITORS)
 def questions():
     rows = db.session.scalars(
-        select(NoticeQuestion)
-        .options(selectinload(NoticeQuestion.notice), selectinload(NoticeQuestion.author))
-        .where(NoticeQuestion.answered_at.is_(None))
-        .order_by(NoticeQuestion.id)
+        select(Ticket)
+        .options(selectinload(Ticket.resident))
+        .where(Ticket.channel == TicketChannel.NOTICE_QUESTION, Ticket.status.in_(OPEN_STATUSES))
+        .order_by(Ticket.id)
         .limit(200)
     ).all()
-    return render_template("notices/questions.html", rows=rows, answer_form=AnswerForm())
-
-
+    notice_titles = dict(db.session.execute(select(Notice.id, Notice.title).where(Notice.id.in_({q.notice_id for q in rows}))).all())
+    return render_template("notices/questions.html", rows=rows, notice_titles=notice_titles, answer_form=AnswerForm())

@@ -1,0 +1,148 @@
+import uuid
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, HiddenField, MultipleFileField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
+
+from portal.forms import CheckboxListField, LocalDateTimeField, choices
+from portal.models import TicketCategory, TicketChannel
+from portal.services.tickets import CATEGORY_LABELS, CHANNEL_LABELS, FEEDBACK_METHODS
+
+CATEGORY_CHOICES = choices((c.value, CATEGORY_LABELS[c]) for c in TicketCategory)
+
+
+class _Idempotent(FlaskForm):
+    """A hidden key per form instance: the same form sent twice registers one ticket."""
+
+    idempotency_key = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.idempotency_key.data:
+            self.idempotency_key.data = uuid.uuid4().hex
+
+
+class ResidentTicketForm(_Idempotent):
+    category = RadioField(_l("What is it about?"), choices=CATEGORY_CHOICES, default="repair")
+    unit_id = SelectField(_l("Which home"), coerce=int, choices=[])
+    description = TextAreaField(
+        _l("What happened"), validators=[DataRequired(_l("Describe what happened.")), Length(max=4000)]
+    )
+    preferred_visit = StringField(
+        _l("When can we visit (repairs)"), validators=[Length(max=200)], description=_l("For example: weekdays after 18:00")
+    )
+    is_urgent = BooleanField(_l("Urgent: danger to people or property (water, gas, fire, lift)"))
+    photos = MultipleFileField(_l("Photos (optional)"))
+
+
+class IntakeForm(_Idempotent):
+    """Hotline and walk-in (S2.1.1, S2.1.3), and what other staff relay."""
+
+    channel = SelectField(
+        _l("Channel"),
+        choices=choices((c.value, CHANNEL_LABELS[c]) for c in (TicketChannel.HOTLINE, TicketChannel.WALK_IN, TicketChannel.EMAIL)),
+    )
+    resident_id = HiddenField()
+    caller_name = StringField(_l("Caller's name"), validators=[Length(max=64)])
+    caller_phone = StringField(
+        _l("Caller's phone"), validators=[Optional(), Regexp(r"^\+?[0-9][0-9\- ]{4,19}$", message=_l("Enter a valid phone number."))]
+    )
+    caller_unit = StringField(_l("Unit, as told"), validators=[Length(max=64)])
+    unit_id = SelectField(_l("Unit"), coerce=int, choices=[], validate_choice=False)
+    category = SelectField(_l("Category"), choices=CATEGORY_CHOICES, default="repair")
+    description = TextAreaField(_l("What the caller said"), validators=[DataRequired(_l("Write down what was said.")), Length(max=4000)])
+    preferred_visit = StringField(_l("When can we visit (repairs)"), validators=[Length(max=200)])
+    is_urgent = BooleanField(_l("Urgent (emergency)"))
+    photos = MultipleFileField(_l("Photos (optional)"))
+
+    def validate_caller_name(self, field):
+        if not self.resident_id.data and not (field.data or "").strip():
+            raise ValidationError(_l("Choose a registered resident, or write down the caller's name."))
+
+
+class ConfirmForm(FlaskForm):
+    """A POST with nothing but its CSRF token."""
+
+
+class ClassifyForm(FlaskForm):
+    category = SelectField(_l("Category"), choices=CATEGORY_CHOICES)
+
+
+class TransferForm(FlaskForm):
+    lead = SelectField(_l("Lead department"), coerce=int, choices=[])
+    co = CheckboxListField(_l("Co-departments"), coerce=int, choices=[])
+    due_at = LocalDateTimeField(_l("Due time"), validators=[Optional()])
+    due_reason = StringField(_l("Reason for a different due time"), validators=[Length(max=300)])
+
+
+class AssignForm(FlaskForm):
+    assignee = SelectField(_l("Handled by"), coerce=int, choices=[])
+
+
+class CallForm(FlaskForm):
+    to_whom = StringField(_l("Called (name, phone)"), validators=[DataRequired(_l("Who was called?")), Length(max=200)])
+    called_at = LocalDateTimeField(_l("At"), validators=[Optional()], description=_l("Leave empty for now."))
+
+
+class ProgressForm(FlaskForm):
+    body = TextAreaField(_l("Progress"), validators=[DataRequired(_l("Write what was done.")), Length(max=4000)])
+    expected_completion = DateField(_l("Expected completion"), validators=[Optional()])
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField(_l("Internal note (residents never see it)"), validators=[DataRequired(_l("Write the note.")), Length(max=4000)])
+
+
+class MessageForm(FlaskForm):
+    body = TextAreaField(_l("Message"), validators=[DataRequired(_l("Write your message.")), Length(max=4000)])
+
+
+class HoldForm(FlaskForm):
+    reason = StringField(_l("Why it waits (the resident sees this)"), validators=[DataRequired(_l("Give the reason.")), Length(max=300)])
+
+
+class ResolveForm(FlaskForm):
+    result = TextAreaField(_l("Result"), validators=[DataRequired(_l("Write the result.")), Length(max=4000)])
+
+
+class FeedbackForm(FlaskForm):
+    method = RadioField(_l("The resident was told by"), choices=choices(FEEDBACK_METHODS.items()), validators=[InputRequired(_l("Choose how."))])
+
+
+class FormalReplyForm(FlaskForm):
+    text = TextAreaField(_l("Formal written reply"), validators=[DataRequired(_l("Write the reply.")), Length(max=8000)])
+
+
+class RatingForm(FlaskForm):
+    rating = RadioField(
+        _l("How satisfied are you?"),
+        coerce=int,
+        choices=choices([(5, _l("5 · very satisfied")), (4, _l("4 · satisfied")), (3, _l("3 · fair")), (2, _l("2 · dissatisfied")), (1, _l("1 · very dissatisfied"))]),
+        validators=[InputRequired(_l("Choose a rating."))],
+    )
+    resolved = RadioField(
+        _l("Was it resolved?"),
+        choices=choices([("yes", _l("Yes")), ("no", _l("No, reopen it"))]),
+        default="yes",
+        validators=[InputRequired()],
+    )
+    comment = TextAreaField(_l("Comment"), validators=[Length(max=2000)])
+
+
+class RegisterFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Number, phone or text"))
+    status = SelectField(_l("Status"), choices=[])
+    category = SelectField(_l("Category"), choices=[])
+    channel = SelectField(_l("Channel"), choices=[])
+    department = SelectField(_l("Department"), choices=[], coerce=str)
+    building = SelectField(_l("Building"), choices=[], coerce=str)
+    overdue = BooleanField(_l("Overdue only"))
+    urgent = BooleanField(_l("Urgent only"))
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("To"), validators=[Optional()])
+
+

@@ -1,0 +1,600 @@
+"""Tickets (诉求/工单): intake from every channel, the register, the transfer slip, handling,
+feedback, the formal reply and the satisfaction rating (S2.1, S3.1–S3.6, S4.2.1)."""
+import csv
+import io
+from datetime import datetime, time, timedelta
+
+from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+
+from portal import cache
+from portal.blueprints.tickets import bp
+from portal.blueprints.tickets.forms import (
+    AssignForm,
+    CallForm,
+    ClassifyForm,
+    ConfirmForm,
+    FeedbackForm,
+    FormalReplyForm,
+    HoldForm,
+    IntakeForm,
+    MessageForm,
+    NoteForm,
+    ProgressForm,
+    RatingForm,
+    RegisterFilterForm,
+    ResidentTicketForm,
+    ResolveForm,
+    TransferForm,
+)
+from portal.downloads import download
+from portal.extensions import db
+from portal.forms import choices
+from portal.htmx import render
+from portal.i18n import from_local
+from portal.models import (
+    Blob,
+    Department,
+    EventKind,
+    Residency,
+    Role,
+    Ticket,
+    TicketCategory,
+    TicketChannel,
+    TicketPhoto,
+    TicketStatus,
+    Unit,
+    User,
+    utcnow,
+)
+from portal.pdf import render_pdf
+from portal.permissions import BACK_OFFICE, role_required
+from portal.services import settings, tickets
+from portal.services.notices import UploadRejected
+from portal.services.tickets import CATEGORY_LABELS, CHANNEL_LABELS, EVENT_LABELS, FEEDBACK_METHODS, STATUS_LABELS, TicketError
+
+PAGE = 30
+
+
+def _labels():
+    return {
+        "categories": {k: str(v) for k, v in CATEGORY_LABELS.items()},
+        "channels": {k: str(v) for k, v in CHANNEL_LABELS.items()},
+        "statuses": {k: str(v) for k, v in STATUS_LABELS.items()},
+        "event_labels": EVENT_LABELS,
+        "methods": FEEDBACK_METHODS,
+    }
+
+
+def _visible(ticket_id):
+    """The ticket, if this person may see it; otherwise 404, exactly like a missing one."""
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None or not tickets.can_view(current_user, ticket):
+        abort(404)
+    return ticket
+
+
+# Lists
+
+
+@bp.route("/")
+@login_required
+def index():
+    if current_user.role == Role.COMMITTEE:
+        abort(404)
+    if current_user.role == Role.RESIDENT:
+        return _resident_list()
+    return _register()
+
+
+def _resident_list():
+    before = request.args.get("before", type=int)
+    query = select(Ticket).where(Ticket.resident_id == current_user.id)
+    rows = db.session.scalars(tickets.after_id(query, before).order_by(Ticket.id.desc()).limit(PAGE + 1)).all()
+    more = len(rows) > PAGE
+    rows = rows[:PAGE]
+    return render(
+        "tickets/mine.html",
+        "tickets/_mine_rows.html",
+        rows=rows,
+        next_before=rows[-1].id if more else None,
+        now=utcnow(),
+        **_labels(),
+    )
+
+
+def _filters():
+    form = RegisterFilterForm(request.args)
+    names = cache.names()
+    form.status.choices = choices([("", _("All statuses"))] + [(s.value, STATUS_LABELS[s]) for s in TicketStatus])
+    form.category.choices = choices([("", _("All categories"))] + [(c.value, CATEGORY_LABELS[c]) for c in TicketCategory])
+    form.channel.choices = choices([("", _("All channels"))] + [(c.value, CHANNEL_LABELS[c]) for c in TicketChannel])
+    form.department.choices = choices([("", _("All departments"))] + [(str(k), v) for k, v in sorted(names["departments"].items())])
+    form.building.choices = choices([("", _("All buildings"))] + [(str(k), v) for k, v in sorted(names["buildings"].items(), key=lambda kv: kv[1])])
+    form.validate()
+    valid = {f.name for f in form if not f.errors}
+
+    def get(name):
+        return form[name].data if name in valid else None
+
+    filters = {
+        "q": (get("q") or "").strip()[:100],
+        "status": get("status") or None,
+        "category": get("category") or None,
+        "channel": get("channel") or None,
+        "department": int(get("department")) if (get("department") or "").isdigit() else None,
+        "building": int(get("building")) if (get("building") or "").isdigit() else None,
+        "overdue": bool(get("overdue")),
+        "urgent": bool(get("urgent")),
+        "since": from_local(datetime.combine(get("since"), time())) if get("since") else None,
+        "until": from_local(datetime.combine(get("until") + timedelta(days=1), time())) if get("until") else None,
+    }
+    return form, filters, names
+
+
+def _register():
+    form, filters, names = _filters()
+    now = utcnow()
+    before = request.args.get("before", type=int)
+    query = tickets.register_query(current_user, filters, now)
+    rows = db.session.scalars(tickets.after_id(query, before).order_by(Ticket.id.desc()).limit(PAGE + 1)).all()
+    more = len(rows) > PAGE
+    rows = rows[:PAGE]
+    args = {k: v for k, v in request.args.items() if k != "before" and v}
+    return render(
+        "tickets/register.html",
+        "tickets/_register_rows.html",
+        form=form,
+        rows=rows,
+        names=names,
+        next_url=url_for("tickets.index", before=rows[-1].id, **args) if more else None,
+        export_url=url_for("tickets.export", **args),
+        now=now,
+        **_labels(),
+    )
+
+
+@bp.route("/export.csv")
+@role_required(*BACK_OFFICE)
+def export():
+    """The register as CSV, with the same filters as on screen (UTF-8 with BOM: Excel opens it)."""
+    _, filters, names = _filters()
+    now = utcnow()
+    query = tickets.register_query(current_user, filters, now).order_by(Ticket.id.desc())
+    labels = _labels()
+    header = [
+        _("Number"), _("Category"), _("Channel"), _("Status"), _("Urgent"), _("Registered"), _("Name"), _("Phone"),
+        _("Building"), _("Unit"), _("Lead department"), _("Due"), _("Resolved"), _("Result given"), _("On time"),
+        _("Rating"), _("What happened"),
+    ]
+
+    def local(value):
+        from portal.i18n import to_local
+
+        return to_local(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+    def rows():
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        buf.write("\ufeff")
+        writer.writerow(header)
+        for t in db.session.scalars(query.execution_options(yield_per=500)):
+            on_time = t.answered_on_time
+            writer.writerow([
+                t.number, labels["categories"][t.category], labels["channels"][t.channel], labels["statuses"][t.status],
+                _("yes") if t.is_urgent else "", local(t.created_at), t.caller_name, t.caller_phone,
+                names["buildings"].get(t.building_id, ""), t.caller_unit, names["departments"].get(t.lead_department_id, ""),
+                local(t.due_at), local(t.resolved_at), local(t.feedback_at),
+                "" if on_time is None else (_("yes") if on_time else _("no")), t.rating or "", t.description,
+            ])
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+
+    response = Response(stream_with_context(rows()), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f"attachment; filename=tickets-{now:%Y%m%d}.csv"
+    return response
+
+
+# Intake
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    if current_user.role == Role.RESIDENT:
+        return _resident_new()
+    if current_user.role in BACK_OFFICE:
+        return _intake()
+    abort(404)
+
+
+def _resident_new():
+    resident = db.session.get(User, current_user.id)
+    units = [r.unit for r in resident.residencies]
+    form = ResidentTicketForm()
+    form.unit_id.choices = choices((u.id, f"{u.building.name} {u.number}") for u in units)
+    if form.validate_on_submit():
+        unit = next((u for u in units if u.id == form.unit_id.data), None)
+        if unit is None:
+            abort(404)
+        files = [(f.filename, f.read()) for f in form.photos.data or [] if f and f.filename]
+        try:
+            ticket, _created = tickets.create(
+                category=form.category.data,
+                channel=TicketChannel.ONLINE,
+                description=form.description.data,
+                actor=resident,
+                now=utcnow(),
+                resident=resident,
+                unit=unit,
+                is_urgent=form.is_urgent.data,
+                preferred_visit=form.preferred_visit.data,
+                photos=files,
+                idempotency_key=form.idempotency_key.data or None,
+            )
+        except (UploadRejected, TicketError) as exc:
+            db.session.rollback()
+            form.photos.errors = [str(exc)]
+        else:
+            db.session.commit()
+            flash(_("Registered as %(number)s. We will answer by %(due)s.", number=ticket.number, due=_due(ticket)), "success")
+            return redirect(url_for("tickets.show", ticket_id=ticket.id))
+    return render_template("tickets/new.html", form=form), (422 if request.method == "POST" else 200)
+
+
+def _due(ticket):
+    from portal.i18n import localtime
+
+    return localtime(ticket.due_at) if ticket.due_at else ""
+
+
+def _intake():
+    form = IntakeForm()
+    if request.method == "GET" and request.args.get("resident_id"):
+        form.resident_id.data = request.args["resident_id"]
+    relayed = current_user.role == Role.WORKER
+    resident = None
+    if form.resident_id.data and form.resident_id.data.isdigit():
+        resident = db.session.get(User, int(form.resident_id.data))
+        if resident is None or resident.role != Role.RESIDENT:
+            resident = None
+            form.resident_id.data = ""
+    units = [r.unit for r in resident.residencies] if resident else []
+    form.unit_id.choices = choices([(0, "—")] + [(u.id, f"{u.building.name} {u.number}") for u in units])
+    if form.validate_on_submit():
+        unit = next((u for u in units if u.id == form.unit_id.data), units[0] if len(units) == 1 else None)
+        files = [(f.filename, f.read()) for f in form.photos.data or [] if f and f.filename]
+        try:
+            ticket, _created = tickets.create(
+                category=form.category.data,
+                channel=TicketChannel.RELAYED if relayed else form.channel.data,
+                description=form.description.data,
+                actor=current_user,
+                now=utcnow(),
+                resident=resident,
+                unit=unit,
+                caller_name=form.caller_name.data,
+                caller_phone=form.caller_phone.data,
+                caller_unit=form.caller_unit.data,
+                is_urgent=form.is_urgent.data,
+                preferred_visit=form.preferred_visit.data,
+                photos=files,
+                idempotency_key=form.idempotency_key.data or None,
+            )
+        except (UploadRejected, TicketError) as exc:
+            db.session.rollback()
+            form.photos.errors = [str(exc)]
+        else:
+            db.session.commit()
+            flash(_("Registered as %(number)s.", number=ticket.number), "success")
+            return redirect(url_for("tickets.show", ticket_id=ticket.id))
+    return render_template("tickets/intake.html", form=form, resident=resident, relayed=relayed), (
+        422 if request.method == "POST" else 200
+    )
+
+
+@bp.route("/residents")
+@role_required(*BACK_OFFICE)
+def lookup():
+    """Find a registered resident by phone, name or unit, to take their call."""
+    q = (request.args.get("q") or "").strip()[:50]
+    rows = []
+    if len(q) >= 2:
+        like = f"%{q}%"
+        rows = db.session.scalars(
+            select(User)
+            .options(selectinload(User.residencies).selectinload(Residency.unit).selectinload(Unit.building))
+            .where(
+                User.role == Role.RESIDENT,
+                User.is_active,
+                or_(
+                    User.phone.like(like),
+                    User.name.like(like),
+                    User.id.in_(select(Residency.user_id).join(Unit, Unit.id == Residency.unit_id).where(Unit.number.like(like))),
+                ),
+            )
+            .order_by(User.name)
+            .limit(20)
+        ).all()
+    return render("tickets/lookup.html", "tickets/_lookup.html", rows=rows, q=q)
+
+
+# One ticket
+
+
+def _forms(ticket, bound=None):
+    """Every form the page may show, with the one that was just sent keeping its input."""
+    departments = db.session.scalars(select(Department).where(Department.is_active).order_by(Department.id)).all()
+    forms = {
+        "classify": ClassifyForm(formdata=None, category=ticket.category.value),
+        "transfer": TransferForm(formdata=None),
+        "assign": AssignForm(formdata=None),
+        "call": CallForm(formdata=None),
+        "progress": ProgressForm(formdata=None),
+        "note": NoteForm(formdata=None),
+        "message": MessageForm(formdata=None),
+        "hold": HoldForm(formdata=None),
+        "resolve": ResolveForm(formdata=None),
+        "feedback": FeedbackForm(formdata=None),
+        "formal_reply": FormalReplyForm(formdata=None),
+        "rate": RatingForm(formdata=None),
+        "callback": RatingForm(formdata=None),
+    }
+    if bound:
+        forms.update(bound)
+    dept_choices = choices((d.id, d.name) for d in departments)
+    forms["transfer"].lead.choices = dept_choices
+    forms["transfer"].co.choices = dept_choices
+    if "transfer" not in (bound or {}) and ticket.lead_department_id:
+        forms["transfer"].lead.data = ticket.lead_department_id
+    if current_user.role == Role.HEAD:
+        people = db.session.scalars(
+            select(User).where(User.department_id == current_user.department_id, User.is_active, User.role != Role.RESIDENT).order_by(User.name)
+        ).all()
+        forms["assign"].assignee.choices = choices((u.id, u.name) for u in people)
+    return forms
+
+
+def _page(ticket, bound=None, status=200):
+    resident_view = current_user.role == Role.RESIDENT or current_user.role == Role.WORKER
+    events = [e for e in ticket.events if not (resident_view and e.is_internal)]
+    actors = {e.actor_id for e in events if e.actor_id}
+    people = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(actors))).all()) if actors else {}
+    calls = [e for e in ticket.events if e.kind == EventKind.CALLED]
+    return (
+        render_template(
+            "tickets/show.html",
+            ticket=ticket,
+            events=events,
+            people=people,
+            calls=calls,
+            forms=_forms(ticket, bound),
+            now=utcnow(),
+            can_work=tickets.can_work(current_user, ticket),
+            can_direct=tickets.can_direct(current_user),
+            is_owner=current_user.role == Role.RESIDENT and ticket.resident_id == current_user.id,
+            duty_phone=settings.get(settings.duty_phone_key(ticket.lead_department_id)) if ticket.lead_department_id else "",
+            minutes=settings.get("emergency_response_minutes"),
+            **_labels(),
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:ticket_id>")
+@login_required
+def show(ticket_id):
+    return _page(_visible(ticket_id))
+
+
+def _act(ticket_id, name, form_class, allowed, perform, message):
+    """One step on a ticket: check who may, validate, perform, commit once, back to the page."""
+    ticket = _visible(ticket_id)
+    if not allowed(ticket):
+        abort(404)
+    form = form_class()
+    if form_class is TransferForm:
+        form.lead.choices = form.co.choices = choices(
+            (d.id, d.name) for d in db.session.scalars(select(Department).where(Department.is_active))
+        )
+    if current_user.role == Role.HEAD and form_class is AssignForm:
+        form.assignee.choices = choices(
+            (u.id, u.name) for u in db.session.scalars(select(User).where(User.department_id == current_user.department_id, User.is_active))
+        )
+    if not form.validate_on_submit():
+        return _page(ticket, {name: form}, 422)
+    try:
+        perform(ticket, form, utcnow())
+    except (TicketError, UploadRejected) as exc:
+        db.session.rollback()
+        ticket = _visible(ticket_id)
+        flash(str(exc), "error")
+        return _page(ticket, {name: form}, 422)
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("tickets.show", ticket_id=ticket.id))
+
+
+def _staff(ticket):
+    return tickets.can_direct(current_user)
+
+
+def _worker(ticket):
+    return tickets.can_work(current_user, ticket)
+
+
+def _owner(ticket):
+    return current_user.role == Role.RESIDENT and ticket.resident_id == current_user.id
+
+
+@bp.route("/<int:ticket_id>/classify", methods=["POST"])
+@login_required
+def classify(ticket_id):
+    return _act(ticket_id, "classify", ClassifyForm, _staff,
+                lambda t, f, now: tickets.reclassify(t, f.category.data, current_user, now), _("The category was changed."))
+
+
+@bp.route("/<int:ticket_id>/transfer", methods=["POST"])
+@login_required
+def transfer(ticket_id):
+    def perform(ticket, form, now):
+        lead = db.session.get(Department, form.lead.data)
+        co = [db.session.get(Department, i) for i in form.co.data or []]
+        tickets.transfer(ticket, lead, [d for d in co if d], current_user, now, due_at=form.due_at.utc, due_reason=form.due_reason.data or "")
+
+    return _act(ticket_id, "transfer", TransferForm, _staff, perform, _("The transfer slip was issued."))
+
+
+@bp.route("/<int:ticket_id>/assign", methods=["POST"])
+@login_required
+def assign(ticket_id):
+    def allowed(ticket):
+        return current_user.role == Role.HEAD and tickets.can_view(current_user, ticket)
+
+    return _act(ticket_id, "assign", AssignForm, allowed,
+                lambda t, f, now: tickets.assign_person(t, db.session.get(User, f.assignee.data), current_user, now), _("Saved."))
+
+
+@bp.route("/<int:ticket_id>/call", methods=["POST"])
+@login_required
+def call(ticket_id):
+    def perform(ticket, form, now):
+        tickets.record_call(ticket, form.to_whom.data, form.called_at.utc or now, current_user, now)
+
+    return _act(ticket_id, "call", CallForm, _staff, perform, _("The call was recorded."))
+
+
+@bp.route("/<int:ticket_id>/progress", methods=["POST"])
+@login_required
+def progress(ticket_id):
+    return _act(ticket_id, "progress", ProgressForm, _worker,
+                lambda t, f, now: tickets.progress(t, f.body.data, f.expected_completion.data, current_user, now), _("The progress was posted."))
+
+
+@bp.route("/<int:ticket_id>/note", methods=["POST"])
+@login_required
+def note(ticket_id):
+    return _act(ticket_id, "note", NoteForm, _worker,
+                lambda t, f, now: tickets.internal_note(t, f.body.data, current_user, now), _("The note was added."))
+
+
+@bp.route("/<int:ticket_id>/message", methods=["POST"])
+@login_required
+def message(ticket_id):
+    """The resident writes to customer service on their own ticket."""
+    return _act(ticket_id, "message", MessageForm, _owner,
+                lambda t, f, now: tickets.resident_reply(t, f.body.data, db.session.get(User, current_user.id), now), _("Your message was sent."))
+
+
+@bp.route("/<int:ticket_id>/hold", methods=["POST"])
+@login_required
+def hold(ticket_id):
+    return _act(ticket_id, "hold", HoldForm, _worker,
+                lambda t, f, now: tickets.hold(t, f.reason.data, current_user, now), _("The ticket is on hold."))
+
+
+@bp.route("/<int:ticket_id>/resume", methods=["POST"])
+@login_required
+def resume(ticket_id):
+    return _act(ticket_id, "resume", ConfirmForm, _worker,
+                lambda t, f, now: tickets.resume(t, current_user, now), _("The ticket resumed."))
+
+
+@bp.route("/<int:ticket_id>/resolve", methods=["POST"])
+@login_required
+def resolve(ticket_id):
+    return _act(ticket_id, "resolve", ResolveForm, _worker,
+                lambda t, f, now: tickets.resolve(t, f.result.data, current_user, now), _("The result was recorded."))
+
+
+@bp.route("/<int:ticket_id>/feedback", methods=["POST"])
+@login_required
+def feedback(ticket_id):
+    return _act(ticket_id, "feedback", FeedbackForm, _staff,
+                lambda t, f, now: tickets.feedback(t, f.method.data, current_user, now), _("Recorded how the resident was told."))
+
+
+@bp.route("/<int:ticket_id>/formal-reply", methods=["POST"])
+@login_required
+def formal_reply(ticket_id):
+    return _act(ticket_id, "formal_reply", FormalReplyForm, _staff,
+                lambda t, f, now: tickets.formal_reply(t, f.text.data, current_user, now), _("The formal reply was issued."))
+
+
+@bp.route("/<int:ticket_id>/rate", methods=["POST"])
+@login_required
+def rate(ticket_id):
+    """Only a submitted form records a rating: no link does."""
+    return _act(ticket_id, "rate", RatingForm, _owner,
+                lambda t, f, now: tickets.rate(t, f.rating.data, f.comment.data, f.resolved.data == "yes", db.session.get(User, current_user.id), now),
+                _("Thank you for your rating."))
+
+
+@bp.route("/<int:ticket_id>/callback", methods=["POST"])
+@login_required
+def callback(ticket_id):
+    """Staff record the rating given on the call-back (回访)."""
+    return _act(ticket_id, "callback", RatingForm, _staff,
+                lambda t, f, now: tickets.rate(t, f.rating.data, f.comment.data, f.resolved.data == "yes", current_user, now, by_staff=True),
+                _("The call-back was recorded."))
+
+
+# Documents
+
+
+@bp.route("/<int:ticket_id>/slip.pdf")
+@role_required(*BACK_OFFICE)
+def slip(ticket_id):
+    """The transfer slip (信息传递单)."""
+    ticket = _visible(ticket_id)
+    pdf = render_pdf(
+        "pdf/transfer_slip.html", ticket=ticket, category=CATEGORY_LABELS[ticket.category], channel=CHANNEL_LABELS[ticket.channel],
+        co_departments=[d.department.name for d in ticket.departments if not d.is_lead],
+        assigned_by=db.session.get(User, ticket.assigned_by_id) if ticket.assigned_by_id else None,
+        hotline=settings.get("hotline"), contact_person=settings.get("contact_person"),
+    )
+    return download(pdf, "application/pdf", f"{ticket.number}-transfer-slip.pdf")
+
+
+@bp.route("/<int:ticket_id>/emergency.pdf")
+@role_required(*BACK_OFFICE)
+def emergency_slip(ticket_id):
+    """The emergency slip (紧急信息处理单)."""
+    ticket = _visible(ticket_id)
+    if not ticket.is_urgent:
+        abort(404)
+    calls = [
+        {"body": e.body, "called_at": datetime.fromisoformat(e.data["called_at"])}
+        for e in ticket.events
+        if e.kind == EventKind.CALLED and e.data.get("called_at")
+    ]
+    pdf = render_pdf("pdf/emergency_slip.html", ticket=ticket, channel=CHANNEL_LABELS[ticket.channel], calls=calls,
+                     minutes=settings.get("emergency_response_minutes"))
+    return download(pdf, "application/pdf", f"{ticket.number}-emergency-slip.pdf")
+
+
+@bp.route("/<int:ticket_id>/reply.pdf")
+@login_required
+def reply_pdf(ticket_id):
+    """The formal written reply, exactly as it was issued."""
+    ticket = _visible(ticket_id)
+    if ticket.formal_reply_sha256 is None:
+        abort(404)
+    blob = db.session.get(Blob, ticket.formal_reply_sha256)
+    return download(blob.data, "application/pdf", f"{ticket.number}-reply.pdf")
+
+
+@bp.route("/photos/<int:photo_id>")
+@login_required
+def photo(photo_id):
+    item = db.session.get(TicketPhoto, photo_id)
+    if item is None:
+        abort(404)
+    _visible(item.ticket_id)
+    blob = db.session.get(Blob, item.blob_sha256)
+    return download(blob.data, blob.mime, item.filename)
+

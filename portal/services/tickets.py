@@ -1,0 +1,595 @@
+"""Tickets: the register from every channel to the closing satisfaction rating (S2.1, S3.1–S3.6, S4.2.1).
+
+Every step is an append-only TicketEvent (who, when, what); the Ticket row carries the current
+state so lists and figures need no replay. Services never commit: the caller commits once.
+"""
+from datetime import timedelta
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal import mail
+from portal.extensions import db
+from portal.i18n import to_local
+from portal.links import external_url
+from portal.pdf import render_pdf
+from portal.models import (
+    INTERNAL_EVENTS,
+    NUMBER_PREFIX,
+    OPEN_STATUSES,
+    Department,
+    EmailPref,
+    EventKind,
+    OutboxMessage,
+    Role,
+    Ticket,
+    TicketCategory,
+    TicketChannel,
+    TicketCounter,
+    TicketDepartment,
+    TicketEvent,
+    TicketPhoto,
+    TicketStatus,
+    User,
+)
+from portal.services import settings
+from portal.services.notices import store_blob
+
+PHOTO_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/heic"}
+MAX_PHOTOS = 6
+
+CATEGORY_LABELS = {
+    TicketCategory.INQUIRY: _l("Inquiry"),
+    TicketCategory.COMPLAINT: _l("Complaint"),
+    TicketCategory.SUGGESTION: _l("Suggestion"),
+    TicketCategory.PRAISE: _l("Praise"),
+    TicketCategory.REPAIR: _l("Repair"),
+}
+CHANNEL_LABELS = {
+    TicketChannel.ONLINE: _l("Online"),
+    TicketChannel.HOTLINE: _l("Hotline"),
+    TicketChannel.WALK_IN: _l("Walk-in"),
+    TicketChannel.EMAIL: _l("Email"),
+    TicketChannel.SUGGESTION_BOX: _l("Suggestion box"),
+    TicketChannel.NOTICE_QUESTION: _l("Question on a notice"),
+    TicketChannel.EVENT_FEEDBACK: _l("Event feedback"),
+    TicketChannel.RELAYED: _l("Relayed by staff"),
+}
+STATUS_LABELS = {
+    TicketStatus.NEW: _l("Registered"),
+    TicketStatus.ASSIGNED: _l("Transferred"),
+    TicketStatus.IN_PROGRESS: _l("In progress"),
+    TicketStatus.ON_HOLD: _l("On hold"),
+    TicketStatus.RESOLVED: _l("Resolved"),
+    TicketStatus.FEEDBACK_GIVEN: _l("Result given"),
+    TicketStatus.CLOSED: _l("Closed"),
+}
+EVENT_LABELS = {
+    EventKind.CREATED: _l("Registered"),
+    EventKind.CLASSIFIED: _l("Reclassified"),
+    EventKind.TRANSFERRED: _l("Transferred"),
+    EventKind.DUE_CHANGED: _l("Due time changed"),
+    EventKind.CALLED: _l("On-duty head called"),
+    EventKind.PROGRESS: _l("Progress"),
+    EventKind.INTERNAL_NOTE: _l("Internal note"),
+    EventKind.RESIDENT_REPLY: _l("Resident's message"),
+    EventKind.REPLY: _l("Reply"),
+    EventKind.ON_HOLD: _l("Put on hold"),
+    EventKind.RESUMED: _l("Resumed"),
+    EventKind.RESOLVED: _l("Resolved"),
+    EventKind.FEEDBACK: _l("Result given"),
+    EventKind.FORMAL_REPLY: _l("Formal written reply"),
+    EventKind.RATING: _l("Satisfaction rating"),
+    EventKind.REOPENED: _l("Reopened"),
+    EventKind.CLOSED: _l("Closed"),
+    EventKind.ESCALATED: _l("Escalated"),
+}
+FEEDBACK_METHODS = {
+    "phone": _l("Phone"),
+    "sms": _l("SMS"),
+    "written": _l("In writing"),
+    "portal": _l("On the portal"),
+}
+
+
+class TicketError(ValueError):
+    """A step that the ticket's state does not allow; the message is for the user."""
+
+
+# Numbering
+
+
+def next_number(category, now):
+    """`TS-2026-0042`: per category and (community) year; the counter row is locked until commit,
+    so concurrent registrations queue for it and no number is ever given twice."""
+    year = to_local(now).year
+    table = TicketCounter.__table__
+    bump = update(table).where(table.c.category == category.value, table.c.year == year).values(last_number=table.c.last_number + 1)
+    for _attempt in range(5):
+        if db.session.execute(bump).rowcount == 1:
+            break
+        try:
+            with db.session.begin_nested():
+                db.session.execute(insert(table).values(category=category.value, year=year, last_number=1))
+            break
+        except IntegrityError:
+            continue  # another registration created the row first: take the next number from it
+    number = db.session.execute(select(table.c.last_number).where(table.c.category == category.value, table.c.year == year)).scalar_one()
+    return f"{NUMBER_PREFIX[category]}-{year}-{number:04d}"
+
+
+# Registration
+
+
+def due_hours(category, urgent):
+    return settings.get(f"due_hours.{category.value}.{'urgent' if urgent else 'normal'}")
+
+
+def create(
+    *,
+    category,
+    channel,
+    description,
+    actor,
+    now,
+    resident=None,
+    unit=None,
+    caller_name="",
+    caller_phone="",
+    caller_unit="",
+    is_urgent=False,
+    preferred_visit="",
+    photos=(),
+    notice=None,
+    idempotency_key=None,
+):
+    """Registers a ticket and numbers it. With an idempotency key already used, returns the
+    ticket that key created instead (a form submitted twice registers once). Returns (ticket, created)."""
+    if idempotency_key:
+        existing = db.session.scalar(select(Ticket).where(Ticket.idempotency_key == idempotency_key))
+        if existing is not None:
+            return existing, False
+    category = TicketCategory(category)
+    ticket = Ticket(
+        number=next_number(category, now),
+        category=category,
+        channel=TicketChannel(channel),
+        status=TicketStatus.NEW,
+        description=description.strip(),
+        is_urgent=bool(is_urgent),
+        preferred_visit=(preferred_visit or "").strip() if category == TicketCategory.REPAIR else "",
+        resident_id=resident.id if resident else None,
+        caller_name=(caller_name or "").strip() or (resident.name if resident else ""),
+        caller_phone=(caller_phone or "").strip() or ((resident.phone or "") if resident else ""),
+        caller_unit=(caller_unit or "").strip(),
+        unit_id=unit.id if unit else None,
+        building_id=unit.building_id if unit else None,
+        notice_id=notice.id if notice else None,
+        idempotency_key=idempotency_key,
+        created_by_id=actor.id if actor else None,
+        created_at=now,
+        due_at=now + timedelta(hours=due_hours(category, is_urgent)),
+    )
+    if ticket.is_urgent:
+        ticket.response_due_at = now + timedelta(minutes=settings.get("emergency_response_minutes"))
+    db.session.add(ticket)
+    for name, data in photos:
+        add_photo(ticket, name, data)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        db.session.expunge(ticket)
+        return db.session.scalar(select(Ticket).where(Ticket.idempotency_key == idempotency_key)), False
+    add_event(ticket, EventKind.CREATED, actor, now, body=ticket.description, data={"channel": ticket.channel.value})
+    return ticket, True
+
+
+def add_photo(ticket, filename, data):
+    if len(ticket.photos) >= MAX_PHOTOS:
+        raise TicketError(_("At most %(n)d photos per ticket.", n=MAX_PHOTOS))
+    blob = store_blob(data, allowed=PHOTO_TYPES)
+    name = (filename or "photo").replace("\\", "/").rsplit("/", 1)[-1][:200] or "photo"
+    photo = TicketPhoto(blob_sha256=blob.sha256, filename=name, mime=blob.mime)
+    ticket.photos.append(photo)
+    return photo
+
+
+def add_event(ticket, kind, actor, now, body="", data=None, internal=None):
+    event = TicketEvent(
+        kind=kind,
+        actor_id=actor.id if actor else None,
+        is_internal=kind in INTERNAL_EVENTS if internal is None else internal,
+        body=body or "",
+        data=data or {},
+        created_at=now,
+    )
+    ticket.events.append(event)
+    db.session.flush()
+    if not event.is_internal:
+        notify_resident(ticket, event)
+    return event
+
+
+# Working the ticket
+
+
+def _require_open(ticket):
+    if not ticket.is_open:
+        raise TicketError(_("This ticket is no longer open."))
+
+
+def reclassify(ticket, category, actor, now):
+    """The number stays; the change is on the record (S3.2)."""
+    category = TicketCategory(category)
+    if category == ticket.category:
+        return None
+    old = ticket.category
+    ticket.category = category
+    ticket.reclassified_count += 1
+    return add_event(ticket, EventKind.CLASSIFIED, actor, now, data={"from": old.value, "to": category.value})
+
+
+def transfer(ticket, lead, co_departments, actor, now, due_at=None, due_reason=""):
+    """The transfer slip (信息传递单): lead department, co-departments, who, when, the due time."""
+    _require_open(ticket)
+    if ticket.status == TicketStatus.ON_HOLD:
+        raise TicketError(_("Resume the ticket before transferring it."))
+    ticket.lead_department_id = lead.id
+    ticket.departments = [TicketDepartment(department_id=lead.id, is_lead=True)] + [
+        TicketDepartment(department_id=d.id) for d in co_departments if d.id != lead.id
+    ]
+    ticket.assigned_at = now
+    ticket.assigned_by_id = actor.id
+    ticket.assignee_id = None
+    if ticket.status == TicketStatus.NEW:
+        ticket.status = TicketStatus.ASSIGNED
+    if due_at is not None and due_at != ticket.due_at:
+        if not due_reason.strip():
+            raise TicketError(_("Give a reason for changing the due time."))
+        add_event(
+            ticket, EventKind.DUE_CHANGED, actor, now, body=due_reason.strip(),
+            data={"from": ticket.due_at.isoformat() if ticket.due_at else None, "to": due_at.isoformat()},
+        )
+        ticket.due_at = due_at
+    return add_event(
+        ticket,
+        EventKind.TRANSFERRED,
+        actor,
+        now,
+        data={
+            "lead": lead.name,
+            "co": [d.name for d in co_departments if d.id != lead.id],
+            "due_at": ticket.due_at.isoformat() if ticket.due_at else None,
+        },
+    )
+
+
+def assign_person(ticket, assignee, actor, now):
+    """A head hands the ticket to someone in the department."""
+    _require_open(ticket)
+    ticket.assignee_id = assignee.id
+    return add_event(ticket, EventKind.INTERNAL_NOTE, actor, now, body=_("Assigned to %(name)s", name=assignee.name))
+
+
+def record_call(ticket, to_whom, called_at, actor, now):
+    """Emergencies: the call to the on-duty head, with its time, starts the response (S3.3.2)."""
+    ticket.responded_at = ticket.responded_at or called_at
+    return add_event(ticket, EventKind.CALLED, actor, now, body=to_whom.strip(), data={"called_at": called_at.isoformat()})
+
+
+def progress(ticket, body, expected_completion, actor, now):
+    _require_open(ticket)
+    if ticket.status in (TicketStatus.NEW, TicketStatus.ASSIGNED):
+        ticket.status = TicketStatus.IN_PROGRESS
+    if expected_completion is not None:
+        ticket.expected_completion = expected_completion
+    return add_event(
+        ticket, EventKind.PROGRESS, actor, now, body=body.strip(),
+        data={"expected": expected_completion.isoformat() if expected_completion else None},
+    )
+
+
+def internal_note(ticket, body, actor, now):
+    return add_event(ticket, EventKind.INTERNAL_NOTE, actor, now, body=body.strip())
+
+
+def resident_reply(ticket, body, resident, now):
+    if ticket.status == TicketStatus.CLOSED:
+        raise TicketError(_("This ticket is closed. Rate it as not resolved to reopen it."))
+    return add_event(ticket, EventKind.RESIDENT_REPLY, resident, now, body=body.strip())
+
+
+def hold(ticket, reason, actor, now):
+    """Waiting for parts, resident away: the due-time clock stops until the ticket resumes."""
+    _require_open(ticket)
+    if ticket.status == TicketStatus.ON_HOLD:
+        raise TicketError(_("The ticket is already on hold."))
+    previous = ticket.status
+    ticket.status = TicketStatus.ON_HOLD
+    ticket.held_since = now
+    ticket.hold_reason = reason.strip()
+    return add_event(ticket, EventKind.ON_HOLD, actor, now, body=ticket.hold_reason, data={"previous": previous.value})
+
+
+def resume(ticket, actor, now):
+    if ticket.status != TicketStatus.ON_HOLD:
+        raise TicketError(_("The ticket is not on hold."))
+    held = now - ticket.held_since
+    if ticket.due_at is not None:
+        ticket.due_at = ticket.due_at + held
+    previous = next((e.data.get("previous") for e in reversed(ticket.events) if e.kind == EventKind.ON_HOLD), None)
+    ticket.status = TicketStatus(previous) if previous in {s.value for s in OPEN_STATUSES} else TicketStatus.IN_PROGRESS
+    ticket.held_since = None
+    ticket.hold_reason = ""
+    return add_event(ticket, EventKind.RESUMED, actor, now, data={"held_seconds": int(held.total_seconds())})
+
+
+def resolve(ticket, result, actor, now):
+    _require_open(ticket)
+    if ticket.status == TicketStatus.ON_HOLD:
+        raise TicketError(_("Resume the ticket before resolving it."))
+    ticket.status = TicketStatus.RESOLVED
+    ticket.resolved_at = now
+    ticket.result = result.strip()
+    return add_event(ticket, EventKind.RESOLVED, actor, now, body=ticket.result)
+
+
+def feedback(ticket, method, actor, now):
+    """How the resident was told the result (S3.5.1). A complaint needs its formal reply first."""
+    if ticket.status != TicketStatus.RESOLVED:
+        raise TicketError(_("Record the result first."))
+    if method not in FEEDBACK_METHODS:
+        raise TicketError(_("Choose how the resident was told."))
+    if ticket.category == TicketCategory.COMPLAINT and ticket.formal_reply_at is None:
+        raise TicketError(_("A complaint needs its formal written reply before the result is given."))
+    ticket.status = TicketStatus.FEEDBACK_GIVEN
+    ticket.feedback_at = now
+    ticket.feedback_method = method
+    return add_event(ticket, EventKind.FEEDBACK, actor, now, data={"method": method})
+
+
+def formal_reply(ticket, text, actor, now):
+    """The complaint's formal written reply (书面答复): a PDF letter, rendered once and kept with
+    the ticket as written, downloadable by its resident."""
+    if ticket.status not in (TicketStatus.RESOLVED, TicketStatus.FEEDBACK_GIVEN):
+        raise TicketError(_("Resolve the ticket before writing the formal reply."))
+    event = add_event(ticket, EventKind.FORMAL_REPLY, actor, now, body=text.strip())
+    with force_locale("zh_Hans"):  # the letter is the company's written Chinese
+        pdf = render_pdf(
+            "pdf/formal_reply.html", ticket=ticket, event=event, department=ticket.lead_department,
+            category=CATEGORY_LABELS[ticket.category], signer=actor,
+            hotline=settings.get("hotline"), contact_person=settings.get("contact_person"),
+        )
+    blob = store_blob(pdf, allowed={"application/pdf"}, limit=20 * 1024 * 1024)
+    ticket.formal_reply_sha256 = blob.sha256
+    ticket.formal_reply_at = now
+    return event
+
+
+def rate(ticket, rating, comment, resolved, actor, now, by_staff=False):
+    """The satisfaction survey (S3.5.2): online by the resident, or a call-back recorded by staff.
+    "Not resolved" reopens the ticket; otherwise it closes."""
+    if ticket.status != TicketStatus.FEEDBACK_GIVEN:
+        raise TicketError(_("This ticket is not waiting for a rating."))
+    if not 1 <= int(rating) <= 5:
+        raise TicketError(_("Choose a rating from 1 to 5."))
+    ticket.rating = int(rating)
+    ticket.rating_comment = (comment or "").strip()
+    ticket.rated_at = now
+    add_event(
+        ticket, EventKind.RATING, actor, now, body=ticket.rating_comment,
+        data={"rating": ticket.rating, "resolved": bool(resolved), "by_staff": by_staff},
+    )
+    if resolved:
+        return close(ticket, actor, now)
+    return reopen(ticket, actor, now)
+
+
+def reopen(ticket, actor, now):
+    ticket.status = TicketStatus.ASSIGNED if ticket.lead_department_id else TicketStatus.NEW
+    ticket.reopened_count += 1
+    ticket.resolved_at = None
+    ticket.feedback_at = None
+    ticket.feedback_method = ""
+    ticket.rating = None
+    ticket.rated_at = None
+    ticket.due_at = now + timedelta(hours=due_hours(ticket.category, ticket.is_urgent))
+    return add_event(ticket, EventKind.REOPENED, actor, now)
+
+
+def close(ticket, actor, now, automatic=False):
+    if ticket.category == TicketCategory.COMPLAINT and ticket.formal_reply_at is None:
+        raise TicketError(_("A complaint cannot close without its formal written reply."))
+    ticket.status = TicketStatus.CLOSED
+    ticket.closed_at = now
+    return add_event(ticket, EventKind.CLOSED, actor, now, data={"automatic": automatic})
+
+
+def ask_on_notice(notice, resident, body, now, idempotency_key=None):
+    """A question under a notice joins the register as a ticket of its own channel (S3.1)."""
+    unit = resident.residencies[0].unit if resident.residencies else None
+    return create(
+        category=TicketCategory.INQUIRY,
+        channel=TicketChannel.NOTICE_QUESTION,
+        description=body,
+        actor=resident,
+        now=now,
+        resident=resident,
+        unit=unit,
+        notice=notice,
+        idempotency_key=idempotency_key,
+    )
+
+
+def answer_question(ticket, text, actor, now):
+    """A question asked under a notice, answered in place: the answer is the result, given on the portal."""
+    if ticket.status in (TicketStatus.NEW, TicketStatus.ASSIGNED, TicketStatus.IN_PROGRESS):
+        resolve(ticket, text, actor, now)
+        return feedback(ticket, "portal", actor, now)
+    raise TicketError(_("This question has already been answered."))
+
+
+# Background work
+
+
+def close_unrated(now):
+    """Tickets whose result was given `unrated_close_days` ago without a rating close by themselves."""
+    limit = now - timedelta(days=settings.get("unrated_close_days"))
+    due = db.session.scalars(
+        select(Ticket).where(Ticket.status == TicketStatus.FEEDBACK_GIVEN, Ticket.feedback_at <= limit).limit(200)
+    ).all()
+    for ticket in due:
+        close(ticket, None, now, automatic=True)
+    return len(due)
+
+
+def escalate(now):
+    """Emergency response breaches and overdue tickets go to the department heads by email."""
+    count = 0
+    breaches = db.session.scalars(
+        select(Ticket).where(
+            Ticket.is_urgent, Ticket.responded_at.is_(None), Ticket.escalated_at.is_(None), Ticket.response_due_at < now
+        ).limit(200)
+    ).all()
+    for ticket in breaches:
+        ticket.escalated_at = now
+        add_event(ticket, EventKind.ESCALATED, None, now, data={"reason": "response"})
+        _mail_heads(ticket, "escalation", now)
+        count += 1
+    overdue = db.session.scalars(
+        select(Ticket).where(
+            Ticket.status.in_([TicketStatus.NEW, TicketStatus.ASSIGNED, TicketStatus.IN_PROGRESS]),
+            Ticket.due_at < now,
+            Ticket.overdue_notified_at.is_(None),
+        ).limit(200)
+    ).all()
+    for ticket in overdue:
+        ticket.overdue_notified_at = now
+        add_event(ticket, EventKind.ESCALATED, None, now, data={"reason": "overdue"})
+        _mail_heads(ticket, "overdue", now)
+        count += 1
+    return count
+
+
+def heads_for(ticket):
+    """The heads of the ticket's departments; before a transfer, the heads of customer service staff's departments."""
+    department_ids = [d.department_id for d in ticket.departments] or [
+        d for d in db.session.scalars(select(Department.id).where(Department.is_active).order_by(Department.id).limit(1))
+    ]
+    return db.session.scalars(
+        select(User).where(User.role == Role.HEAD, User.is_active, User.department_id.in_(department_ids), User.email.is_not(None))
+    ).all()
+
+
+def _mail_heads(ticket, template, now):
+    for head in heads_for(ticket):
+        subject, body = mail.render_email(
+            f"ticket_{template}", head.language, ticket=ticket, url=external_url("tickets.show", ticket_id=ticket.id),
+            category=CATEGORY_LABELS[ticket.category], minutes=settings.get("emergency_response_minutes"),
+            hotline=settings.get("hotline"), contact_person=settings.get("contact_person"),
+        )
+        mail.enqueue(head.email, subject, body, f"ticket:{ticket.id}:{template}:{head.id}")
+
+
+def notify_resident(ticket, event):
+    """Residents who gave an email address hear of every step they can see."""
+    resident = ticket.resident
+    if resident is None or not resident.email or resident.email_pref == EmailPref.NONE:
+        return
+    with force_locale(resident.language):
+        what = str(EVENT_LABELS[event.kind])
+        status = str(STATUS_LABELS[ticket.status])
+    subject, body = mail.render_email(
+        "ticket_step", resident.language, ticket=ticket, event=event, what=what, status=status,
+        url=external_url("tickets.show", ticket_id=ticket.id),
+        hotline=settings.get("hotline"), contact_person=settings.get("contact_person"),
+    )
+    db.session.add(OutboxMessage(to_addr=resident.email, subject=subject[:300], body=body, dedupe_key=f"ticket-event:{event.id}"))
+
+
+# Who sees what
+
+
+def visible_clause(user):
+    """Residents: their own tickets. Heads: their department's. Workers: what they relayed. Staff: all."""
+    if user.role in (Role.STAFF, Role.ADMIN):
+        return None
+    if user.role == Role.HEAD:
+        return exists().where(TicketDepartment.ticket_id == Ticket.id, TicketDepartment.department_id == (user.department_id or -1))
+    if user.role == Role.WORKER:
+        return Ticket.created_by_id == user.id
+    if user.role == Role.RESIDENT:
+        return Ticket.resident_id == user.id
+    return Ticket.id < 0  # committee: nothing about individual residents
+
+
+def can_view(user, ticket):
+    if not user.is_authenticated:
+        return False
+    if user.role in (Role.STAFF, Role.ADMIN):
+        return True
+    if user.role == Role.HEAD:
+        return user.department_id is not None and any(d.department_id == user.department_id for d in ticket.departments)
+    if user.role == Role.WORKER:
+        return ticket.created_by_id == user.id
+    if user.role == Role.RESIDENT:
+        return ticket.resident_id == user.id
+    return False
+
+
+def can_work(user, ticket):
+    """Progress, notes, hold, resolve: customer service, and the heads of its departments."""
+    return user.role in (Role.STAFF, Role.ADMIN) or (user.role == Role.HEAD and can_view(user, ticket))
+
+
+def can_direct(user):
+    """Classify, transfer, record calls, feedback, formal replies, call-back ratings: customer service."""
+    return user.role in (Role.STAFF, Role.ADMIN)
+
+
+def register_query(user, filters, now):
+    """The register, filtered; keyset-paginated by id (newest first) by the caller."""
+    query = select(Ticket)
+    clause = visible_clause(user)
+    if clause is not None:
+        query = query.where(clause)
+    f = filters
+    if f.get("status"):
+        query = query.where(Ticket.status == TicketStatus(f["status"]))
+    if f.get("category"):
+        query = query.where(Ticket.category == TicketCategory(f["category"]))
+    if f.get("channel"):
+        query = query.where(Ticket.channel == TicketChannel(f["channel"]))
+    if f.get("department"):
+        query = query.where(exists().where(TicketDepartment.ticket_id == Ticket.id, TicketDepartment.department_id == f["department"]))
+    if f.get("building"):
+        query = query.where(Ticket.building_id == f["building"])
+    if f.get("overdue"):
+        query = query.where(
+            Ticket.status.in_([TicketStatus.NEW, TicketStatus.ASSIGNED, TicketStatus.IN_PROGRESS]), Ticket.due_at < now
+        )
+    if f.get("urgent"):
+        query = query.where(Ticket.is_urgent)
+    if f.get("since"):
+        query = query.where(Ticket.created_at >= f["since"])
+    if f.get("until"):
+        query = query.where(Ticket.created_at < f["until"])
+    if f.get("q"):
+        q = f["q"].strip()
+        like = f"%{q.replace('%', '').replace('_', '')}%"
+        query = query.where(
+            or_(Ticket.number == q.upper(), Ticket.caller_phone == q, Ticket.description.like(like), Ticket.caller_name.like(like))
+        )
+    return query
+
+
+def after_id(query, before_id):
+    return query.where(Ticket.id < before_id) if before_id else query
+
+

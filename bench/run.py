@@ -22,6 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 RESIDENT = "13800000001"
+STAFF = "kefu"
 PASSWORD = "demo1234"
 
 
@@ -69,15 +70,15 @@ def wrk(url, seconds, connections, headers=()):
     return rps, int(non2xx.group(1)) if non2xx else 0, out
 
 
-def login_cookie(base):
+def login_cookie(base, identifier=RESIDENT):
     jar = CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(base + "/auth/login").read().decode()
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    data = urllib.parse.urlencode({"csrf_token": token, "identifier": RESIDENT, "password": PASSWORD, "next": ""}).encode()
+    data = urllib.parse.urlencode({"csrf_token": token, "identifier": identifier, "password": PASSWORD, "next": ""}).encode()
     opener.open(base + "/auth/login", data)
     body = opener.open(base + "/notices/").read().decode()
-    assert "公告" in body, "login for the benchmark failed"
+    assert "公告" in body, f"login for the benchmark failed ({identifier})"
     return "; ".join(f"{c.name}={c.value}" for c in jar)
 
 
@@ -97,7 +98,7 @@ def prepare_database(path, scale):
     return app
 
 
-def statement_count(app, url):
+def statement_count(app, url, identifier=RESIDENT):
     """SQL statements for one page view: (cold, with empty caches; warm, the steady state)."""
     from sqlalchemy import event
 
@@ -109,7 +110,7 @@ def statement_count(app, url):
     client = app.test_client()  # requests outside any app context: each gets a fresh `g`, as in production
     page = client.get("/auth/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    client.post("/auth/login", data={"csrf_token": token, "identifier": RESIDENT, "password": PASSWORD})
+    client.post("/auth/login", data={"csrf_token": token, "identifier": identifier, "password": PASSWORD})
     client.get(url)
     statements = []
     listener = lambda *a: a[2].startswith(("BEGIN", "SAVEPOINT", "RELEASE")) or statements.append(a[2])  # noqa: E731
@@ -148,22 +149,28 @@ def main():
     try:
         wait_up(f"http://127.0.0.1:{hello_port}/")
         wait_up(f"http://127.0.0.1:{portal_port}/healthz")
-        cookie = login_cookie(f"http://127.0.0.1:{portal_port}")
+        base = f"http://127.0.0.1:{portal_port}"
+        cookies = {who: login_cookie(base, who) for who in (RESIDENT, STAFF)}
+        pages = [
+            ("notice_board", "/notices/", RESIDENT),  # goal 0.25
+            ("ticket_register", "/tickets/", STAFF),  # goal 0.20: the staff register's first page
+            ("resident_tickets", "/tickets/", RESIDENT),  # goal 0.25: a resident's own list
+        ]
         # warm up both
         wrk(f"http://127.0.0.1:{hello_port}/", 2, args.connections)
-        wrk(f"http://127.0.0.1:{portal_port}/notices/", 2, args.connections, [f"Cookie: {cookie}"])
-        results = {}
+        for _name, path, who in pages:
+            wrk(base + path, 2, args.connections, [f"Cookie: {cookies[who]}"])
         hello_rps, _, _ = wrk(f"http://127.0.0.1:{hello_port}/", args.seconds, args.connections)
-        board_rps, errors, _ = wrk(f"http://127.0.0.1:{portal_port}/notices/", args.seconds, args.connections, [f"Cookie: {cookie}"])
-        if errors:
-            raise SystemExit(f"notice board answered {errors} non-2xx responses under load")
-        results["notice_board"] = board_rps
         print(f"hello_world_rps {hello_rps:.0f}")
-        for name, rps in results.items():
+        for name, path, who in pages:
+            rps, errors, _ = wrk(base + path, args.seconds, args.connections, [f"Cookie: {cookies[who]}"])
+            if errors:
+                raise SystemExit(f"{name} answered {errors} non-2xx responses under load")
             print(f"{name}_rps {rps:.0f}")
             print(f"ratio {name} {rps / hello_rps:.3f}")
-        cold, warm = statement_count(app, "/notices/")
-        print(f"statements notice_board {warm} (cold caches: {cold})")
+        for name, path, who in pages:
+            cold, warm = statement_count(app, path, who)
+            print(f"statements {name} {warm} (cold caches: {cold})")
     finally:
         stop(hello)
         stop(portal)

@@ -11,12 +11,27 @@ from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
 from portal.extensions import db
-from portal.models import Building, CacheVersion, Department, Notice, Residency, Setting, Unit, User, UserSession
+from portal.models import (
+    Building,
+    CacheVersion,
+    Department,
+    Notice,
+    Residency,
+    Setting,
+    Ticket,
+    TicketDepartment,
+    TicketEvent,
+    TicketPhoto,
+    Unit,
+    User,
+    UserSession,
+)
 
 NOTICES = "notices"
 SETTINGS = "settings"
 PEOPLE = "people"  # who holds which unit
 PLACES = "places"  # buildings, units, departments
+TICKETS = "tickets"  # the register
 
 _WATCHED = {
     User: PEOPLE,
@@ -27,6 +42,10 @@ _WATCHED = {
     Building: PLACES,
     Unit: PLACES,
     Department: PLACES,
+    Ticket: TICKETS,
+    TicketEvent: TICKETS,
+    TicketDepartment: TICKETS,
+    TicketPhoto: TICKETS,
 }
 _VERSIONS = select(CacheVersion.__table__.c.key, CacheVersion.__table__.c.version)  # Core: no ORM overhead
 _PENDING = "cache_bumps"

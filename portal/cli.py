@@ -71,10 +71,11 @@ def create_user(name, role, username, phone, department, password):
 @click.option("--once", is_flag=True, help="Do one round of work and exit.")
 @click.option("--interval", type=float, default=5.0, help="Seconds between rounds.")
 def worker(once, interval):
-    """Background work: scheduled notices' emails and outbox delivery. Run as many as you like."""
+    """Background work: scheduled notices' emails, ticket escalations and auto-closing, and outbox
+    delivery. Run as many as you like."""
     from portal import mail
     from portal.models import utcnow
-    from portal.services import notices
+    from portal.services import notices, tickets
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = current_app.logger
@@ -83,6 +84,11 @@ def worker(once, interval):
         try:
             notices.publish_due(utcnow())
             db.session.commit()
+            escalated = tickets.escalate(utcnow())  # emergency breaches, overdue tickets (S4.2.1)
+            closed = tickets.close_unrated(utcnow())  # results given long ago and never rated (S3.5.2)
+            db.session.commit()
+            if escalated or closed:
+                log.info("tickets: %s escalated, %s closed unrated", escalated, closed)
             sent, failed = mail.deliver_due()
             if sent or failed:
                 log.info("outbox: %s sent, %s failed", sent, failed)

@@ -167,7 +167,7 @@ def make_client(app):
 
 
 @pytest.fixture
-def make_building():
+def make_building(app):
     counter = iter(range(1, 10000))
 
     def make(name=None, units=2):

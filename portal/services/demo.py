@@ -80,7 +80,7 @@ def seed(scale=0, rng=None):
         _seed_base(rng, now, pw)
     for step in range(scale):
         _seed_scale(rng, now, pw, step)
-    for key in (cache.NOTICES, cache.PEOPLE, cache.SETTINGS):
+    for key in (cache.NOTICES, cache.PEOPLE, cache.SETTINGS, cache.PLACES, cache.TICKETS):
         cache.bump(key)
 
 
@@ -235,6 +235,7 @@ def _seed_scale(rng, now, pw, step):
     db.session.execute(insert(Notice), notice_rows)
     html = notice_service.render_body(NOTICES[0][2])
     db.session.execute(Notice.__table__.update().where(Notice.body_html == "").values(body_html=html))
+    _seed_scale_tickets(rng, now, user_ids, unit_ids, step)
     bulletin_ids = db.session.scalars(
         select(Notice.id).where(Notice.is_community_wide.is_(False), ~Notice.id.in_(select(notice_building.c.notice_id)))
     ).all()
@@ -323,4 +324,53 @@ def _seed_tickets(rng, now, residents, staff, departments):
     tickets.create(
         category=TicketCategory.COMPLAINT, channel=TicketChannel.RELAYED, description="住户反映 5 号楼垃圾桶满溢无人清理", actor=worker,
         now=at(4), caller_name="5号楼住户（未留姓名）", caller_unit="5号楼",
+    )
+
+
+def _seed_scale_tickets(rng, now, user_ids, unit_ids, step, count=100_000):
+    """Bulk tickets over the past year, in every status, numbered after what the counters hold."""
+    from portal.i18n import to_local
+    from portal.models import EventKind, Ticket, TicketCounter, TicketEvent, TicketStatus
+    from portal.models.tickets import NUMBER_PREFIX
+
+    units = dict(db.session.execute(select(Unit.id, Unit.building_id).where(Unit.id.in_(unit_ids))).all())
+    departments = db.session.scalars(select(Department.id).order_by(Department.id)).all()
+    counters = {(c.category, c.year): c for c in db.session.scalars(select(TicketCounter))}
+    categories = list(TicketCategory)
+    statuses = [TicketStatus.CLOSED] * 6 + [TicketStatus.FEEDBACK_GIVEN, TicketStatus.RESOLVED, TicketStatus.IN_PROGRESS, TicketStatus.NEW]
+    rows = []
+    for i in range(count):
+        created = now - timedelta(days=365) + timedelta(seconds=int(365 * 86400 * i / count))
+        category = categories[(i * 7) % len(categories)] if i % 3 else TicketCategory.REPAIR
+        year = to_local(created).year
+        counter = counters.get((category, year))
+        if counter is None:
+            counter = counters[(category, year)] = TicketCounter(category=category, year=year, last_number=0)
+            db.session.add(counter)
+        counter.last_number += 1
+        status = statuses[i % len(statuses)]
+        k = i % len(user_ids)
+        done = status in (TicketStatus.CLOSED, TicketStatus.FEEDBACK_GIVEN, TicketStatus.RESOLVED)
+        due = created + timedelta(hours=48)
+        feedback_at = created + timedelta(hours=rng.choice((6, 20, 40, 60))) if status in (TicketStatus.CLOSED, TicketStatus.FEEDBACK_GIVEN) else None
+        rows.append({
+            "number": f"{NUMBER_PREFIX[category]}-{year}-{counter.last_number:04d}",
+            "category": category, "channel": TicketChannel.ONLINE if i % 4 else TicketChannel.HOTLINE, "status": status,
+            "is_urgent": i % 50 == 0, "description": TICKET_SAMPLES[category][i % len(TICKET_SAMPLES[category])],
+            "preferred_visit": "", "resident_id": user_ids[k], "caller_name": "", "caller_phone": "", "caller_unit": "",
+            "unit_id": unit_ids[k], "building_id": units[unit_ids[k]], "lead_department_id": departments[1 + i % (len(departments) - 1)],
+            "assigned_at": created + timedelta(minutes=20), "due_at": due, "hold_reason": "",
+            "resolved_at": created + timedelta(hours=5) if done else None, "result": "已处理" if done else "",
+            "feedback_at": feedback_at, "feedback_method": "phone" if feedback_at else "",
+            "rating": (5, 4, 4, 3, 5, 2)[i % 6] if status == TicketStatus.CLOSED else None, "rating_comment": "",
+            "reopened_count": 1 if i % 40 == 0 else 0, "reclassified_count": 1 if i % 55 == 0 else 0, "created_at": created,
+        })
+    db.session.flush()
+    for chunk in range(0, len(rows), 5000):
+        db.session.execute(insert(Ticket), rows[chunk : chunk + 5000])
+    first_id = db.session.scalar(select(func.min(Ticket.id)).where(Ticket.number == rows[0]["number"]))
+    db.session.execute(
+        insert(TicketEvent),
+        [{"ticket_id": first_id + n, "kind": EventKind.CREATED, "is_internal": False, "body": r["description"], "data": {}, "created_at": r["created_at"]}
+         for n, r in enumerate(rows)],
     )

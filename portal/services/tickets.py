@@ -241,9 +241,14 @@ def transfer(ticket, lead, co_departments, actor, now, due_at=None, due_reason="
     if ticket.status == TicketStatus.ON_HOLD:
         raise TicketError(_("Resume the ticket before transferring it."))
     ticket.lead_department_id = lead.id
-    ticket.departments = [TicketDepartment(department_id=lead.id, is_lead=True)] + [
-        TicketDepartment(department_id=d.id) for d in co_departments if d.id != lead.id
-    ]
+    wanted = {lead.id: True, **{d.id: False for d in co_departments if d.id != lead.id}}
+    for row in list(ticket.departments):  # changed in place: a department stays one row
+        if row.department_id in wanted:
+            row.is_lead = wanted.pop(row.department_id)
+        else:
+            ticket.departments.remove(row)
+    for department_id, is_lead in wanted.items():
+        ticket.departments.append(TicketDepartment(department_id=department_id, is_lead=is_lead))
     ticket.assigned_at = now
     ticket.assigned_by_id = actor.id
     ticket.assignee_id = None

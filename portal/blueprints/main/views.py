@@ -13,8 +13,8 @@ from portal import database, permissions
 from portal.blueprints.main import bp
 from portal.extensions import db, login_manager
 from portal.i18n import LANGUAGE_NAMES, isotime, localtime
-from portal.models import OPEN_STATUSES, Notice, Role, Ticket, TicketChannel, User, utcnow
-from portal.services import auth, notices, settings
+from portal.models import OPEN_STATUSES, Notice, Role, Ticket, TicketChannel, TicketStatus, User, utcnow
+from portal.services import auth, notices, settings, tickets
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -149,8 +149,18 @@ def index():
         select(func.count(Ticket.id)).where(Ticket.channel == TicketChannel.NOTICE_QUESTION, Ticket.status.in_(OPEN_STATUSES))
     )
     drafts = db.session.scalar(select(func.count(Notice.id)).where(Notice.publish_at.is_(None), Notice.withdrawn_at.is_(None)))
+    queue = tickets.register_query(current_user, {}, now)
+    counts = {
+        "new": db.session.scalar(select(func.count()).select_from(queue.where(Ticket.status == TicketStatus.NEW).subquery())),
+        "overdue": db.session.scalar(select(func.count()).select_from(tickets.register_query(current_user, {"overdue": True}, now).subquery())),
+        "urgent": db.session.scalar(
+            select(func.count()).select_from(
+                queue.where(Ticket.is_urgent, Ticket.responded_at.is_(None), Ticket.status.in_(OPEN_STATUSES)).subquery()
+            )
+        ),
+    }
     scheduled = db.session.scalar(select(func.count(Notice.id)).where(Notice.publish_at > now, Notice.withdrawn_at.is_(None)))
-    return render_template("main/index.html", unanswered=unanswered, drafts=drafts, scheduled=scheduled)
+    return render_template("main/index.html", unanswered=unanswered, drafts=drafts, scheduled=scheduled, counts=counts)
 
 
 @bp.route("/language", methods=["POST"])

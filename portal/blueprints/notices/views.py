@@ -17,7 +17,7 @@ from portal.blueprints.notices.forms import AnswerForm, AttachmentForm, NoticeFo
 from portal.extensions import db
 from portal.downloads import download
 from portal.forms import choices
-from portal.htmx import render, wants_fragment
+from portal.htmx import CSRF_HOLE, render, wants_fragment
 from portal.links import external_url
 from portal.models import OPEN_STATUSES, Attachment, Blob, Building, Notice, Role, Ticket, TicketChannel, User, utcnow
 from portal.pdf import qr_svg, render_pdf
@@ -57,9 +57,7 @@ def _questions(notice, mine_only):
 # The board's first page is the most requested page of all. It is rendered once per audience,
 # language and role and kept (cache.NOTICES) with two holes filled per request: this browser's
 # CSRF token and the list items with this person's "new" marks.
-_HOLE = secrets.token_hex(12)
-_CSRF_HOLE = f"csrf-{_HOLE}"
-_ITEMS_HOLE = Markup(f"<!--items-{_HOLE}-->")  # noqa: S704 - a constant marker, no user text
+_ITEMS_HOLE = Markup(f"<!--items-{secrets.token_hex(12)}-->")  # noqa: S704 - a constant marker, no user text
 
 
 @bp.route("/")
@@ -101,11 +99,11 @@ def _cached_board_page(snap, locale, now, context):
     key = (snap["audience"], locale, current_user.role, cache.versions().get(cache.SETTINGS, 0))
 
     def build():
-        html = render_template("notices/index.html", **{**context, "items_html": _ITEMS_HOLE, "csrf": _CSRF_HOLE})
+        html = render_template("notices/index.html", **{**context, "items_html": _ITEMS_HOLE, "csrf": CSRF_HOLE})
         return html, snap["until"]
 
     page = cache.cached("board-page", key, cache.NOTICES, build, now)
-    response = make_response(page.replace(_CSRF_HOLE, generate_csrf()).replace(_ITEMS_HOLE, context["items_html"]))
+    response = make_response(page.replace(CSRF_HOLE, generate_csrf()).replace(_ITEMS_HOLE, context["items_html"]))
     response.vary.add("HX-Request")
     return response
 

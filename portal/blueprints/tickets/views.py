@@ -5,8 +5,10 @@ import io
 from datetime import datetime, time, timedelta
 
 from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
@@ -33,7 +35,7 @@ from portal.blueprints.tickets.forms import (
 from portal.downloads import download
 from portal.extensions import db
 from portal.forms import choices
-from portal.htmx import render
+from portal.htmx import render, render_kept, wants_fragment
 from portal.i18n import from_local
 from portal.models import (
     Blob,
@@ -59,7 +61,18 @@ from portal.services.tickets import CATEGORY_LABELS, CHANNEL_LABELS, EVENT_LABEL
 PAGE = 30
 
 
+_LABELS = {}
+
+
 def _labels():
+    """Labels as plain strings, once per language (lists use them on every row)."""
+    locale = str(get_locale())
+    if locale not in _LABELS:
+        _LABELS[locale] = _build_labels()
+    return _LABELS[locale]
+
+
+def _build_labels():
     return {
         "categories": {k: str(v) for k, v in CATEGORY_LABELS.items()},
         "channels": {k: str(v) for k, v in CHANNEL_LABELS.items()},
@@ -92,76 +105,109 @@ def index():
 
 def _resident_list():
     before = request.args.get("before", type=int)
-    query = select(Ticket).where(Ticket.resident_id == current_user.id)
-    rows = db.session.scalars(tickets.after_id(query, before).order_by(Ticket.id.desc()).limit(PAGE + 1)).all()
-    more = len(rows) > PAGE
-    rows = rows[:PAGE]
-    return render(
-        "tickets/mine.html",
-        "tickets/_mine_rows.html",
-        rows=rows,
-        next_before=rows[-1].id if more else None,
-        now=utcnow(),
-        **_labels(),
-    )
+    now = utcnow()
+
+    def context():
+        query = select(Ticket).where(Ticket.resident_id == current_user.id)
+        rows = db.session.scalars(tickets.after_id(query, before).order_by(Ticket.id.desc()).limit(PAGE + 1)).all()
+        more = len(rows) > PAGE
+        rows = rows[:PAGE]
+        return {"rows": rows, "next_before": rows[-1].id if more else None, "now": now, **_labels()}, _next_due(rows, now)
+
+    return render_kept("my-tickets", (current_user.id, before), cache.TICKETS, "tickets/mine.html", "tickets/_mine_rows.html", context, now)
+
+
+def _next_due(rows, now):
+    """Kept lists show "overdue": they must be rebuilt when the next shown ticket passes its due time."""
+    return min((t.due_at for t in rows if t.is_open and t.due_at and t.due_at > now), default=None)
 
 
 def _filters():
-    form = RegisterFilterForm(request.args)
-    names = cache.names()
-    form.status.choices = choices([("", _("All statuses"))] + [(s.value, STATUS_LABELS[s]) for s in TicketStatus])
-    form.category.choices = choices([("", _("All categories"))] + [(c.value, CATEGORY_LABELS[c]) for c in TicketCategory])
-    form.channel.choices = choices([("", _("All channels"))] + [(c.value, CHANNEL_LABELS[c]) for c in TicketChannel])
-    form.department.choices = choices([("", _("All departments"))] + [(str(k), v) for k, v in sorted(names["departments"].items())])
-    form.building.choices = choices([("", _("All buildings"))] + [(str(k), v) for k, v in sorted(names["buildings"].items(), key=lambda kv: kv[1])])
-    form.validate()
-    valid = {f.name for f in form if not f.errors}
+    """The register's filters from the query string; anything malformed is simply ignored."""
+    args = request.args
 
-    def get(name):
-        return form[name].data if name in valid else None
+    def enum_value(name, enum):
+        value = args.get(name, "")
+        return value if value in {e.value for e in enum} else None
 
-    filters = {
-        "q": (get("q") or "").strip()[:100],
-        "status": get("status") or None,
-        "category": get("category") or None,
-        "channel": get("channel") or None,
-        "department": int(get("department")) if (get("department") or "").isdigit() else None,
-        "building": int(get("building")) if (get("building") or "").isdigit() else None,
-        "overdue": bool(get("overdue")),
-        "urgent": bool(get("urgent")),
-        "since": from_local(datetime.combine(get("since"), time())) if get("since") else None,
-        "until": from_local(datetime.combine(get("until") + timedelta(days=1), time())) if get("until") else None,
+    def day(name):
+        try:
+            return datetime.strptime(args.get(name, ""), "%Y-%m-%d")
+        except ValueError:
+            return None
+
+    since, until = day("since"), day("until")
+    return {
+        "q": (args.get("q") or "").strip()[:100],
+        "status": enum_value("status", TicketStatus),
+        "category": enum_value("category", TicketCategory),
+        "channel": enum_value("channel", TicketChannel),
+        "department": args.get("department", type=int),
+        "building": args.get("building", type=int),
+        "overdue": bool(args.get("overdue")),
+        "urgent": bool(args.get("urgent")),
+        "since": from_local(since) if since else None,
+        "until": from_local(until + timedelta(days=1)) if until else None,
     }
-    return form, filters, names
+
+
+def _filter_form_html(names):
+    """The filter form, rendered once per language and query (it holds nothing personal)."""
+
+    def build():
+        form = RegisterFilterForm(request.args)
+        form.status.choices = choices([("", _("All statuses"))] + [(s.value, str(STATUS_LABELS[s])) for s in TicketStatus])
+        form.category.choices = choices([("", _("All categories"))] + [(c.value, str(CATEGORY_LABELS[c])) for c in TicketCategory])
+        form.channel.choices = choices([("", _("All channels"))] + [(c.value, str(CHANNEL_LABELS[c])) for c in TicketChannel])
+        form.department.choices = choices([("", _("All departments"))] + [(str(k), v) for k, v in sorted(names["departments"].items())])
+        form.building.choices = choices(
+            [("", _("All buildings"))] + [(str(k), v) for k, v in sorted(names["buildings"].items(), key=lambda kv: kv[1])]
+        )
+        form.validate()  # shows what was typed, without complaining about it
+        return Markup(render_template("tickets/_filters.html", form=form)), None  # noqa: S704 - rendered with autoescape
+
+    key = (str(get_locale()), tuple(sorted((k, v) for k, v in request.args.items() if k != "before")))
+    return cache.cached("register-filters", key, cache.PLACES, build)
 
 
 def _register():
-    form, filters, names = _filters()
+    filters, names = _filters(), cache.names()
     now = utcnow()
     before = request.args.get("before", type=int)
-    query = tickets.register_query(current_user, filters, now)
-    rows = db.session.scalars(tickets.after_id(query, before).order_by(Ticket.id.desc()).limit(PAGE + 1)).all()
-    more = len(rows) > PAGE
-    rows = rows[:PAGE]
     args = {k: v for k, v in request.args.items() if k != "before" and v}
-    return render(
-        "tickets/register.html",
-        "tickets/_register_rows.html",
-        form=form,
-        rows=rows,
-        names=names,
-        next_url=url_for("tickets.index", before=rows[-1].id, **args) if more else None,
-        export_url=url_for("tickets.export", **args),
-        now=now,
-        **_labels(),
-    )
+
+    def context():
+        query = tickets.register_query(current_user, filters, now)
+        rows = db.session.scalars(tickets.after_id(query, before).order_by(Ticket.id.desc()).limit(PAGE + 1)).all()
+        more = len(rows) > PAGE
+        rows = rows[:PAGE]
+        return {
+            "filters_html": None if wants_fragment() else _filter_form_html(names),
+            "rows": rows,
+            "names": names,
+            "next_url": url_for("tickets.index", before=rows[-1].id, **args) if more else None,
+            "export_url": url_for("tickets.export", **args),
+            "now": now,
+            **_labels(),
+        }, _next_due(rows, now)
+
+    # Everyone with the same view of the register shares the kept page: all customer service,
+    # the heads of one department, or one worker (what they relayed).
+    if current_user.role == Role.HEAD:
+        scope = ("head", current_user.department_id)
+    elif current_user.role == Role.WORKER:
+        scope = ("worker", current_user.id)
+    else:
+        scope = (current_user.role.value,)
+    key = (scope, before, tuple(sorted(args.items())))
+    return render_kept("register", key, cache.TICKETS, "tickets/register.html", "tickets/_register_rows.html", context, now)
 
 
 @bp.route("/export.csv")
 @role_required(*BACK_OFFICE)
 def export():
     """The register as CSV, with the same filters as on screen (UTF-8 with BOM: Excel opens it)."""
-    _, filters, names = _filters()
+    filters, names = _filters(), cache.names()
     now = utcnow()
     query = tickets.register_query(current_user, filters, now).order_by(Ticket.id.desc())
     labels = _labels()

@@ -1,0 +1,389 @@
+import re
+import shutil
+import subprocess
+from io import BytesIO
+
+import pytest
+from sqlalchemy import event, func, insert, select
+
+from portal.extensions import db
+from portal.models import Department, EventKind, Role, Ticket, TicketCategory, TicketChannel, TicketStatus, utcnow
+from portal.services import tickets
+from tests.blueprints.test_notices import PNG
+from tests.conftest import PortalClient
+
+
+@pytest.fixture
+def dept():
+    d = Department(name="工程维修部")
+    db.session.add(d)
+    db.session.commit()
+    return d
+
+
+@pytest.fixture
+def other_dept():
+    d = Department(name="秩序维护部")
+    db.session.add(d)
+    db.session.commit()
+    return d
+
+
+def _file(resident, client, **kw):
+    data = {
+        "category": "repair",
+        "unit_id": str(resident.residencies[0].unit_id),
+        "description": "卫生间天花板漏水",
+        "preferred_visit": "工作日晚上",
+        "idempotency_key": kw.pop("key", "key-1"),
+    }
+    data.update(kw)
+    return client.post("/tickets/new", data, content_type="multipart/form-data")
+
+
+def _ticket(resident, category="repair", text="卫生间漏水"):
+    ticket, _ = tickets.create(
+        category=category, channel=TicketChannel.ONLINE, description=text, actor=resident, now=utcnow(),
+        resident=resident, unit=resident.residencies[0].unit,
+    )
+    db.session.commit()
+    return ticket
+
+
+def test_resident_files_a_repair_with_a_photo_and_sees_it_with_its_due_time(client, make_user):
+    resident = make_user()
+    client.login(resident)
+    response = _file(resident, client, photos=(BytesIO(PNG), "漏水.png"))
+    assert response.status_code == 302
+    ticket = db.session.scalar(select(Ticket))
+    assert ticket.number.startswith("BX-") and ticket.channel == TicketChannel.ONLINE and len(ticket.photos) == 1
+    assert ticket.preferred_visit == "工作日晚上" and ticket.building_id == resident.residencies[0].unit.building_id
+    page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+    from portal.i18n import to_local
+
+    assert ticket.number in page and "卫生间天花板漏水" in page
+    assert to_local(ticket.due_at).strftime("%Y/%m/%d %H:%M") in page  # when the answer is due
+    assert ticket.number in client.get("/tickets/").get_data(as_text=True)
+    photo = client.get(f"/tickets/photos/{ticket.photos[0].id}")
+    assert photo.status_code == 200 and photo.data == PNG and photo.headers["Content-Disposition"].startswith("attachment")
+
+
+def test_a_form_submitted_twice_creates_one_ticket(client, make_user):
+    resident = make_user()
+    client.login(resident)
+    _file(resident, client)
+    _file(resident, client)
+    assert db.session.scalar(select(func.count(Ticket.id))) == 1
+
+
+def test_a_photo_that_is_not_an_image_is_refused_and_nothing_typed_is_lost(client, make_user):
+    resident = make_user()
+    client.login(resident)
+    response = _file(resident, client, description="描述不能丢", photos=(BytesIO(b"MZ\x90\x00 not an image"), "x.jpg"))
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "描述不能丢" in page and "照片" in page
+    assert db.session.scalar(select(func.count(Ticket.id))) == 0
+
+
+def test_an_empty_description_is_explained_in_chinese(client, make_user):
+    resident = make_user()
+    client.login(resident)
+    response = _file(resident, client, description="")
+    assert response.status_code == 422 and "请" in response.get_data(as_text=True)
+
+
+def test_a_forged_unit_is_refused(client, make_user, make_building):
+    resident = make_user()
+    other = make_building()
+    client.login(resident)
+    response = _file(resident, client, unit_id=str(other.units[0].id))
+    assert response.status_code in (404, 422)
+    assert db.session.scalar(select(func.count(Ticket.id))) == 0
+
+
+def test_resident_reaches_only_their_own_tickets_through_every_door(client, make_user, make_client):
+    owner = make_user()
+    ticket = _ticket(owner, "complaint")
+    tickets.add_photo(ticket, "p.png", PNG)
+    staff = make_user(role=Role.STAFF)
+    tickets.resolve(ticket, "已处理", staff, utcnow())
+    tickets.formal_reply(ticket, "答复内容", staff, utcnow())
+    tickets.feedback(ticket, "written", staff, utcnow())
+    db.session.commit()
+    client.login(make_user())
+    for url in (f"/tickets/{ticket.id}", f"/tickets/photos/{ticket.photos[0].id}", f"/tickets/{ticket.id}/reply.pdf",
+                f"/tickets/{ticket.id}/slip.pdf", "/tickets/export.csv"):
+        assert client.get(url).status_code == 404, url
+    for action in ("rate", "message", "progress", "transfer", "resolve", "feedback", "callback"):
+        assert client.post(f"/tickets/{ticket.id}/{action}", {"rating": "5", "resolved": "yes", "body": "x"}).status_code == 404, action
+    assert ticket.number not in client.get("/tickets/").get_data(as_text=True)
+    assert client.get(f"/tickets/{ticket.id}", headers={"HX-Request": "true"}).status_code == 404
+
+
+def test_a_head_sees_only_the_departments_queue(client, make_user, dept, other_dept):
+    resident = make_user()
+    staff = make_user(role=Role.STAFF)
+    mine, theirs = _ticket(resident, text="我们部门的"), _ticket(resident, text="别的部门的")
+    tickets.transfer(mine, dept, [], staff, utcnow())
+    tickets.transfer(theirs, other_dept, [], staff, utcnow())
+    db.session.commit()
+    client.login(make_user(role=Role.HEAD, department_id=dept.id))
+    page = client.get("/tickets/").get_data(as_text=True)
+    assert mine.number in page and theirs.number not in page
+    assert client.get(f"/tickets/{theirs.id}").status_code == 404
+    assert client.post(f"/tickets/{theirs.id}/progress", {"body": "x"}).status_code == 404
+    assert client.get(f"/tickets/{theirs.id}/slip.pdf").status_code == 404
+    csv_text = client.get("/tickets/export.csv").get_data(as_text=True)
+    assert mine.number in csv_text and theirs.number not in csv_text
+    # a co-department sees it too
+    tickets.transfer(theirs, other_dept, [dept], staff, utcnow())
+    db.session.commit()
+    assert client.get(f"/tickets/{theirs.id}").status_code == 200
+
+
+def test_head_posts_progress_with_an_expected_date_that_the_resident_sees_but_not_internal_notes(client, make_user, dept, make_client):
+    resident = make_user()
+    ticket = _ticket(resident)
+    tickets.transfer(ticket, dept, [], make_user(role=Role.STAFF), utcnow())
+    db.session.commit()
+    head = make_client()
+    head.login(make_user(role=Role.HEAD, department_id=dept.id))
+    assert head.post(f"/tickets/{ticket.id}/progress", {"body": "明天上门", "expected_completion": "2026-12-01"}).status_code == 302
+    head.post(f"/tickets/{ticket.id}/note", {"body": "内部备注不给住户看"})
+    client.login(resident)
+    page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+    assert "明天上门" in page and "2026-12-01" in page
+    assert "内部备注不给住户看" not in page
+
+
+def test_staff_take_a_hotline_call_for_a_registered_resident_or_an_unregistered_caller(client, make_user):
+    resident = make_user(name="欧阳锋", phone="13911112222")
+    client.login(make_user(role=Role.STAFF))
+    for q in ("1391111", "欧阳", resident.residencies[0].unit.number):
+        assert "欧阳锋" in client.get(f"/tickets/residents?q={q}", headers={"HX-Request": "true"}).get_data(as_text=True), q
+    client.post("/tickets/new", {"channel": "hotline", "resident_id": str(resident.id), "category": "inquiry",
+                                 "description": "物业费怎么交", "unit_id": "0", "idempotency_key": "h1"})
+    client.post("/tickets/new", {"channel": "walk_in", "caller_name": "路人甲", "caller_phone": "13700000000", "caller_unit": "3号楼",
+                                 "category": "complaint", "description": "门口乱停车", "unit_id": "0", "idempotency_key": "h2"})
+    rows = db.session.scalars(select(Ticket).order_by(Ticket.id)).all()
+    assert [(t.channel, t.resident_id, t.caller_name) for t in rows] == [
+        (TicketChannel.HOTLINE, resident.id, "欧阳锋"),
+        (TicketChannel.WALK_IN, None, "路人甲"),
+    ]
+    assert rows[0].unit_id == resident.residencies[0].unit_id  # the resident's only unit
+
+
+def test_an_unregistered_caller_needs_a_name(client, make_user):
+    client.login(make_user(role=Role.STAFF))
+    response = client.post("/tickets/new", {"channel": "hotline", "category": "inquiry", "description": "问", "unit_id": "0"})
+    assert response.status_code == 422 and "问" in response.get_data(as_text=True)
+
+
+def test_a_worker_relays_and_sees_only_what_they_relayed(client, make_user):
+    worker = make_user(role=Role.WORKER)
+    other = _ticket(make_user(), text="别人的诉求")
+    client.login(worker)
+    client.post("/tickets/new", {"caller_name": "5号楼住户", "category": "complaint", "description": "垃圾桶满了", "unit_id": "0",
+                                 "channel": "hotline", "idempotency_key": "w1"})
+    relayed = db.session.scalar(select(Ticket).where(Ticket.created_by_id == worker.id))
+    assert relayed.channel == TicketChannel.RELAYED
+    assert client.get(f"/tickets/{relayed.id}").status_code == 200
+    assert client.get(f"/tickets/{other.id}").status_code == 404
+
+
+def test_committee_sees_no_tickets(client, make_user):
+    ticket = _ticket(make_user())
+    client.login(make_user(role=Role.COMMITTEE))
+    assert client.get("/tickets/").status_code == 404
+    assert client.get(f"/tickets/{ticket.id}").status_code == 404
+
+
+def test_a_rating_is_recorded_only_by_a_submitted_form(client, make_user):
+    resident = make_user()
+    staff = make_user(role=Role.STAFF)
+    ticket = _ticket(resident)
+    tickets.resolve(ticket, "好了", staff, utcnow())
+    tickets.feedback(ticket, "phone", staff, utcnow())
+    db.session.commit()
+    client.login(resident)
+    assert client.get(f"/tickets/{ticket.id}/rate?rating=5&resolved=yes").status_code == 405
+    assert client.post(f"/tickets/{ticket.id}/rate", {"rating": "9", "resolved": "yes"}).status_code == 422
+    assert client.post(f"/tickets/{ticket.id}/rate", {"rating": "4", "resolved": "yes", "comment": "不错"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket.id).status == TicketStatus.CLOSED
+
+
+def test_search_finds_two_chinese_characters_numbers_and_phones_and_pages_by_keyset(client, make_user):
+    resident = make_user(phone="13812345678")
+    rows = [_ticket(resident, text=f"第{i}户厨房漏水严重" if i % 2 else f"第{i}户灯不亮") for i in range(70)]
+    client.login(make_user(role=Role.STAFF))
+    page = client.get("/tickets/?q=漏水").get_data(as_text=True)
+    found = set(re.findall(r"BX-\d{4}-\d{4}", page))
+    assert len(found) == 30 and all(int(n[-4:]) % 2 == 0 for n in found)  # odd i → even numbers (i + 1)
+    next_url = re.search(r'href="(/tickets/\?[^"]*before=\d+[^"]*)"', page).group(1).replace("&amp;", "&")
+    second = set(re.findall(r"BX-\d{4}-\d{4}", client.get(next_url).get_data(as_text=True)))
+    assert len(second) == 5 and not (found & second)
+    assert rows[7].number in client.get(f"/tickets/?q={rows[7].number}").get_data(as_text=True)
+    assert rows[-1].number in client.get("/tickets/?q=13812345678").get_data(as_text=True)
+
+
+def test_register_filters_and_csv(client, make_user, dept):
+    resident = make_user()
+    staff = make_user(role=Role.STAFF)
+    a = _ticket(resident, "complaint", "噪音")
+    b = _ticket(resident, "repair", "漏水")
+    tickets.transfer(b, dept, [], staff, utcnow())
+    db.session.commit()
+    client.login(staff)
+    page = client.get("/tickets/?category=complaint").get_data(as_text=True)
+    assert a.number in page and b.number not in page
+    page = client.get(f"/tickets/?department={dept.id}").get_data(as_text=True)
+    assert b.number in page and a.number not in page
+    page = client.get("/tickets/?status=assigned&channel=online").get_data(as_text=True)
+    assert b.number in page and a.number not in page
+    assert client.get("/tickets/?status=bogus&since=notadate").status_code == 200
+    response = client.get("/tickets/export.csv?category=complaint")
+    text = response.get_data(as_text=True)
+    assert response.headers["Content-Type"].startswith("text/csv") and text.startswith("\ufeff")
+    assert a.number in text and b.number not in text and "噪音" in text
+
+
+def test_register_fragment_for_htmx(client, make_user):
+    _ticket(make_user())
+    client.login(make_user(role=Role.STAFF))
+    response = client.get("/tickets/", headers={"HX-Request": "true"})
+    assert "<html" not in response.get_data(as_text=True) and "HX-Request" in response.headers["Vary"]
+
+
+def test_overdue_filter(client, make_user):
+    from datetime import timedelta
+
+    resident = make_user()
+    late = _ticket(resident, text="迟了")
+    late.due_at = utcnow() - timedelta(hours=1)
+    fresh = _ticket(resident, text="还早")
+    db.session.commit()
+    client.login(make_user(role=Role.STAFF))
+    page = client.get("/tickets/?overdue=y").get_data(as_text=True)
+    assert late.number in page and fresh.number not in page
+
+
+needs_pdftotext = pytest.mark.skipif(not shutil.which("pdftotext"), reason="pdftotext not installed")
+
+
+def _pdf_text(data, tmp_path):
+    path = tmp_path / "t.pdf"
+    path.write_bytes(data)
+    return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.replace(" ", "")
+
+
+@needs_pdftotext
+def test_transfer_slip_emergency_slip_and_formal_reply_pdfs(client, make_user, dept, tmp_path):
+    resident = make_user()
+    staff = make_user(role=Role.STAFF, name="王敏")
+    urgent, _ = tickets.create(category="repair", channel="hotline", description="地下车库进水", actor=staff, now=utcnow(),
+                               resident=resident, unit=resident.residencies[0].unit, is_urgent=True)
+    tickets.record_call(urgent, "张强 13900000003", utcnow(), staff, utcnow())
+    tickets.transfer(urgent, dept, [], staff, utcnow())
+    complaint = _ticket(resident, "complaint", "夜间噪音")
+    tickets.transfer(complaint, dept, [], staff, utcnow())
+    tickets.resolve(complaint, "已整改", staff, utcnow())
+    db.session.commit()
+    client.login(staff)
+    slip = _pdf_text(client.get(f"/tickets/{urgent.id}/slip.pdf").data, tmp_path)
+    assert "信息传递单" in slip and urgent.number in slip and "工程维修部" in slip and "地下车库进水" in slip
+    emergency = _pdf_text(client.get(f"/tickets/{urgent.id}/emergency.pdf").data, tmp_path)
+    assert "紧急信息处理单" in emergency and "张强" in emergency and "30分钟" in emergency
+    assert client.post(f"/tickets/{complaint.id}/formal-reply", {"text": "经核查，商铺已承诺停止夜间施工。"}).status_code == 302
+    client.logout()
+    client.login(resident)
+    reply = client.get(f"/tickets/{complaint.id}/reply.pdf")
+    assert reply.status_code == 200
+    text = _pdf_text(reply.data, tmp_path)
+    assert "书面答复" in text and complaint.number in text and "经核查，商铺已承诺停止夜间施工。" in text and "工程维修部" in text and "签章" in text
+
+
+def test_emergency_page_shows_the_on_duty_phone_and_the_response_clock(client, make_user, dept):
+    from portal.services import settings
+
+    staff = make_user(role=Role.STAFF)
+    settings.update({settings.duty_phone_key(dept.id): "13900009999"}, staff)
+    resident = make_user()
+    urgent, _ = tickets.create(category="repair", channel="hotline", description="燃气味", actor=staff, now=utcnow(),
+                               resident=resident, unit=resident.residencies[0].unit, is_urgent=True)
+    tickets.transfer(urgent, dept, [], staff, utcnow())
+    db.session.commit()
+    client.login(staff)
+    page = client.get(f"/tickets/{urgent.id}").get_data(as_text=True)
+    assert "13900009999" in page and "30" in page
+    client.post(f"/tickets/{urgent.id}/call", {"to_whom": "张强", "called_at": ""})
+    db.session.expire_all()
+    assert db.session.get(Ticket, urgent.id).responded_at is not None
+
+
+def test_the_resident_can_reply_on_their_ticket(client, make_user):
+    resident = make_user()
+    ticket = _ticket(resident)
+    client.login(resident)
+    assert client.post(f"/tickets/{ticket.id}/message", {"body": "我周末在家"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket.id).events[-1].kind == EventKind.RESIDENT_REPLY
+
+
+def test_step_errors_keep_the_input_and_explain(client, make_user):
+    ticket = _ticket(make_user(), "complaint")
+    client.login(make_user(role=Role.STAFF))
+    client.post(f"/tickets/{ticket.id}/resolve", {"result": "已处理"})
+    response = client.post(f"/tickets/{ticket.id}/feedback", {"method": "phone"})
+    assert response.status_code == 422 and "书面答复" in response.get_data(as_text=True)
+
+
+def _count(app, fn):
+    statements = []
+    listener = lambda *a: a[2].startswith(("BEGIN", "SAVEPOINT", "RELEASE")) or statements.append(a[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        fn()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    return len(statements)
+
+
+def _bulk_tickets(resident, n, start):
+    now = utcnow()
+    db.session.execute(insert(Ticket), [
+        {"number": f"BX-2099-{start + i:05d}", "category": TicketCategory.REPAIR, "channel": TicketChannel.ONLINE,
+         "status": TicketStatus.NEW, "is_urgent": False, "description": "漏水", "preferred_visit": "", "resident_id": resident.id,
+         "caller_name": resident.name, "caller_phone": "", "caller_unit": "", "building_id": resident.residencies[0].unit.building_id,
+         "hold_reason": "", "result": "", "feedback_method": "", "rating_comment": "", "reopened_count": 0, "reclassified_count": 0,
+         "created_at": now, "due_at": now}
+        for i in range(n)
+    ])
+    from portal import cache
+
+    cache.bump(cache.TICKETS)  # a Core insert bypasses the ORM hook, as the demo seeder's does
+    db.session.commit()
+
+
+def test_register_and_resident_list_statement_counts_do_not_grow_with_tickets(app, make_user):
+    resident = make_user()
+    staff_client, resident_client = PortalClient(app), PortalClient(app)
+    staff_client.login(make_user(role=Role.STAFF))
+    resident_client.login(resident)
+
+    def counts():
+        from portal import cache
+
+        cache.clear()
+        cold = _count(app, lambda: staff_client.get("/tickets/")), _count(app, lambda: resident_client.get("/tickets/"))
+        warm = _count(app, lambda: staff_client.get("/tickets/")), _count(app, lambda: resident_client.get("/tickets/"))
+        return cold, warm
+
+    _bulk_tickets(resident, 50, 0)
+    small = counts()
+    _bulk_tickets(resident, 2000, 50)
+    assert counts() == small
+    (cold_staff, cold_resident), (warm_staff, warm_resident) = small
+    assert cold_staff <= 8 and cold_resident <= 8
+    assert warm_staff == 1 and warm_resident == 1  # the kept page: only the cache versions

@@ -78,8 +78,22 @@ def poisoned(app, make_user, make_notice):
     tickets.answer_question(question, EVIL, staff, utcnow())
     tickets.ask_on_notice(notice, resident, EVIL, utcnow())
     notice_service.enqueue_emails(notice, notice.publish_at)
+    ticket, _ = tickets.create(
+        category="complaint", channel="hotline", description=EVIL, actor=staff, now=utcnow(), resident=resident,
+        unit=building.units[0], caller_name=EVIL[:60], caller_unit=EVIL[:60], preferred_visit=EVIL[:190], is_urgent=True,
+    )
+    dept = Department.query.first()
+    tickets.record_call(ticket, EVIL[:190], utcnow(), staff, utcnow())
+    tickets.transfer(ticket, dept, [], staff, utcnow())
+    tickets.progress(ticket, EVIL, None, staff, utcnow())
+    tickets.internal_note(ticket, EVIL, staff, utcnow())
+    tickets.resident_reply(ticket, EVIL, resident, utcnow())
+    tickets.hold(ticket, EVIL[:290], staff, utcnow())
+    tickets.resume(ticket, staff, utcnow())
+    tickets.resolve(ticket, EVIL, staff, utcnow())
+    tickets.formal_reply(ticket, EVIL, staff, utcnow())
     db.session.commit()
-    return dict(resident=resident, staff=staff, notice=notice, question=question, building=building)
+    return dict(resident=resident, staff=staff, notice=notice, question=question, building=building, ticket=ticket)
 
 
 def _png():
@@ -91,7 +105,8 @@ def _png():
 def test_resident_views_are_inert(client, poisoned):
     client.login(poisoned["resident"])
     n = poisoned["notice"]
-    for url in ("/notices/", f"/notices/{n.id}", f"/notices/questions/{poisoned['question'].id}", "/account/"):
+    t = poisoned["ticket"]
+    for url in ("/notices/", f"/notices/{n.id}", f"/notices/questions/{poisoned['question'].id}", "/account/", "/tickets/", f"/tickets/{t.id}"):
         assert_inert(client.get(url).get_data(as_text=True), url)
     fragment = client.get("/notices/", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert_inert(fragment, "board fragment")
@@ -115,6 +130,10 @@ def test_staff_and_admin_views_are_inert(client, make_user, poisoned):
         f"/admin/units/{b.units[0].id}",
         "/admin/departments",
         "/admin/settings",
+        "/tickets/",
+        "/tickets/?q=script",
+        f"/tickets/{poisoned['ticket'].id}",
+        "/tickets/residents?q=住户",
     ]
     for url in urls:
         response = client.get(url)
@@ -144,3 +163,9 @@ def test_pdf_shows_payloads_as_text(client, poisoned, tmp_path):
     path.write_bytes(response.data)
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
     assert "<script>" in text  # printed literally in the title, not executed or dropped silently
+    for url in (f"/tickets/{poisoned['ticket'].id}/reply.pdf",):
+        response = client.get(url)
+        assert response.status_code == 200
+        path.write_bytes(response.data)
+        text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+        assert "<script>" in text

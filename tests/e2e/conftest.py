@@ -8,7 +8,7 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.extensions import db
-from portal.models import Building, Residency, Role, Unit, User
+from portal.models import Building, Department, Residency, Role, Unit, User
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "secret-pass-1"
@@ -66,10 +66,13 @@ def live(tmp_path):
         one.units.append(Unit(number="1-101"))
         two.units.append(Unit(number="1-201"))
         db.session.add_all([one, two])
+        engineering = Department(name="工程维修部")
+        db.session.add(engineering)
         people = {
             "resident": User(phone="13800000001", name="周杰", role=Role.RESIDENT),
             "neighbour": User(phone="13800000002", name="吴婷", role=Role.RESIDENT),
             "staff": User(username="kefu", name="王敏", role=Role.STAFF),
+            "head": User(username="gongcheng", name="张强", role=Role.HEAD, department=engineering),
         }
         people["resident"].residencies.append(Residency(unit=one.units[0]))
         people["neighbour"].residencies.append(Residency(unit=two.units[0]))

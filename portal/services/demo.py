@@ -182,6 +182,9 @@ def _seed_base(rng, now, pw):
     tickets.ask_on_notice(first, residents[0], "停水期间地下车库的洗车点也停用吗？", now - timedelta(hours=20))
     asked, _ = tickets.ask_on_notice(first, residents[1], "周六家里有老人，能否提供桶装水？", now - timedelta(hours=30))
     tickets.answer_question(asked, "可以，请提前到客服中心登记，我们将在周六 8:30 前送到。", author, now - timedelta(hours=26))
+    from portal.services import settings
+
+    settings.update({settings.duty_phone_key(d.id): f"1390000{1000 + i:04d}" for i, d in enumerate(departments)}, staff[0])
     _seed_tickets(rng, now, residents, staff, departments)
 
 

@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 
 from portal.extensions import db
 from portal.models import (
+    BoxOpening,
     Building,
+    Consultation,
+    ConsultationAnswer,
+    Event,
+    EventSignup,
+    Study,
+    Suggestion,
+    SuggestionSupport,
     CacheVersion,
     Department,
     Notice,
@@ -32,6 +40,7 @@ SETTINGS = "settings"
 PEOPLE = "people"  # who holds which unit
 PLACES = "places"  # buildings, units, departments
 TICKETS = "tickets"  # the register
+COMMUNITY = "community"  # suggestions, events, consultations
 
 _WATCHED = {
     User: PEOPLE,
@@ -46,6 +55,14 @@ _WATCHED = {
     TicketEvent: TICKETS,
     TicketDepartment: TICKETS,
     TicketPhoto: TICKETS,
+    Suggestion: COMMUNITY,
+    SuggestionSupport: COMMUNITY,
+    Study: COMMUNITY,
+    BoxOpening: COMMUNITY,
+    Event: COMMUNITY,
+    EventSignup: COMMUNITY,
+    Consultation: COMMUNITY,
+    ConsultationAnswer: COMMUNITY,
 }
 _VERSIONS = select(CacheVersion.__table__.c.key, CacheVersion.__table__.c.version)  # Core: no ORM overhead
 _PENDING = "cache_bumps"

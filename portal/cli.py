@@ -75,7 +75,7 @@ def worker(once, interval):
     delivery. Run as many as you like."""
     from portal import mail
     from portal.models import utcnow
-    from portal.services import notices, tickets
+    from portal.services import events, notices, tickets
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = current_app.logger
@@ -86,6 +86,7 @@ def worker(once, interval):
             db.session.commit()
             escalated = tickets.escalate(utcnow())  # emergency breaches, overdue tickets (S4.2.1)
             closed = tickets.close_unrated(utcnow())  # results given long ago and never rated (S3.5.2)
+            events.remind_due(utcnow())  # a day before an event, everyone signed up hears of it
             db.session.commit()
             if escalated or closed:
                 log.info("tickets: %s escalated, %s closed unrated", escalated, closed)

@@ -8,10 +8,16 @@ def register(app):
     from portal.blueprints.main import bp as main
     from portal.blueprints.notices import bp as notices
     from portal.blueprints.tickets import bp as tickets
+    from portal.blueprints.suggestions import bp as suggestions
+    from portal.blueprints.events import bp as events
+    from portal.blueprints.consultations import bp as consultations
 
     app.register_blueprint(main)
     app.register_blueprint(auth, url_prefix="/auth")
     app.register_blueprint(account, url_prefix="/account")
     app.register_blueprint(notices, url_prefix="/notices")
     app.register_blueprint(tickets, url_prefix="/tickets")
+    app.register_blueprint(suggestions, url_prefix="/suggestions")
+    app.register_blueprint(events, url_prefix="/events")
+    app.register_blueprint(consultations, url_prefix="/consultations")
     app.register_blueprint(admin, url_prefix="/admin")

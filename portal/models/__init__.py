@@ -18,3 +18,20 @@ from portal.models.tickets import (  # noqa: F401
     TicketPhoto,
     TicketStatus,
 )
+from portal.models.community import (  # noqa: F401
+    BoxOpening,
+    Consultation,
+    ConsultationAnswer,
+    ConsultationOption,
+    Event,
+    EventType,
+    EventSignup,
+    SignupStatus,
+    Study,
+    Suggestion,
+    SuggestionStatus,
+    SuggestionSupport,
+    SuggestionTopic,
+    consultation_building,
+    event_building,
+)

@@ -108,6 +108,7 @@ class Ticket(db.Model):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
     building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"), index=True)
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notice.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"), index=True)  # feedback after an event (S3.1.2)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     lead_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))

@@ -186,6 +186,7 @@ def _seed_base(rng, now, pw):
 
     settings.update({settings.duty_phone_key(d.id): f"1390000{1000 + i:04d}" for i, d in enumerate(departments)}, staff[0])
     _seed_tickets(rng, now, residents, staff, departments)
+    _seed_community(now, residents, staff, buildings)
 
 
 def _seed_scale(rng, now, pw, step):
@@ -377,3 +378,69 @@ def _seed_scale_tickets(rng, now, user_ids, unit_ids, step, count=100_000):
         [{"ticket_id": first_id + n, "kind": EventKind.CREATED, "is_internal": False, "body": r["description"], "data": {}, "created_at": r["created_at"]}
          for n, r in enumerate(rows)],
     )
+
+
+def _next_weekday(local_now, weekday, hour, weeks_ahead):
+    from datetime import datetime
+
+    from portal.i18n import from_local
+
+    day = local_now.date() + timedelta(days=(weekday - local_now.weekday()) % 7 + 7 * weeks_ahead)
+    return from_local(datetime(day.year, day.month, day.day, hour))
+
+
+def _seed_community(now, residents, staff, buildings):
+    """Suggestions, events in the calendar, a forum with sign-ups, a consultation."""
+    from portal.i18n import to_local
+    from portal.models import EventType
+    from portal.services import consultations, events, suggestions
+
+    kefu = staff[1]
+    local = to_local(now)
+    posts = [
+        (residents[2], "facilities", "建议增设电动车充电桩", "小区电动车越来越多，楼道充电有安全隐患，建议在地面车棚增设充电桩。", False),
+        (residents[3], "environment", "垃圾分类投放点增加洗手池", "投放厨余垃圾后没有地方洗手，建议在投放点旁增加洗手池。", True),
+        (residents[4], "security", "夜间东门加强巡逻", "晚上十点后东门附近比较暗，建议增加照明和巡逻。", False),
+        (residents[5], "activities", "希望多组织亲子活动", "周末可以组织一些亲子手工或运动活动。", False),
+    ]
+    made = []
+    for i, (author, topic, title, body, anonymous) in enumerate(posts):
+        item = suggestions.post(author, author.residencies[0].unit, topic, title, body, anonymous, False, now - timedelta(days=12 - i * 2))
+        made.append(item)
+    for supporter in residents[6:20]:
+        suggestions.support(made[0], supporter, supporter.residencies[0].unit, now - timedelta(days=5))
+    for supporter in residents[20:26]:
+        suggestions.support(made[2], supporter, supporter.residencies[0].unit, now - timedelta(days=4))
+    suggestions.open_box(kefu, now - timedelta(days=3))
+    suggestions.answer(made[2], "planned", "已安排秩序维护部增加夜间巡逻频次，东门照明将在本月内增设两盏路灯。", kefu, now - timedelta(days=2))
+    suggestions.start_study(made[0], staff[3], (now + timedelta(days=20)).date(), "联系供电部门确认容量，比选充电桩供应商。", kefu, now - timedelta(days=3))
+    suggestions.post(residents[7], residents[7].residencies[0].unit, "fees", "物业费能否按季度缴纳", "一次交一年压力较大。", False, False, now - timedelta(hours=6))
+    # the calendar: a monthly activity for most past months, the quarterly forum, a drill
+    for months_back in (1, 2, 4, 5):
+        start = _next_weekday(local, 5, 15, -(months_back * 4) - 1)
+        events.create(kind=EventType.ACTIVITY, title=f"社区文化活动（{to_local(start).month}月）", description="邻里手工、亲子游戏。", location="中心广场",
+                      starts_at=start, ends_at=start + timedelta(hours=2), capacity=None, seats_per_household=3, signup_deadline=None,
+                      buildings=[], actor=kefu, now=start - timedelta(days=10))
+    forum_start = _next_weekday(local, 5, 9, 2)
+    forum = events.create(kind=EventType.FORUM, title="第四季度业主座谈会", description="通报本季度服务情况，听取业主意见。", location="物业服务中心二楼会议室",
+                          starts_at=forum_start, ends_at=forum_start + timedelta(hours=2), capacity=20, seats_per_household=1,
+                          signup_deadline=forum_start - timedelta(days=1), buildings=[], actor=kefu, now=now)
+    suggestions.to_agenda(made[0], forum)
+    for resident in residents[10:15]:
+        events.sign_up(forum, resident, resident.residencies[0].unit, 1, now)
+    activity_start = _next_weekday(local, 6, 14, 1)
+    events.create(kind=EventType.ACTIVITY, title="垃圾分类知识竞赛", description="现场答题赢环保袋。", location="中心广场", starts_at=activity_start,
+                  ends_at=activity_start + timedelta(hours=2), capacity=40, seats_per_household=2, signup_deadline=None, buildings=[],
+                  actor=kefu, now=now - timedelta(days=8))
+    drill_start = _next_weekday(local, 2, 19, 1)
+    events.create(kind=EventType.DRILL, title="3号楼消防疏散演练", description="请3号楼住户听到警报后沿楼梯疏散。", location="3号楼",
+                  starts_at=drill_start, ends_at=drill_start + timedelta(hours=1), capacity=None, seats_per_household=4, signup_deadline=None,
+                  buildings=[buildings[2]], actor=kefu, now=now)
+    question = consultations.create(
+        "是否同意使用公共维修资金更换1、2号楼电梯", "1、2号楼电梯已使用十五年，年检多次整改。拟使用公共维修资金更换，预计每部电梯约45万元。",
+        ["同意更换", "不同意", "希望先召开说明会"], now + timedelta(days=14), buildings[:2], kefu, now - timedelta(days=2),
+    )
+    for resident in residents[:30]:
+        unit = resident.residencies[0].unit
+        if unit.building_id in (buildings[0].id, buildings[1].id) and resident.residencies[0].is_owner:
+            consultations.answer(question, resident, unit, question.options[len(resident.name) % 3].id, now - timedelta(days=1))

@@ -12,9 +12,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from portal import database, permissions
 from portal.blueprints.main import bp
 from portal.extensions import db, login_manager
-from portal.i18n import LANGUAGE_NAMES, isotime, localtime
+from portal.i18n import LANGUAGE_NAMES, isotime, localtime, to_local
 from portal.models import OPEN_STATUSES, Notice, Role, Ticket, TicketChannel, TicketStatus, User, utcnow
-from portal.services import auth, notices, settings, tickets
+from portal.services import auth, notices, settings, suggestions, tickets
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -160,7 +160,11 @@ def index():
         ),
     }
     scheduled = db.session.scalar(select(func.count(Notice.id)).where(Notice.publish_at > now, Notice.withdrawn_at.is_(None)))
-    return render_template("main/index.html", unanswered=unanswered, drafts=drafts, scheduled=scheduled, counts=counts)
+    studies = suggestions.overdue_studies(to_local(now).date())
+    return render_template(
+        "main/index.html", unanswered=unanswered, drafts=drafts, scheduled=scheduled, counts=counts, studies=studies,
+        unread=len(suggestions.unread()),
+    )
 
 
 @bp.route("/language", methods=["POST"])

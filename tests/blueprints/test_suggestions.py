@@ -1,0 +1,152 @@
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import BoxOpening, OutboxMessage, Role, Suggestion, SuggestionStatus, Ticket, TicketChannel, utcnow
+from portal.services import suggestions
+from tests.conftest import PortalClient
+
+
+def _post(client, **kw):
+    data = {"topic": "facilities", "title": "增设充电桩", "body": "车棚里加充电桩", "idempotency_key": kw.pop("key", "s1")}
+    data.update(kw)
+    return client.post("/suggestions/new", data)
+
+
+def test_resident_posts_signed_and_the_board_shows_it(client, make_user):
+    resident = make_user(name="周杰")
+    client.login(resident)
+    assert _post(client).status_code == 302
+    _post(client)  # sent twice: recorded once
+    assert db.session.scalar(select(func.count(Suggestion.id))) == 1
+    assert "增设充电桩" in client.get("/suggestions/").get_data(as_text=True)
+
+
+def test_anonymous_means_no_staff_page_reveals_the_author(app, client, make_user):
+    resident = make_user(name="隐名者甲", email="a@example.com")
+    client.login(resident)
+    _post(client, anonymous="y", title="匿名建议")
+    item = db.session.scalar(select(Suggestion))
+    own = client.get(f"/suggestions/{item.id}").get_data(as_text=True)
+    assert "匿名建议" in own
+    staff = PortalClient(app)
+    staff.login(make_user(role=Role.STAFF))
+    for url in ("/suggestions/", f"/suggestions/{item.id}", "/suggestions/box", "/"):
+        assert "隐名者甲" not in staff.get(url).get_data(as_text=True), url
+    staff.post(f"/suggestions/{item.id}/ticket")
+    ticket = db.session.scalar(select(Ticket))
+    assert ticket.channel == TicketChannel.SUGGESTION_BOX and ticket.resident_id is None and "隐名者甲" not in ticket.caller_name
+    for url in (f"/tickets/{ticket.id}", "/tickets/export.csv"):
+        assert "隐名者甲" not in staff.get(url).get_data(as_text=True), url
+    import shutil
+    import subprocess
+    import tempfile
+
+    if shutil.which("pdftotext"):
+        with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+            f.write(staff.get(f"/tickets/{ticket.id}/slip.pdf").data)
+            f.flush()
+            assert "隐名者甲" not in subprocess.run(["pdftotext", f.name, "-"], capture_output=True, text=True, check=True).stdout
+    staff.post(f"/suggestions/{item.id}/answer", {"status": "planned", "reply": "已列入计划"})
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.to_addr == "a@example.com"))
+    assert mail is not None and "隐名者甲" not in mail.body  # the author hears back, by email only to themselves
+
+
+def test_support_counts_once_per_household(app, client, make_user, make_building):
+    building = make_building(units=1)
+    unit = building.units[0]
+    author = make_user()
+    item = suggestions.post(author, author.residencies[0].unit, "security", "巡逻", "夜间巡逻", False, False, utcnow())
+    db.session.commit()
+    first, spouse = make_user(units=[unit]), make_user(units=[unit])
+    client.login(first)
+    client.post(f"/suggestions/{item.id}/support")
+    client.post(f"/suggestions/{item.id}/support")
+    other = PortalClient(app)
+    other.login(spouse)
+    other.post(f"/suggestions/{item.id}/support", headers={"HX-Request": "true"})
+    db.session.expire_all()
+    assert db.session.get(Suggestion, item.id).support_count == 1
+
+
+def test_board_filters_sorts_and_counts_hidden_posts(client, make_user):
+    author = make_user()
+    unit = author.residencies[0].unit
+    a = suggestions.post(author, unit, "fees", "物业费", "按季缴", False, False, utcnow())
+    b = suggestions.post(author, unit, "environment", "绿化", "多种树", False, False, utcnow())
+    c = suggestions.post(author, unit, "other", "广告", "违规内容", False, False, utcnow())
+    b.support_count = 5
+    suggestions.hide(c, "含广告", make_user(role=Role.STAFF), utcnow())
+    db.session.commit()
+    client.login(make_user())
+    page = client.get("/suggestions/?topic=fees").get_data(as_text=True)
+    assert "物业费" in page and "绿化" not in page
+    page = client.get("/suggestions/?sort=support").get_data(as_text=True)
+    assert page.index("绿化") < page.index("物业费") and "违规内容" not in page
+    assert "hidden-count" in page
+    assert client.get(f"/suggestions/{c.id}").status_code == 404
+    mine = PortalClient(client.app)
+    mine.login(author)
+    assert "含广告" in mine.get(f"/suggestions/{c.id}").get_data(as_text=True)  # the author sees why
+
+
+def test_opening_the_box_records_who_when_and_what(client, make_user):
+    author = make_user()
+    suggestions.post(author, author.residencies[0].unit, "fees", "一", "一", False, False, utcnow())
+    suggestions.post(author, author.residencies[0].unit, "fees", "二", "二", False, False, utcnow())
+    db.session.commit()
+    staff = make_user(role=Role.STAFF, name="王敏")
+    client.login(staff)
+    assert "2" in client.get("/suggestions/box").get_data(as_text=True)
+    page = client.post("/suggestions/box").get_data(as_text=True)
+    assert "王敏" in page
+    opening = db.session.scalar(select(BoxOpening))
+    assert opening.opened_by_id == staff.id and opening.read_count == 2
+    assert all(s.status == SuggestionStatus.UNDER_REVIEW and s.opening_id == opening.id for s in db.session.scalars(select(Suggestion)))
+    assert suggestions.unread() == []
+
+
+def test_reply_tells_author_and_supporters_by_email(make_user):
+    author = make_user(email="author@example.com")
+    fan = make_user(email="fan@example.com")
+    item = suggestions.post(author, author.residencies[0].unit, "fees", "按季缴费", "建议", False, False, utcnow())
+    suggestions.support(item, fan, fan.residencies[0].unit, utcnow())
+    suggestions.answer(item, "done", "已开通按季缴费", make_user(role=Role.STAFF), utcnow())
+    db.session.commit()
+    assert sorted(db.session.scalars(select(OutboxMessage.to_addr))) == ["author@example.com", "fan@example.com"]
+
+
+def test_an_important_suggestion_starts_a_study_shown_on_the_staff_home_when_overdue(client, make_user):
+    from datetime import date
+
+    author = make_user()
+    item = suggestions.post(author, author.residencies[0].unit, "facilities", "电梯更新", "建议", False, False, utcnow())
+    db.session.commit()
+    staff = make_user(role=Role.STAFF)
+    client.login(staff)
+    assert client.post(f"/suggestions/{item.id}/study", {"owner": str(staff.id), "deadline": "2020-01-01", "notes": "调研"}).status_code == 302
+    assert "电梯更新" in client.get("/").get_data(as_text=True)
+    client.post(f"/suggestions/{item.id}/answer", {"status": "planned", "reply": "明年更换"})
+    db.session.expire_all()
+    assert db.session.get(Suggestion, item.id).study.completed_at is not None
+    assert "电梯更新" not in client.get("/").get_data(as_text=True)
+    assert suggestions.overdue_studies(date(2030, 1, 1)) == []
+
+
+def test_a_suggestion_for_one_building_is_seen_only_there(client, make_user, make_building):
+    a, b = make_building(), make_building()
+    author = make_user(building=a)
+    item = suggestions.post(author, author.residencies[0].unit, "environment", "一号楼门口", "积水", False, True, utcnow())
+    db.session.commit()
+    client.login(make_user(building=b))
+    assert client.get(f"/suggestions/{item.id}").status_code == 404
+    assert "一号楼门口" not in client.get("/suggestions/").get_data(as_text=True)
+
+
+def test_moderation_is_for_staff_only(client, make_user):
+    author = make_user()
+    item = suggestions.post(author, author.residencies[0].unit, "fees", "x", "y", False, False, utcnow())
+    db.session.commit()
+    client.login(make_user())
+    for action in ("hide", "answer", "study", "ticket", "agenda"):
+        assert client.post(f"/suggestions/{item.id}/{action}", {"reason": "x", "status": "done"}).status_code == 404
+    assert client.get("/suggestions/box").status_code == 404

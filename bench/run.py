@@ -155,6 +155,7 @@ def main():
             ("notice_board", "/notices/", RESIDENT),  # goal 0.25
             ("ticket_register", "/tickets/", STAFF),  # goal 0.20: the staff register's first page
             ("resident_tickets", "/tickets/", RESIDENT),  # goal 0.25: a resident's own list
+            ("events", "/events/", RESIDENT),  # goal 0.25: the resident events page
         ]
         # warm up both
         wrk(f"http://127.0.0.1:{hello_port}/", 2, args.connections)

@@ -92,8 +92,23 @@ def poisoned(app, make_user, make_notice):
     tickets.resume(ticket, staff, utcnow())
     tickets.resolve(ticket, EVIL, staff, utcnow())
     tickets.formal_reply(ticket, EVIL, staff, utcnow())
+    from datetime import timedelta
+
+    from portal.models import EventType
+    from portal.services import consultations, events, suggestions
+
+    idea = suggestions.post(resident, building.units[0], "other", EVIL[:110], EVIL, False, False, utcnow())
+    suggestions.answer(idea, "planned", EVIL, staff, utcnow())
+    start = utcnow() + timedelta(days=30)
+    event = events.create(kind=EventType.FORUM, title=EVIL[:190], description=EVIL, location=EVIL[:190], starts_at=start,
+                          ends_at=start + timedelta(hours=2), capacity=5, seats_per_household=1, signup_deadline=None, buildings=[],
+                          actor=staff, now=utcnow(), exception_reason=EVIL)
+    events.sign_up(event, resident, building.units[0], 1, utcnow())
+    events.publish_minutes(event, EVIL, utcnow())
+    question_c = consultations.create(EVIL[:190], EVIL, [EVIL[:150], "同意"], utcnow() + timedelta(days=3), [building], staff, utcnow())
     db.session.commit()
-    return dict(resident=resident, staff=staff, notice=notice, question=question, building=building, ticket=ticket)
+    return dict(resident=resident, staff=staff, notice=notice, question=question, building=building, ticket=ticket,
+                idea=idea, event=event, consultation=question_c)
 
 
 def _png():
@@ -106,7 +121,9 @@ def test_resident_views_are_inert(client, poisoned):
     client.login(poisoned["resident"])
     n = poisoned["notice"]
     t = poisoned["ticket"]
-    for url in ("/notices/", f"/notices/{n.id}", f"/notices/questions/{poisoned['question'].id}", "/account/", "/tickets/", f"/tickets/{t.id}"):
+    community = (f"/suggestions/{poisoned['idea'].id}", "/suggestions/", f"/events/{poisoned['event'].id}", "/events/",
+                 f"/consultations/{poisoned['consultation'].id}", "/consultations/")
+    for url in ("/notices/", f"/notices/{n.id}", f"/notices/questions/{poisoned['question'].id}", "/account/", "/tickets/", f"/tickets/{t.id}", *community):
         assert_inert(client.get(url).get_data(as_text=True), url)
     fragment = client.get("/notices/", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert_inert(fragment, "board fragment")
@@ -134,6 +151,14 @@ def test_staff_and_admin_views_are_inert(client, make_user, poisoned):
         "/tickets/?q=script",
         f"/tickets/{poisoned['ticket'].id}",
         "/tickets/residents?q=住户",
+        f"/suggestions/{poisoned['idea'].id}",
+        "/suggestions/",
+        "/suggestions/box",
+        f"/events/{poisoned['event'].id}",
+        f"/events/{poisoned['event'].id}/attendance",
+        "/events/",
+        "/events/calendar",
+        f"/consultations/{poisoned['consultation'].id}",
     ]
     for url in urls:
         response = client.get(url)

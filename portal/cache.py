@@ -18,6 +18,7 @@ from portal.models import (
     ConsultationAnswer,
     Event,
     EventSignup,
+    KioskScreen,
     Study,
     Suggestion,
     SuggestionSupport,
@@ -41,6 +42,7 @@ PEOPLE = "people"  # who holds which unit
 PLACES = "places"  # buildings, units, departments
 TICKETS = "tickets"  # the register
 COMMUNITY = "community"  # suggestions, events, consultations
+KIOSK = "kiosk"  # lobby screens (not their last_seen_at, which is written with Core)
 
 _WATCHED = {
     User: PEOPLE,
@@ -63,6 +65,7 @@ _WATCHED = {
     EventSignup: COMMUNITY,
     Consultation: COMMUNITY,
     ConsultationAnswer: COMMUNITY,
+    KioskScreen: KIOSK,
 }
 _VERSIONS = select(CacheVersion.__table__.c.key, CacheVersion.__table__.c.version)  # Core: no ORM overhead
 _PENDING = "cache_bumps"

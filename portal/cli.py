@@ -15,6 +15,7 @@ def init_app(app):
     app.cli.add_command(demo_logins)
     app.cli.add_command(create_user)
     app.cli.add_command(worker)
+    app.cli.add_command(kiosk_link)
 
 
 @click.command("seed-demo")
@@ -103,3 +104,22 @@ def worker(once, interval):
         if once:
             return
         time.sleep(interval)
+
+
+@click.command("kiosk-link")
+@click.argument("building")
+def kiosk_link(building):
+    """Print the secret link of BUILDING's lobby screen(s), creating one if it has none."""
+    from portal.links import external_url
+    from portal.models import Building, KioskScreen, utcnow
+    from portal.services import kiosk
+
+    found = db.session.scalar(select(Building).where(Building.name == building))
+    if found is None:
+        raise click.UsageError(f"No building called {building}")
+    screens = db.session.scalars(select(KioskScreen).where(KioskScreen.building_id == found.id, KioskScreen.revoked_at.is_(None))).all()
+    if not screens:
+        screens = [kiosk.create(found, "大堂", "landscape", 12, 30, None, None, utcnow())]
+        db.session.commit()
+    for screen in screens:
+        click.echo(f"{screen.name}: {external_url('kiosk.screen', secret=screen.secret)}")

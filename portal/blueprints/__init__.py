@@ -11,6 +11,7 @@ def register(app):
     from portal.blueprints.suggestions import bp as suggestions
     from portal.blueprints.events import bp as events
     from portal.blueprints.consultations import bp as consultations
+    from portal.blueprints.kiosk import bp as kiosk
 
     app.register_blueprint(main)
     app.register_blueprint(auth, url_prefix="/auth")
@@ -20,4 +21,5 @@ def register(app):
     app.register_blueprint(suggestions, url_prefix="/suggestions")
     app.register_blueprint(events, url_prefix="/events")
     app.register_blueprint(consultations, url_prefix="/consultations")
+    app.register_blueprint(kiosk, url_prefix="/kiosk")
     app.register_blueprint(admin, url_prefix="/admin")

@@ -35,3 +35,4 @@ from portal.models.community import (  # noqa: F401
     consultation_building,
     event_building,
 )
+from portal.models.kiosk import KioskScreen, Orientation  # noqa: F401

@@ -199,6 +199,17 @@ def snapshot(user, now, building_ids=None):
     return cache.cached("board", audience, cache.NOTICES, build, now)
 
 
+class _BuildingResidents:
+    """The audience "residents of these buildings", for a lobby screen that has no user."""
+
+    is_authenticated = True
+    role = Role.RESIDENT
+
+
+def building_snapshot(building_ids, now):
+    return snapshot(_BuildingResidents, now, list(building_ids))
+
+
 def prerendered(snap, locale, now):
     """The first page's list items as HTML, with and without the "new" mark, per audience and language."""
 

@@ -1,8 +1,8 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
 from portal.forms import choices
 from portal.models import Role
@@ -67,3 +67,13 @@ class ImportForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A POST with nothing but its CSRF token."""
+
+
+class ScreenForm(FlaskForm):
+    building_id = SelectField(_l("Building"), coerce=int, choices=[])
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=64)], default="大堂")
+    orientation = SelectField(_l("Orientation"), choices=choices([("landscape", _l("Landscape")), ("portrait", _l("Portrait"))]))
+    slide_seconds = IntegerField(_l("Seconds per slide"), default=12, validators=[NumberRange(min=4, max=300)])
+    poll_seconds = IntegerField(_l("Check for news every (seconds)"), default=30, validators=[NumberRange(min=5, max=600)])
+    night_start = IntegerField(_l("Dim from (hour)"), validators=[Optional(), NumberRange(min=0, max=23)])
+    night_end = IntegerField(_l("Dim until (hour)"), validators=[Optional(), NumberRange(min=0, max=23)])

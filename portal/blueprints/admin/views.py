@@ -13,13 +13,15 @@ from portal.blueprints.admin.forms import (
     DepartmentForm,
     ImportForm,
     PersonForm,
+    ScreenForm,
     UnitForm,
 )
 from portal.extensions import db
 from portal.forms import choices
-from portal.models import Building, Department, Role, SettingChange, Unit, User
+from portal.models import Building, Department, KioskScreen, Role, SettingChange, Unit, User, utcnow
 from portal.permissions import role_required
-from portal.services import auth, people, settings
+from portal.links import external_url
+from portal.services import auth, kiosk, people, settings
 
 PEOPLE_PAGE = 50
 
@@ -300,3 +302,34 @@ def policy_settings():
         history=history,
         confirm=ConfirmForm(),
     ), (422 if errors else 200)
+
+
+# Lobby screens
+
+
+@bp.route("/screens", methods=["GET", "POST"])
+def screens():
+    form = ScreenForm()
+    form.building_id.choices = choices((b.id, b.name) for b in db.session.scalars(select(Building).where(Building.is_active).order_by(Building.name)))
+    if form.validate_on_submit():
+        screen = kiosk.create(
+            db.session.get(Building, form.building_id.data), form.name.data, form.orientation.data, form.slide_seconds.data,
+            form.poll_seconds.data, form.night_start.data, form.night_end.data, utcnow(),
+        )
+        db.session.commit()
+        flash(_("Screen created. Open its link on the lobby PC: %(url)s", url=external_url("kiosk.screen", secret=screen.secret)), "success")
+        return redirect(url_for("admin.screens"))
+    rows = db.session.scalars(select(KioskScreen).order_by(KioskScreen.revoked_at.is_not(None), KioskScreen.id)).all()
+    links = {s.id: external_url("kiosk.screen", secret=s.secret) for s in rows if s.revoked_at is None}
+    return render_template("admin/screens.html", form=form, rows=rows, links=links, confirm=ConfirmForm(), now=utcnow(),
+                           silent_after=kiosk.SILENT_AFTER), (422 if request.method == "POST" else 200)
+
+
+@bp.route("/screens/<int:screen_id>/revoke", methods=["POST"])
+def revoke_screen(screen_id):
+    screen = db.session.get(KioskScreen, screen_id) or abort(404)
+    if ConfirmForm().validate_on_submit() and screen.revoked_at is None:
+        kiosk.revoke(screen, utcnow())
+        db.session.commit()
+        flash(_("The screen's link was revoked: it stops working at once."), "success")
+    return redirect(url_for("admin.screens"))

@@ -14,7 +14,7 @@ from portal.blueprints.main import bp
 from portal.extensions import db, login_manager
 from portal.i18n import LANGUAGE_NAMES, isotime, localtime, to_local
 from portal.models import OPEN_STATUSES, Notice, Role, Ticket, TicketChannel, TicketStatus, User, utcnow
-from portal.services import auth, notices, settings, suggestions, tickets
+from portal.services import auth, kiosk, notices, settings, suggestions, tickets
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -161,9 +161,10 @@ def index():
     }
     scheduled = db.session.scalar(select(func.count(Notice.id)).where(Notice.publish_at > now, Notice.withdrawn_at.is_(None)))
     studies = suggestions.overdue_studies(to_local(now).date())
+    silent_screens = kiosk.silent(now) if permissions.is_back_office(current_user) else []
     return render_template(
         "main/index.html", unanswered=unanswered, drafts=drafts, scheduled=scheduled, counts=counts, studies=studies,
-        unread=len(suggestions.unread()),
+        unread=len(suggestions.unread()), silent_screens=silent_screens,
     )
 
 

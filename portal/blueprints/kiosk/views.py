@@ -1,0 +1,49 @@
+"""The lobby screen: /kiosk/<secret>, no login. The page polls /kiosk/<secret>/slides with
+If-None-Match; when nothing changed the answer is 304 after one small query (the cache versions)."""
+from flask import abort, make_response, render_template, request
+from flask_babel import force_locale
+from markupsafe import Markup
+
+from portal.blueprints.kiosk import bp
+from portal.models import utcnow
+from portal.services import kiosk, settings
+
+
+def _screen(secret):
+    screen = kiosk.screen_for(secret)
+    if screen is None:
+        abort(404)
+    return screen
+
+
+@bp.route("/<secret>")
+def screen(secret):
+    info = _screen(secret)
+    now = utcnow()
+    kiosk.report_in(info, now)
+    with force_locale("zh_Hans"):  # the lobby speaks the community's language
+        slides, etag = kiosk.content(info, now)
+        response = make_response(render_template(
+            "kiosk/screen.html", screen=info, slides=Markup(slides), etag=etag,  # noqa: S704 - rendered by kiosk/_slides.html with autoescape
+            hotline=settings.get("hotline"), contact_person=settings.get("contact_person"),
+        ))
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the secret stays in the lobby
+    return response
+
+
+@bp.route("/<secret>/slides")
+def slides(secret):
+    info = _screen(secret)
+    now = utcnow()
+    kiosk.report_in(info, now)
+    with force_locale("zh_Hans"):
+        body, etag = kiosk.content(info, now)
+    if request.if_none_match.contains(etag):
+        response = make_response("", 304)
+    else:
+        response = make_response(body)
+        response.headers["Content-Type"] = "text/html; charset=utf-8"
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "no-cache"
+    return response

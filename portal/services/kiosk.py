@@ -1,0 +1,142 @@
+"""Lobby screens: the building's current notices, bulletins and upcoming events as slides, an
+emergency taking the screen over, and polls that cost one small query when nothing changed."""
+import hashlib
+import html
+import re
+import secrets
+import threading
+from datetime import timedelta
+
+from flask import render_template
+from sqlalchemy import or_, select, update
+
+from portal import cache
+from portal.extensions import db
+from portal.links import external_url
+from portal.models import Event, KioskScreen, Notice, Orientation, event_building
+from portal.pdf import qr_svg
+from portal.services import notices
+from portal.services.events import TYPE_LABELS
+from portal.services.notices import CATEGORY_LABELS
+
+PAGE_CHARS = {Orientation.LANDSCAPE: 260, Orientation.PORTRAIT: 420}
+REPORT_EVERY = timedelta(seconds=60)
+SILENT_AFTER = timedelta(minutes=5)
+
+_reported = {}  # screen secret -> when this process last wrote its last_seen_at
+_reported_lock = threading.Lock()
+
+
+def create(building, name, orientation, slide_seconds, poll_seconds, night_start, night_end, now):
+    screen = KioskScreen(
+        building_id=building.id, name=name.strip(), secret=secrets.token_urlsafe(24), orientation=Orientation(orientation),
+        slide_seconds=slide_seconds, poll_seconds=poll_seconds, night_start=night_start, night_end=night_end, created_at=now,
+    )
+    db.session.add(screen)
+    db.session.flush()
+    return screen
+
+
+def revoke(screen, now):
+    """The old link answers 404 from the next request on, on every worker (cache.KIOSK)."""
+    screen.revoked_at = now
+
+
+def screen_for(secret):
+    """The screen's settings by its secret link, or None; cached until any screen changes."""
+
+    def build():
+        row = db.session.execute(select(KioskScreen).where(KioskScreen.secret == secret, KioskScreen.revoked_at.is_(None))).scalar()
+        if row is None:
+            return None, None
+        return {
+            "id": row.id, "building_id": row.building_id, "building": row.building.name, "orientation": row.orientation,
+            "slide_seconds": row.slide_seconds, "poll_seconds": row.poll_seconds, "night_start": row.night_start,
+            "night_end": row.night_end, "secret": row.secret,
+        }, None
+
+    return cache.cached("kiosk-screen", secret, cache.KIOSK, build)
+
+
+def report_in(screen, now):
+    """Each poll reports the screen alive; the row is written at most once a minute per worker."""
+    with _reported_lock:
+        last = _reported.get(screen["secret"])
+        if last is not None and now - last < REPORT_EVERY:
+            return False
+        if len(_reported) > 10000:
+            _reported.clear()
+        _reported[screen["secret"]] = now
+    db.session.execute(update(KioskScreen).where(KioskScreen.id == screen["id"]).values(last_seen_at=now))  # Core: no cache bump
+    db.session.commit()
+    return True
+
+
+def silent(now):
+    """Screens that have not polled for a while (or never)."""
+    return db.session.scalars(
+        select(KioskScreen).where(
+            KioskScreen.revoked_at.is_(None), or_(KioskScreen.last_seen_at.is_(None), KioskScreen.last_seen_at < now - SILENT_AFTER)
+        ).order_by(KioskScreen.id)
+    ).all()
+
+
+def _pages(text, size):
+    """Long notices page through instead of being cut off: split at sentence ends near `size` characters."""
+    text = re.sub(r"\n{3,}", "\n\n", text.strip())
+    pages = []
+    while len(text) > size:
+        cut = max(text.rfind(mark, 0, size) for mark in ("。", "！", "？", "；", "\n", ". "))
+        cut = cut + 1 if cut > size // 2 else size
+        pages.append(text[:cut].strip())
+        text = text[cut:].strip()
+    if text or not pages:
+        pages.append(text)
+    return pages
+
+
+def _plain(body_html):
+    text = re.sub(r"</(p|li|h3|h4|blockquote)>|<br\s*/?>", "\n", body_html or "")
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def content(screen, now):
+    """(html, etag) of the screen's slides; kept until notices, events or settings change, or the
+    next notice or event starts or ends."""
+    versions = cache.versions()
+    key = (screen["building_id"], screen["orientation"], versions.get(cache.SETTINGS, 0), versions.get(cache.COMMUNITY, 0))
+
+    def build():
+        snap = notices.building_snapshot([screen["building_id"]], now)
+        ids = [n.id for n in (*snap["pinned"], *snap["page"])]
+        bodies = dict(db.session.execute(select(Notice.id, Notice.body_html).where(Notice.id.in_(ids or [-1]))).all())
+        slides = []
+        size = PAGE_CHARS[screen["orientation"]]
+        for n in (*snap["pinned"], *snap["page"][: 12 - len(snap["pinned"])]):
+            pages = _pages(_plain(bodies.get(n.id, "")), size)
+            url = external_url("notices.show", notice_id=n.id)
+            for i, page in enumerate(pages):
+                slide = {"kind": "notice", "label": str(CATEGORY_LABELS[n.category]), "title": n.title, "text": page,
+                         "page": i + 1, "pages": len(pages), "qr": qr_svg(url), "pinned": n.is_pinned,
+                         "bulletin": not n.is_community_wide, "at": n.publish_at}
+                slides.append(slide)
+        upcoming = db.session.scalars(
+            select(Event).where(
+                Event.cancelled_at.is_(None), Event.ends_at > now, Event.starts_at < now + timedelta(days=30),
+                or_(Event.is_community_wide, Event.id.in_(select(event_building.c.event_id).where(event_building.c.building_id == screen["building_id"]))),
+            ).order_by(Event.starts_at).limit(6)
+        ).all()
+        for e in upcoming:
+            slides.append({"kind": "event", "label": str(TYPE_LABELS[e.kind]), "title": e.title, "text": e.description[:size],
+                           "starts": e.starts_at, "ends": e.ends_at, "place": e.location, "qr": qr_svg(external_url("events.show", event_id=e.id)),
+                           "pinned": False, "page": 1, "pages": 1})
+        # pinned notices come round twice as often
+        rotation = [s for s in slides for _ in range(2 if s["pinned"] else 1)]
+        emergency = snap["emergencies"][0] if snap["emergencies"] else None
+        emergency_text = _plain(db.session.scalar(select(Notice.body_html).where(Notice.id == emergency.id))) if emergency else ""
+        body = render_template("kiosk/_slides.html", slides=rotation, emergency=emergency, emergency_text=emergency_text, screen=screen)
+        etag = hashlib.sha256(body.encode()).hexdigest()[:32]
+        ends = [t for t in (snap["until"], *(e.starts_at for e in upcoming if e.starts_at > now), *(e.ends_at for e in upcoming)) if t]
+        return (body, etag), min(ends) if ends else None
+
+    return cache.cached("kiosk-content", key, cache.NOTICES, build, now)

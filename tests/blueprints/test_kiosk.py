@@ -1,0 +1,137 @@
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, select
+
+from portal.extensions import db
+from portal.models import KioskScreen, NoticeCategory, Role, TicketChannel, utcnow
+from portal.services import kiosk, notices, tickets
+
+
+@pytest.fixture
+def lobby(make_building):
+    building = make_building("1号楼")
+    screen = kiosk.create(building, "大堂", "landscape", 12, 30, 23, 6, utcnow())
+    db.session.commit()
+    return building, screen
+
+
+def test_the_screen_shows_the_buildings_notices_and_bulletins_without_login(client, lobby, make_building, make_notice):
+    building, screen = lobby
+    other = make_building("2号楼")
+    make_notice(title="全体业主停水通知")
+    make_notice(title="一号楼宣传栏", buildings=[building])
+    make_notice(title="二号楼宣传栏", buildings=[other])
+    page = client.get(f"/kiosk/{screen.secret}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "全体业主停水通知" in text and "一号楼宣传栏" in text and "二号楼宣传栏" not in text
+    assert "<svg" in text  # a QR code per slide
+    assert "400-800-1234" in text and "客服中心" in text  # the hotline and contact person
+
+
+def test_no_personal_data_on_the_screen(client, lobby, make_user, make_notice):
+    building, screen = lobby
+    resident = make_user(name="隐私住户", phone="13812340000", building=building)
+    tickets.create(category="repair", channel=TicketChannel.ONLINE, description="隐私住户家漏水", actor=resident, now=utcnow(),
+                   resident=resident, unit=resident.residencies[0].unit)
+    make_notice(title="公告")
+    db.session.commit()
+    text = client.get(f"/kiosk/{screen.secret}").get_data(as_text=True)
+    assert "隐私住户" not in text and "13812340000" not in text and "1-101" not in text
+
+
+def test_a_long_notice_pages_through_and_pinned_ones_come_round_more_often(client, lobby, make_notice):
+    building, screen = lobby
+    long_body = "。".join(f"第{i}条注意事项，请各位住户仔细阅读并遵守" for i in range(40)) + "。"
+    notice = make_notice(title="长公告", body=long_body)
+    notice.body_html = notices.render_body(long_body)
+    make_notice(title="置顶公告", is_pinned=True)
+    db.session.commit()
+    slides = client.get(f"/kiosk/{screen.secret}/slides").get_data(as_text=True)
+    pages = re.findall(r"第 (\d+) / (\d+) 页", slides)
+    assert len(pages) >= 3 and pages[0] == ("1", pages[0][1])
+    assert "第39条注意事项" in slides  # nothing cut off
+    assert slides.count(">置顶公告<") == 2
+
+
+def test_polls_answer_304_with_one_query_when_nothing_changed(client, lobby, make_notice):
+    building, screen = lobby
+    make_notice(title="公告一")
+    first = client.get(f"/kiosk/{screen.secret}/slides")
+    etag = first.headers["ETag"]
+    statements = []
+    listener = lambda *a: a[2].startswith(("BEGIN", "SAVEPOINT", "RELEASE")) or statements.append(a[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        again = client.get(f"/kiosk/{screen.secret}/slides", headers={"If-None-Match": etag})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert again.status_code == 304 and again.data == b""
+    assert len(statements) == 1 and "cache_version" in statements[0]
+
+
+def test_an_emergency_takes_over_until_lifted(client, lobby, make_notice, make_user, make_building):
+    building, screen = lobby
+    make_notice(title="普通公告")
+    etag = client.get(f"/kiosk/{screen.secret}/slides").headers["ETag"]
+    other = make_building("3号楼")
+    make_notice(title="三号楼停电", category=NoticeCategory.EMERGENCY, buildings=[other])
+    assert client.get(f"/kiosk/{screen.secret}/slides", headers={"If-None-Match": etag}).status_code == 304  # not this building's
+    emergency = make_notice(title="燃气泄漏", category=NoticeCategory.EMERGENCY)
+    changed = client.get(f"/kiosk/{screen.secret}/slides", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and "燃气泄漏" in changed.get_data(as_text=True) and "普通公告" not in changed.get_data(as_text=True)
+    notices.lift(emergency, make_user(role=Role.STAFF), utcnow())
+    db.session.commit()
+    assert "普通公告" in client.get(f"/kiosk/{screen.secret}/slides").get_data(as_text=True)
+
+
+def test_a_revoked_or_unknown_link_answers_404_at_once(client, lobby):
+    building, screen = lobby
+    assert client.get(f"/kiosk/{screen.secret}").status_code == 200
+    kiosk.revoke(screen, utcnow())
+    db.session.commit()
+    assert client.get(f"/kiosk/{screen.secret}").status_code == 404
+    assert client.get(f"/kiosk/{screen.secret}/slides").status_code == 404
+    assert client.get("/kiosk/not-a-real-secret").status_code == 404
+
+
+def test_screens_report_in_and_silent_ones_show_on_the_staff_home(client, lobby, make_user, make_building):
+    building, screen = lobby
+    quiet = kiosk.create(make_building("9号楼"), "大堂", "portrait", 12, 30, None, None, utcnow())
+    db.session.commit()
+    client.get(f"/kiosk/{screen.secret}/slides")
+    db.session.expire_all()
+    assert db.session.get(KioskScreen, screen.id).last_seen_at is not None
+    assert [s.id for s in kiosk.silent(utcnow())] == [quiet.id]
+    assert [s.id for s in kiosk.silent(utcnow() + timedelta(minutes=10))] == [screen.id, quiet.id]
+    staff = client.__class__(client.app)
+    staff.login(make_user(role=Role.STAFF))
+    assert "9号楼" in staff.get("/").get_data(as_text=True)
+
+
+def test_admins_create_and_revoke_screens_and_others_cannot(client, make_user, make_building):
+    building = make_building("5号楼")
+    client.login(make_user(role=Role.STAFF))
+    assert client.get("/admin/screens").status_code == 404
+    admin = client.__class__(client.app)
+    admin.login(make_user(role=Role.ADMIN))
+    response = admin.post("/admin/screens", {"building_id": str(building.id), "name": "东门大堂", "orientation": "portrait",
+                                             "slide_seconds": "15", "poll_seconds": "30", "night_start": "23", "night_end": "6"})
+    assert response.status_code == 302
+    screen = db.session.scalar(select(KioskScreen))
+    assert screen.orientation.value == "portrait" and screen.night_start == 23
+    assert screen.secret in admin.get("/admin/screens").get_data(as_text=True)
+    admin.post(f"/admin/screens/{screen.id}/revoke")
+    db.session.expire_all()
+    assert db.session.get(KioskScreen, screen.id).revoked_at is not None
+
+
+def test_kiosk_link_command_prints_the_secret_link(app, make_building):
+    make_building("7号楼")
+    result = app.test_cli_runner().invoke(args=["kiosk-link", "7号楼"])
+    assert result.exit_code == 0 and "/kiosk/" in result.output
+    again = app.test_cli_runner().invoke(args=["kiosk-link", "7号楼"])
+    assert again.output == result.output  # the same screen, not a new one each time
+    assert app.test_cli_runner().invoke(args=["kiosk-link", "无此楼"]).exit_code != 0

@@ -59,13 +59,14 @@ def test_a_long_notice_pages_through_and_pinned_ones_come_round_more_often(clien
 def test_polls_answer_304_with_one_query_when_nothing_changed(client, lobby, make_notice):
     building, screen = lobby
     make_notice(title="公告一")
-    first = client.get(f"/kiosk/{screen.secret}/slides")
+    url = f"/kiosk/{screen.secret}/slides"
+    first = client.get(url)
     etag = first.headers["ETag"]
     statements = []
     listener = lambda *a: a[2].startswith(("BEGIN", "SAVEPOINT", "RELEASE")) or statements.append(a[2])  # noqa: E731
     event.listen(db.engine, "before_cursor_execute", listener)
     try:
-        again = client.get(f"/kiosk/{screen.secret}/slides", headers={"If-None-Match": etag})
+        again = client.get(url, headers={"If-None-Match": etag})
     finally:
         event.remove(db.engine, "before_cursor_execute", listener)
     assert again.status_code == 304 and again.data == b""

@@ -35,18 +35,29 @@ def browser():
 
 
 class LiveServer:
-    def __init__(self, app):
+    def __init__(self, app, port=0):
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.server = make_server("127.0.0.1", port, app, threaded=True)
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.running = False
 
     def start(self):
         self.thread.start()
+        self.running = True
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        if self.running:
+            self.server.shutdown()
+            self.server.server_close()
+            self.running = False
+
+    def restart(self):
+        """The server comes back on the same address (for the kiosk's recovery)."""
+        self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.start()
 
 
 @pytest.fixture

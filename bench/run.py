@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from http.cookiejar import CookieJar
@@ -94,8 +95,37 @@ def prepare_database(path, scale):
     with app.app_context():
         upgrade()
         demo.seed(scale=scale)
+        from portal.models import Building, utcnow
+        from portal.services import kiosk
+
+        building = db.session.scalar(db.select(Building).where(Building.name == "1号楼"))
+        app.config["BENCH_KIOSK"] = kiosk.create(building, "大堂", "landscape", 12, 30, None, None, utcnow()).secret
         db.session.commit()
     return app
+
+
+def cpu_seconds(pid):
+    """CPU time (user + system) of a process and its children, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    pids.append(int(entry))
+            except OSError:
+                continue
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            continue
+    return total
 
 
 def statement_count(app, url, identifier=RESIDENT):
@@ -172,6 +202,35 @@ def main():
         for name, path, who in pages:
             cold, warm = statement_count(app, path, who)
             print(f"statements {name} {warm} (cold caches: {cold})")
+
+        # The lobby screen: the page itself, and a poll that finds nothing new (304).
+        secret = app.config["BENCH_KIOSK"]
+        kiosk_page = f"{base}/kiosk/{secret}"
+        etag = urllib.request.urlopen(f"{kiosk_page}/slides").headers["ETag"]
+        poll = [f"If-None-Match: {etag}"]
+        wrk(kiosk_page, 2, args.connections)
+        wrk(f"{kiosk_page}/slides", 2, args.connections, poll)
+        rps, errors, _ = wrk(kiosk_page, args.seconds, args.connections)
+        print(f"kiosk_page_rps {rps:.0f}")
+        print(f"ratio kiosk_page {rps / hello_rps:.3f}")
+        before = cpu_seconds(portal.pid)
+        started = time.monotonic()
+        rps, _, out = wrk(f"{kiosk_page}/slides", args.seconds, args.connections, poll)
+        elapsed = time.monotonic() - started
+        used = cpu_seconds(portal.pid) - before
+        try:
+            urllib.request.urlopen(urllib.request.Request(f"{kiosk_page}/slides", headers={"If-None-Match": etag}))
+            raise SystemExit("the kiosk poll did not answer 304")
+        except urllib.error.HTTPError as answer:
+            if answer.code != 304:
+                raise SystemExit(f"the kiosk poll answered {answer.code}") from None
+        if "Non-2xx" in out:
+            raise SystemExit("the kiosk poll answered errors under load")
+        print(f"kiosk_poll_304_rps {rps:.0f}")
+        print(f"ratio kiosk_poll_304 {rps / hello_rps:.3f}")
+        per_poll = used / (rps * elapsed)
+        screens = 500 / 30  # 500 screens polling every 30 seconds
+        print(f"kiosk_500_screens_cpu {100 * screens * per_poll:.2f}% of one core ({per_poll * 1000:.3f} ms CPU per 304 poll)")
     finally:
         stop(hello)
         stop(portal)

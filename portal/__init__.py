@@ -36,6 +36,9 @@ def create_app(config=None):
     blueprints.register(app)
     cache.clear()  # one app per process in production; tests make many, each with a fresh database
     cli.init_app(app)
+    from portal.blueprints.kiosk.fastpath import KioskFastPath
+
+    app.wsgi_app = KioskFastPath(app.wsgi_app, app)
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

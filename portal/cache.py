@@ -141,6 +141,21 @@ def cached(name, key, version_key, build, now=None):
     return value
 
 
+def peek(name, key, version_key, versions_now, now=None):
+    """The kept value if it is still good for these versions and this time, else None: never builds."""
+    entry = _store.get((name, key))
+    if entry is None or entry[0] != versions_now.get(version_key, 0):
+        return None
+    if entry[1] is not None and now is not None and now >= entry[1]:
+        return None
+    return entry[2]
+
+
+def read_versions(connection):
+    """The version counters through a bare connection (for paths that run outside Flask)."""
+    return dict(connection.execute(_VERSIONS).all())
+
+
 def clear():
     with _lock:
         _store.clear()

@@ -100,11 +100,28 @@ def _plain(body_html):
     return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
+def _content_key(screen, versions):
+    return (screen["building_id"], screen["orientation"], versions.get(cache.SETTINGS, 0), versions.get(cache.COMMUNITY, 0))
+
+
+def unchanged_etag(secret, versions, now):
+    """The screen's current ETag if everything about it is already kept and still valid, else None.
+    Lets a poll that finds nothing new be answered without building anything."""
+    screen = cache.peek("kiosk-screen", secret, cache.KIOSK, versions)
+    if not screen:
+        return None
+    with _reported_lock:
+        last = _reported.get(secret)
+    if last is None or now - last >= REPORT_EVERY:
+        return None  # time to report in: take the full path, which writes last_seen_at
+    kept = cache.peek("kiosk-content", _content_key(screen, versions), cache.NOTICES, versions, now)
+    return kept[1] if kept else None
+
+
 def content(screen, now):
     """(html, etag) of the screen's slides; kept until notices, events or settings change, or the
     next notice or event starts or ends."""
-    versions = cache.versions()
-    key = (screen["building_id"], screen["orientation"], versions.get(cache.SETTINGS, 0), versions.get(cache.COMMUNITY, 0))
+    key = _content_key(screen, cache.versions())
 
     def build():
         snap = notices.building_snapshot([screen["building_id"]], now)

@@ -136,3 +136,20 @@ def test_kiosk_link_command_prints_the_secret_link(app, make_building):
     again = app.test_cli_runner().invoke(args=["kiosk-link", "7号楼"])
     assert again.output == result.output  # the same screen, not a new one each time
     assert app.test_cli_runner().invoke(args=["kiosk-link", "无此楼"]).exit_code != 0
+
+
+def test_unchanged_polls_are_answered_before_flask_and_changes_fall_through(app, client, lobby, make_notice):
+    building, screen = lobby
+    make_notice(title="公告一")
+    url = f"/kiosk/{screen.secret}/slides"
+    etag = client.get(url).headers["ETag"]
+    calls = []
+    app.before_request_funcs.setdefault(None, []).insert(0, lambda: calls.append(1))
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    assert calls == []  # answered by the fast path: no Flask request at all
+    make_notice(title="公告二")
+    changed = client.get(url, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and "公告二" in changed.get_data(as_text=True) and calls == [1]
+    kiosk.revoke(db.session.get(KioskScreen, screen.id), utcnow())
+    db.session.commit()
+    assert client.get(url, headers={"If-None-Match": changed.headers["ETag"]}).status_code == 404

@@ -19,6 +19,7 @@ from portal.models import (
     Event,
     EventSignup,
     KioskScreen,
+    PublishedFigures,
     Study,
     Suggestion,
     SuggestionSupport,
@@ -66,6 +67,7 @@ _WATCHED = {
     Consultation: COMMUNITY,
     ConsultationAnswer: COMMUNITY,
     KioskScreen: KIOSK,
+    PublishedFigures: NOTICES,  # shown on the lobby screens with the notices
 }
 _VERSIONS = select(CacheVersion.__table__.c.key, CacheVersion.__table__.c.version)  # Core: no ORM overhead
 _PENDING = "cache_bumps"

@@ -16,6 +16,7 @@ def init_app(app):
     app.cli.add_command(create_user)
     app.cli.add_command(worker)
     app.cli.add_command(kiosk_link)
+    app.cli.add_command(purge_expired)
 
 
 @click.command("seed-demo")
@@ -123,3 +124,24 @@ def kiosk_link(building):
         db.session.commit()
     for screen in screens:
         click.echo(f"{screen.name}: {external_url('kiosk.screen', secret=screen.secret)}")
+
+
+@click.command("purge-expired")
+@click.option("--dry-run", is_flag=True, help="List what is past the retention period; remove nothing.")
+def purge_expired(dry_run):
+    """Remove communication records and closed tickets older than the policy's retention years (S3.6)."""
+    from portal.models import utcnow
+    from portal.services import records
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if dry_run:
+        cutoff, expired_records, expired_tickets = records.expired(utcnow())
+    else:
+        cutoff, expired_records, expired_tickets = records.purge(utcnow())
+        db.session.commit()
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"Retention cut-off {cutoff:%Y-%m-%d %H:%M} UTC: {verb} {len(expired_records)} records and {len(expired_tickets)} tickets.")
+    for record in expired_records:
+        click.echo(f"  record {record.id}  {record.occurred_at:%Y-%m-%d}  {record.kind.value}")
+    for ticket in expired_tickets:
+        click.echo(f"  ticket {ticket.number}  closed {ticket.closed_at:%Y-%m-%d}")

@@ -12,6 +12,8 @@ def register(app):
     from portal.blueprints.events import bp as events
     from portal.blueprints.consultations import bp as consultations
     from portal.blueprints.kiosk import bp as kiosk
+    from portal.blueprints.records import bp as records
+    from portal.blueprints.figures import bp as figures
 
     app.register_blueprint(main)
     app.register_blueprint(auth, url_prefix="/auth")
@@ -22,4 +24,6 @@ def register(app):
     app.register_blueprint(events, url_prefix="/events")
     app.register_blueprint(consultations, url_prefix="/consultations")
     app.register_blueprint(kiosk, url_prefix="/kiosk")
+    app.register_blueprint(records, url_prefix="/records")
+    app.register_blueprint(figures, url_prefix="/figures")
     app.register_blueprint(admin, url_prefix="/admin")

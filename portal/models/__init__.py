@@ -36,3 +36,17 @@ from portal.models.community import (  # noqa: F401
     event_building,
 )
 from portal.models.kiosk import KioskScreen, Orientation  # noqa: F401
+from portal.models.records import (  # noqa: F401
+    OUTREACH_KINDS,
+    CommRecord,
+    FigureKey,
+    Measure,
+    MeasureStatus,
+    PublishedFigures,
+    RecordKind,
+    Report,
+    TrainingAttendance,
+    TrainingMethod,
+    TrainingSession,
+    TrainingTopic,
+)

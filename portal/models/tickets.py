@@ -137,6 +137,7 @@ class Ticket(db.Model):
     closed_at: Mapped[datetime | None]
     reopened_count: Mapped[int] = mapped_column(default=0)
     reclassified_count: Mapped[int] = mapped_column(default=0)
+    legal_hold: Mapped[bool] = mapped_column(default=False)  # kept past the retention period (S3.6)
 
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -367,6 +367,8 @@ def _seed_scale_tickets(rng, now, user_ids, unit_ids, step, count=100_000):
             "resolved_at": created + timedelta(hours=5) if done else None, "result": "已处理" if done else "",
             "feedback_at": feedback_at, "feedback_method": "phone" if feedback_at else "",
             "rating": (5, 4, 4, 3, 5, 2)[i % 6] if status == TicketStatus.CLOSED else None, "rating_comment": "",
+            "rated_at": feedback_at + timedelta(hours=2) if status == TicketStatus.CLOSED else None,
+            "closed_at": feedback_at + timedelta(hours=2) if status == TicketStatus.CLOSED else None,
             "reopened_count": 1 if i % 40 == 0 else 0, "reclassified_count": 1 if i % 55 == 0 else 0, "created_at": created,
         })
     db.session.flush()

@@ -13,7 +13,7 @@ from sqlalchemy import or_, select, update
 from portal import cache
 from portal.extensions import db
 from portal.links import external_url
-from portal.models import Event, KioskScreen, Notice, Orientation, event_building
+from portal.models import Event, KioskScreen, Notice, Orientation, PublishedFigures, event_building
 from portal.pdf import qr_svg
 from portal.services import notices
 from portal.services.events import TYPE_LABELS
@@ -147,6 +147,10 @@ def content(screen, now):
             slides.append({"kind": "event", "label": str(TYPE_LABELS[e.kind]), "title": e.title, "text": e.description[:size],
                            "starts": e.starts_at, "ends": e.ends_at, "place": e.location, "qr": qr_svg(external_url("events.show", event_id=e.id)),
                            "pinned": False, "page": 1, "pages": 1})
+        figures = db.session.scalars(select(PublishedFigures).order_by(PublishedFigures.id.desc()).limit(1)).first()
+        if figures is not None and figures.published_at > now - timedelta(days=45):
+            slides.append({"kind": "figures", "label": "服务数据", "title": f"{figures.period_start:%Y年%-m月}服务数据", "data": figures.data,
+                           "text": "", "pinned": False, "page": 1, "pages": 1, "qr": qr_svg(external_url("figures.published"))})
         # pinned notices come round twice as often
         rotation = [s for s in slides for _ in range(2 if s["pinned"] else 1)]
         emergency = snap["emergencies"][0] if snap["emergencies"] else None

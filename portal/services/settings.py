@@ -48,6 +48,12 @@ def _definitions():
         Definition("forum_min_hours", "int", 2, _l("Owners' forum minimum duration (hours)"), "S4.3.1", 0, 24),
         Definition("activity_min_hours", "int", 2, _l("Community activity minimum duration (hours)"), "S4.3.2", 0, 24),
         Definition("unrated_close_days", "int", 7, _l("Days before an unrated ticket closes by itself"), "S3.5.2", 1, 90),
+        Definition("target_satisfaction", "int", 90, _l("Target: satisfied residents (%)"), "S5.1.1", 0, 100, group="targets"),
+        Definition("target_resolution", "int", 95, _l("Target: resolution rate (%)"), "S5.1.1", 0, 100, group="targets"),
+        Definition("target_timeliness", "int", 90, _l("Target: results given on time (%)"), "S5.1.1", 0, 100, group="targets"),
+        Definition("target_emergency", "int", 100, _l("Target: emergencies answered in time (%)"), "S5.1.1", 0, 100, group="targets"),
+        Definition("target_accuracy", "int", 95, _l("Target: accuracy, neither reopened nor reclassified (%)"), "S5.1.1", 0, 100, group="targets"),
+        Definition("target_participation", "int", 30, _l("Target: event sign-ups per 100 households"), "S5.1.1", 0, 1000, group="targets"),
         Definition("hotline", "text", "400-800-1234", _l("Service hotline"), "S2.1.1", group="contact"),
         Definition("contact_person", "text", "客服中心 王敏", _l("Contact person"), "S2.4", group="contact"),
     ]

@@ -581,10 +581,21 @@ def register_query(user, filters, now):
         )
     if f.get("urgent"):
         query = query.where(Ticket.is_urgent)
+    # The figures link here: "late" dates by when the result was given, "dissatisfied" by the
+    # rating's date, everything else by registration, as the figure counted them.
+    basis = Ticket.feedback_at if f.get("late") else Ticket.rated_at if f.get("dissatisfied") else Ticket.created_at
     if f.get("since"):
-        query = query.where(Ticket.created_at >= f["since"])
+        query = query.where(basis >= f["since"])
     if f.get("until"):
-        query = query.where(Ticket.created_at < f["until"])
+        query = query.where(basis < f["until"])
+    if f.get("late"):
+        query = query.where(Ticket.feedback_at > Ticket.due_at)
+    if f.get("dissatisfied"):
+        query = query.where(Ticket.rating <= 3)
+    if f.get("unresolved"):
+        query = query.where(Ticket.resolved_at.is_(None))
+    if f.get("inaccurate"):
+        query = query.where((Ticket.reopened_count > 0) | (Ticket.reclassified_count > 0))
     if f.get("q"):
         q = f["q"].strip()
         like = f"%{q.replace('%', '').replace('_', '')}%"

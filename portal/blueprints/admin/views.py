@@ -288,7 +288,7 @@ def policy_settings():
             flash(_("%(n)d settings changed.", n=len(changed)) if changed else _("Nothing was changed."), "success")
             return redirect(url_for("admin.policy_settings"))
     history = db.session.scalars(select(SettingChange).order_by(SettingChange.id.desc()).limit(50)).all()
-    groups = {"policy": [], "due": [], "contact": [], "duty": []}
+    groups = {"policy": [], "due": [], "targets": [], "contact": [], "duty": []}
     for key in settings.DEFINITIONS:
         groups[settings.DEFINITIONS[key].group].append(key)
     groups["duty"] = [settings.duty_phone_key(d.id) for d in departments]

@@ -14,7 +14,7 @@ from portal.blueprints.main import bp
 from portal.extensions import db, login_manager
 from portal.i18n import LANGUAGE_NAMES, isotime, localtime, to_local
 from portal.models import OPEN_STATUSES, Notice, Role, Ticket, TicketChannel, TicketStatus, User, utcnow
-from portal.services import auth, kiosk, notices, settings, suggestions, tickets
+from portal.services import auth, kiosk, notices, records, settings, suggestions, tickets
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -162,9 +162,10 @@ def index():
     scheduled = db.session.scalar(select(func.count(Notice.id)).where(Notice.publish_at > now, Notice.withdrawn_at.is_(None)))
     studies = suggestions.overdue_studies(to_local(now).date())
     silent_screens = kiosk.silent(now) if permissions.is_back_office(current_user) else []
+    outreach = records.outreach_today(current_user, now) if current_user.role in (Role.STAFF, Role.HEAD) else None
     return render_template(
         "main/index.html", unanswered=unanswered, drafts=drafts, scheduled=scheduled, counts=counts, studies=studies,
-        unread=len(suggestions.unread()), silent_screens=silent_screens,
+        unread=len(suggestions.unread()), silent_screens=silent_screens, outreach=outreach,
     )
 
 

@@ -146,6 +146,10 @@ def _filters():
         "building": args.get("building", type=int),
         "overdue": bool(args.get("overdue")),
         "urgent": bool(args.get("urgent")),
+        "late": bool(args.get("late")),
+        "dissatisfied": bool(args.get("dissatisfied")),
+        "unresolved": bool(args.get("unresolved")),
+        "inaccurate": bool(args.get("inaccurate")),
         "since": from_local(since) if since else None,
         "until": from_local(until + timedelta(days=1)) if until else None,
     }

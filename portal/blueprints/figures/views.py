@@ -1,0 +1,287 @@
+"""Figures (S5.1.1), the half-year evaluation report (S5.1.2) and improvement measures (S5.2)."""
+from datetime import datetime, timedelta
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from portal import cache
+from portal.blueprints.figures import bp
+from portal.blueprints.figures.forms import MeasureForm, ReportForm
+from portal.downloads import download
+from portal.extensions import db
+from portal.forms import choices
+from portal.htmx import render_kept
+from portal.i18n import to_local
+from portal.models import Department, FigureKey, Measure, MeasureStatus, PublishedFigures, Report, Role, TicketCategory, User, utcnow
+from portal.pdf import render_pdf
+from portal.permissions import BACK_OFFICE, role_required
+from portal.services import figures, settings
+from portal.services.figures import LABELS
+from portal.services.tickets import CATEGORY_LABELS
+
+READERS = (Role.STAFF, Role.HEAD, Role.ADMIN, Role.COMMITTEE)
+WRITERS = (Role.STAFF, Role.HEAD, Role.ADMIN)
+
+
+def _day(name, default):
+    try:
+        return datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").date()
+    except ValueError:
+        return default
+
+
+def _scope():
+    """A head sees their department's figures; the committee the whole community, without links."""
+    if current_user.role == Role.HEAD:
+        return current_user.department_id
+    department = request.args.get("department", type=int)
+    return department if current_user.role != Role.COMMITTEE else None
+
+
+@bp.route("/")
+@role_required(*READERS)
+def index():
+    today = to_local(utcnow()).date()
+    default_start, default_end = figures.half_year_before(today)
+    start_day, end_day = _day("start", default_start), _day("end", default_end)
+    if end_day < start_day or (end_day - start_day).days > 3 * 366:
+        start_day, end_day = default_start, default_end
+    category = request.args.get("category") if request.args.get("category") in {c.value for c in TicketCategory} else None
+    department = _scope()
+    building = request.args.get("building", type=int) if current_user.role != Role.COMMITTEE else None
+
+    def context():
+        start, end = figures.period(start_day, end_day)
+        result, breakdowns = figures.compute(start, end, category=category, department=department, building=building)
+        names = cache.names()
+        return {
+            "charts": _charts(breakdowns, names),
+            "result": result, "breakdowns": breakdowns, "start_day": start_day, "end_day": end_day, "category": category,
+            "department": department, "building": building, "names": names, "labels": LABELS,
+            "categories": {k: str(v) for k, v in CATEGORY_LABELS.items()},
+            "targets": {k: figures.target(k) for k in LABELS}, "links": current_user.role != Role.COMMITTEE,
+            "published": db.session.scalars(select(PublishedFigures).order_by(PublishedFigures.id.desc()).limit(1)).first(),
+        }, None
+
+    # Kept per view until any ticket changes (cache.TICKETS) or events and consultations do: it
+    # never shows figures older than the newest record it includes.
+    versions = cache.versions()
+    key = (current_user.role.value, start_day, end_day, category, department, building, versions.get(cache.COMMUNITY, 0))
+    return render_kept("dashboard", key, cache.TICKETS, "figures/index.html", "figures/index.html", context)
+
+
+def _charts(breakdowns, names):
+    """Rows for the bar charts: (label, value) per category, department and building."""
+    label_of = {
+        "category": lambda k: str(CATEGORY_LABELS.get(k, k)),
+        "department": lambda k: names["departments"].get(k, str(k)),
+        "building": lambda k: names["buildings"].get(k, str(k)),
+    }
+    charts = {}
+    for name, groups in breakdowns.items():
+        ordered = sorted(groups.items(), key=lambda kv: label_of[name](kv[0]))
+        charts[name] = {
+            key.value: [(label_of[name](group), figures_[key].value) for group, figures_ in ordered]
+            for key in (FigureKey.TIMELINESS, FigureKey.SATISFACTION, FigureKey.RESOLUTION)
+        }
+    return charts
+
+
+def _last_month(today):
+    first = today.replace(day=1)
+    end = first - timedelta(days=1)
+    return end.replace(day=1), end
+
+
+@bp.route("/publish", methods=["POST"])
+@role_required(Role.STAFF, Role.ADMIN)
+def publish():
+    """Last month's headline figures, for residents and the lobby screens."""
+    from flask_wtf.csrf import validate_csrf
+
+    validate_csrf(request.form.get("csrf_token"))
+    start_day, end_day = _last_month(to_local(utcnow()).date())
+    start, end = figures.period(start_day, end_day)
+    result, breakdowns = figures.compute(start, end)
+    names = cache.names()
+
+    def pct(figure):
+        return None if figure.value is None else round(figure.value * 100, 1)
+
+    data = {
+        "on_time": pct(result[FigureKey.TIMELINESS]), "resolution": pct(result[FigureKey.RESOLUTION]),
+        "satisfaction": pct(result[FigureKey.SATISFACTION]), "average": result[FigureKey.SATISFACTION].extra["average"],
+        "departments": [
+            {"name": names["departments"].get(d, ""), "on_time": pct(f[FigureKey.TIMELINESS]), "resolution": pct(f[FigureKey.RESOLUTION]),
+             "satisfaction": pct(f[FigureKey.SATISFACTION])}
+            for d, f in sorted(breakdowns["department"].items())
+        ],
+    }
+    db.session.add(PublishedFigures(period_start=start_day, period_end=end_day, data=data, published_by_id=current_user.id))
+    db.session.commit()
+    flash(_("Last month's figures were published to residents and the lobby screens."), "success")
+    return redirect(url_for("figures.index"))
+
+
+@bp.route("/published")
+@login_required
+def published():
+    rows = db.session.scalars(select(PublishedFigures).order_by(PublishedFigures.id.desc()).limit(12)).all()
+    return render_template("figures/published.html", rows=rows)
+
+
+# Reports
+
+
+@bp.route("/reports", methods=["GET", "POST"])
+@role_required(*READERS)
+def reports():
+    form = ReportForm()
+    if current_user.role in WRITERS and form.validate_on_submit():
+        if form.period_end.data < form.period_start.data:
+            form.period_end.errors.append(_("The last day must come after the first."))
+        else:
+            report = Report(title=form.title.data.strip(), period_start=form.period_start.data, period_end=form.period_end.data,
+                            problems=form.problems.data or "", created_by_id=current_user.id)
+            db.session.add(report)
+            db.session.commit()
+            return redirect(url_for("figures.report", report_id=report.id))
+    elif request.method == "POST" and current_user.role not in WRITERS:
+        abort(404)
+    if request.method == "GET":
+        form.period_start.data, form.period_end.data = figures.half_year_before(to_local(utcnow()).date())
+    query = select(Report).order_by(Report.period_end.desc())
+    if current_user.role == Role.COMMITTEE:
+        query = query.where(Report.published_at.is_not(None))
+    return render_template("figures/reports.html", rows=db.session.scalars(query).all(), form=form,
+                           writer=current_user.role in WRITERS), (422 if form.errors else 200)
+
+
+def _report(report_id):
+    report = db.session.get(Report, report_id)
+    if report is None or (current_user.role == Role.COMMITTEE and report.published_at is None):
+        abort(404)
+    return report
+
+
+def _report_context(report):
+    start, end = figures.period(report.period_start, report.period_end)
+    length = report.period_end - report.period_start
+    prev_end_day = report.period_start - timedelta(days=1)
+    prev_start, prev_end = figures.period(prev_end_day - length, prev_end_day)
+    current, breakdowns = figures.compute(start, end)
+    previous, _prev = figures.compute(prev_start, prev_end)
+    measures = db.session.scalars(
+        select(Measure).where(Measure.starts_on <= report.period_end, Measure.deadline >= report.period_start).order_by(Measure.id)
+    ).all()
+    return {"report": report, "current": current, "previous": previous, "breakdowns": breakdowns, "labels": LABELS,
+            "targets": {k: figures.target(k) for k in LABELS}, "measures": measures, "names": cache.names(),
+            "previous_period": (prev_end_day - length, prev_end_day), "met": figures.met}
+
+
+@bp.route("/reports/<int:report_id>", methods=["GET", "POST"])
+@role_required(*READERS)
+def report(report_id):
+    row = _report(report_id)
+    if request.method == "POST":
+        if current_user.role not in WRITERS:
+            abort(404)
+        from flask_wtf.csrf import validate_csrf
+
+        validate_csrf(request.form.get("csrf_token"))
+        if request.form.get("action") == "publish":
+            row.published_at = utcnow()
+        else:
+            row.problems = request.form.get("problems", "")[:20000]
+        db.session.commit()
+        flash(_("Saved."), "success")
+        return redirect(url_for("figures.report", report_id=row.id))
+    return render_template("figures/report.html", writer=current_user.role in WRITERS, **_report_context(row))
+
+
+@bp.route("/reports/<int:report_id>/report.pdf")
+@role_required(*READERS)
+def report_pdf(report_id):
+    row = _report(report_id)
+    with force_locale("zh_Hans"):  # the company's written report is Chinese
+        pdf = render_pdf("pdf/evaluation_report.html", **_report_context(row), hotline=settings.get("hotline"))
+    return download(pdf, "application/pdf", f"evaluation-report-{row.period_start}-{row.period_end}.pdf")
+
+
+# Improvement measures
+
+
+def _measure_form(form):
+    form.department_id.choices = choices([(0, "—")] + [(d.id, d.name) for d in db.session.scalars(select(Department).where(Department.is_active))])
+    form.owner_id.choices = choices((u.id, u.name) for u in db.session.scalars(select(User).where(User.role.in_(BACK_OFFICE), User.is_active).order_by(User.name)))
+    return form
+
+
+@bp.route("/measures", methods=["GET", "POST"])
+@role_required(*WRITERS)
+def measures():
+    form = _measure_form(MeasureForm())
+    if form.validate_on_submit():
+        measure = _new_measure(form)
+        db.session.commit()
+        flash(_("The measure was recorded with its figure before it started."), "success")
+        return redirect(url_for("figures.measure", measure_id=measure.id))
+    rows = db.session.scalars(select(Measure).order_by(Measure.id.desc())).all()
+    return render_template("figures/measures.html", rows=rows, form=form, labels=LABELS), (422 if request.method == "POST" else 200)
+
+
+def _baseline(figure, starts_on, department):
+    """The figure over the same length of time before the measure started."""
+    start, end = figures.period(starts_on - timedelta(days=90), starts_on - timedelta(days=1))
+    return figures.single(figure, start, end, department=department)
+
+
+def _new_measure(form, revision_of=None):
+    department = form.department_id.data or None
+    measure = Measure(
+        problem=form.problem.data, goal=form.goal.data, figure=FigureKey(form.figure.data), target=form.target.data / 100,
+        department_id=department, owner_id=form.owner_id.data, starts_on=form.starts_on.data, deadline=form.deadline.data,
+        steps=form.steps.data or "", status=MeasureStatus.PLANNED, revision_of_id=revision_of.id if revision_of else None,
+        before_value=_baseline(form.figure.data, form.starts_on.data, department),
+    )
+    db.session.add(measure)
+    db.session.flush()
+    return measure
+
+
+@bp.route("/measures/<int:measure_id>", methods=["GET", "POST"])
+@role_required(*WRITERS)
+def measure(measure_id):
+    row = db.session.get(Measure, measure_id) or abort(404)
+    form = _measure_form(MeasureForm(obj=row if request.method == "GET" else None))
+    if request.method == "GET":
+        form.target.data = round(row.target * 100)
+        form.figure.data = row.figure.value
+        form.department_id.data = row.department_id or 0
+    if request.method == "POST":
+        from flask_wtf.csrf import validate_csrf
+
+        action = request.form.get("action")
+        if action in ("start", "verify"):
+            validate_csrf(request.form.get("csrf_token"))
+            if action == "start":
+                row.status = MeasureStatus.IN_PROGRESS
+            else:
+                start, end = figures.period(row.starts_on, min(row.deadline, to_local(utcnow()).date()))
+                row.after_value = figures.single(row.figure, start, end, department=row.department_id)
+                row.verified_at = utcnow()
+                row.status = MeasureStatus.MET if row.after_value is not None and row.after_value >= row.target else MeasureStatus.MISSED
+            db.session.commit()
+            return redirect(url_for("figures.measure", measure_id=row.id))
+        if action == "revise" and form.validate_on_submit() and row.status == MeasureStatus.MISSED:
+            revised = _new_measure(form, revision_of=row)
+            row.status = MeasureStatus.REVISED
+            db.session.commit()
+            flash(_("The revised measure is tracked again."), "success")
+            return redirect(url_for("figures.measure", measure_id=revised.id))
+    return render_template("figures/measure.html", row=row, form=form, labels=LABELS), (422 if request.method == "POST" else 200)
+
+

@@ -1,0 +1,183 @@
+"""Communication records (S3.6), daily outreach (S4.1.1) and training (S6.2)."""
+import csv
+import io
+from datetime import datetime, timedelta
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.blueprints.records import bp
+from portal.blueprints.records.forms import RecordForm, TrainingForm
+from portal.downloads import download
+from portal.extensions import db
+from portal.forms import choices
+from portal.i18n import from_local, to_local
+from portal.models import RecordKind, Role, Ticket, TrainingAttendance, TrainingSession, User, utcnow
+from portal.pdf import render_pdf
+from portal.permissions import BACK_OFFICE, role_required
+from portal.services import records
+from portal.services.records import KIND_LABELS, METHOD_LABELS, TOPIC_LABELS
+
+PAGE = 50
+STAFF_SIDE = (Role.STAFF, Role.HEAD, Role.ADMIN)
+
+
+def _labels():
+    return {"kinds": {k: str(v) for k, v in KIND_LABELS.items()}, "topics": TOPIC_LABELS, "methods": METHOD_LABELS}
+
+
+def _period():
+    def day(name):
+        try:
+            return datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").date()
+        except ValueError:
+            return None
+
+    since, until = day("since"), day("until")
+    return (since, until,
+            from_local(datetime.combine(since, datetime.min.time())) if since else None,
+            from_local(datetime.combine(until + timedelta(days=1), datetime.min.time())) if until else None)
+
+
+def _query():
+    kind = request.args.get("kind", "")
+    kind = kind if kind in {k.value for k in RecordKind} else None
+    since, until, start, end = _period()
+    return records.search(kind, start, end, (request.args.get("q") or "").strip()[:50]), kind, since, until
+
+
+@bp.route("/")
+@role_required(*STAFF_SIDE)
+def index():
+    query, kind, since, until = _query()
+    before = request.args.get("before", type=int)
+    if before:
+        query = query.where(records.CommRecord.id < before)
+    rows = db.session.scalars(query.order_by(records.CommRecord.occurred_at.desc(), records.CommRecord.id.desc()).limit(PAGE + 1)).all()
+    more = len(rows) > PAGE
+    rows = rows[:PAGE]
+    args = {k: v for k, v in request.args.items() if k != "before" and v}
+    return render_template("records/index.html", rows=rows, kind=kind, since=since, until=until, q=request.args.get("q", ""),
+                           next_url=url_for("records.index", before=rows[-1].id, **args) if more else None, args=args, **_labels())
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(*STAFF_SIDE)
+def new():
+    form = RecordForm()
+    if request.method == "GET" and request.args.get("kind") in {k.value for k in RecordKind}:
+        form.kind.data = request.args["kind"]
+    if form.validate_on_submit():
+        resident = None
+        if (form.resident_phone.data or "").strip():
+            resident = db.session.scalar(select(User).where(User.phone == form.resident_phone.data.strip(), User.role == Role.RESIDENT))
+            if resident is None:
+                form.resident_phone.errors.append(_("No registered resident has this phone number."))
+        ticket = None
+        if (form.ticket_number.data or "").strip():
+            ticket = db.session.scalar(select(Ticket).where(Ticket.number == form.ticket_number.data.strip().upper()))
+            if ticket is None:
+                form.ticket_number.errors.append(_("There is no ticket with this number."))
+        if not form.errors:
+            now = utcnow()
+            records.add(form.kind.data, form.occurred_at.utc or now, form.content.data, current_user, now, place=form.place.data or "",
+                        participants=form.participants.data or "", result=form.result.data or "", resident=resident, ticket=ticket)
+            db.session.commit()
+            flash(_("The record was filed."), "success")
+            return redirect(url_for("records.index"))
+    return render_template("records/new.html", form=form), (422 if request.method == "POST" else 200)
+
+
+@bp.route("/export.csv")
+@role_required(*STAFF_SIDE)
+def export():
+    query, *_rest = _query()
+    labels = _labels()
+
+    def rows():
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        buf.write("\ufeff")
+        writer.writerow([_("When"), _("Kind"), _("Place"), _("Participants"), _("Content"), _("Result"), _("Recorded by")])
+        for r in db.session.scalars(query.order_by(records.CommRecord.occurred_at).execution_options(yield_per=500)):
+            writer.writerow([to_local(r.occurred_at).strftime("%Y-%m-%d %H:%M"), labels["kinds"][r.kind], r.place, r.participants,
+                             r.content, r.result, r.staff.name])
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+
+    response = Response(rows(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = "attachment; filename=communication-records.csv"
+    return response
+
+
+@bp.route("/register.pdf")
+@role_required(*STAFF_SIDE)
+def register_pdf():
+    """The records of a period as a printed register, filed by time and kind."""
+    query, kind, since, until = _query()
+    rows = db.session.scalars(query.order_by(records.CommRecord.occurred_at).limit(2000)).all()
+    with force_locale("zh_Hans"):
+        pdf = render_pdf("pdf/records_register.html", rows=rows, since=since, until=until, kind=kind, **_labels())
+    return download(pdf, "application/pdf", "communication-register.pdf")
+
+
+@bp.route("/outreach")
+@role_required(*BACK_OFFICE)
+def outreach():
+    now = utcnow()
+    done, target = records.outreach_today(current_user, now)
+    week = days = None
+    if current_user.role in (Role.HEAD, Role.ADMIN):
+        week, days = records.outreach_week(current_user.department_id if current_user.role == Role.HEAD else None, now)
+    return render_template("records/outreach.html", done=done, target=target, week=week, days=days)
+
+
+@bp.route("/training", methods=["GET", "POST"])
+@role_required(*STAFF_SIDE)
+def training():
+    form = TrainingForm()
+    staff = db.session.scalars(select(User).where(User.role.in_(BACK_OFFICE), User.is_active).order_by(User.name)).all()
+    form.attendees.choices = choices((u.id, u.name) for u in staff)
+    if form.validate_on_submit():
+        session_row = TrainingSession(title=form.title.data.strip(), topic=form.topic.data, method=form.method.data,
+                                      held_on=form.held_on.data, trainer=form.trainer.data.strip())
+        session_row.attendees = [TrainingAttendance(user_id=i) for i in form.attendees.data or []]
+        db.session.add(session_row)
+        db.session.commit()
+        flash(_("The training session was recorded."), "success")
+        return redirect(url_for("records.training_session", session_id=session_row.id))
+    sessions = db.session.scalars(select(TrainingSession).order_by(TrainingSession.held_on.desc()).limit(100)).all()
+    return render_template("records/training.html", form=form, sessions=sessions, staff=staff, **_labels()), (422 if request.method == "POST" else 200)
+
+
+@bp.route("/training/<int:session_id>", methods=["GET", "POST"])
+@role_required(*STAFF_SIDE)
+def training_session(session_id):
+    row = db.session.get(TrainingSession, session_id) or abort(404)
+    if request.method == "POST":
+        for attendance in row.attendees:
+            raw = request.form.get(f"score-{attendance.id}", "").strip()
+            if raw:
+                if not raw.isdigit() or not 0 <= int(raw) <= 100:
+                    flash(_("Scores are whole numbers from 0 to 100."), "error")
+                    return render_template("records/session.html", row=row, **_labels()), 422
+                attendance.score = int(raw)
+        db.session.commit()
+        flash(_("Saved."), "success")
+        return redirect(url_for("records.training_session", session_id=row.id))
+    return render_template("records/session.html", row=row, **_labels())
+
+
+@bp.route("/training/people/<int:user_id>")
+@role_required(*STAFF_SIDE)
+def history(user_id):
+    person = db.session.get(User, user_id)
+    if person is None or person.role not in BACK_OFFICE:
+        abort(404)
+    return render_template("records/history.html", person=person, rows=records.training_history(person), **_labels())
+
+

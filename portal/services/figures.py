@@ -1,0 +1,178 @@
+"""The figures of S5.1.1, computed from the records themselves: satisfaction, resolution rate,
+timeliness, emergency response, accuracy and participation, for any period, by category,
+department and building."""
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, case, func, select
+
+from portal.extensions import db
+from portal.i18n import from_local
+from portal.models import (
+    Consultation,
+    ConsultationAnswer,
+    Event,
+    EventSignup,
+    FigureKey,
+    Residency,
+    SignupStatus,
+    Ticket,
+    Unit,
+    consultation_building,
+)
+from portal.services import settings
+
+LABELS = {
+    FigureKey.SATISFACTION: _l("Satisfaction"),
+    FigureKey.RESOLUTION: _l("Resolution rate"),
+    FigureKey.TIMELINESS: _l("Results given on time"),
+    FigureKey.EMERGENCY: _l("Emergencies answered in time"),
+    FigureKey.ACCURACY: _l("Accuracy"),
+    FigureKey.PARTICIPATION: _l("Participation"),
+}
+TARGETS = {
+    FigureKey.SATISFACTION: "target_satisfaction",
+    FigureKey.RESOLUTION: "target_resolution",
+    FigureKey.TIMELINESS: "target_timeliness",
+    FigureKey.EMERGENCY: "target_emergency",
+    FigureKey.ACCURACY: "target_accuracy",
+    FigureKey.PARTICIPATION: "target_participation",
+}
+
+
+@dataclass
+class Figure:
+    key: FigureKey
+    value: float | None  # 0..1 (participation: sign-ups per household)
+    numerator: int
+    denominator: int
+    extra: dict
+
+    @property
+    def percent(self):
+        return None if self.value is None else round(self.value * 100, 1)
+
+
+def period(start_day, end_day):
+    """Days (inclusive, community time) as [start, end) in UTC."""
+    return from_local(datetime.combine(start_day, datetime.min.time())), from_local(datetime.combine(end_day + timedelta(days=1), datetime.min.time()))
+
+
+def half_year_before(today):
+    """The last complete half year: January–June or July–December."""
+    if today.month > 6:
+        return date(today.year, 1, 1), date(today.year, 6, 30)
+    return date(today.year - 1, 7, 1), date(today.year - 1, 12, 31)
+
+
+def _in(column, start, end):
+    return and_(column >= start, column < end)
+
+
+def _ticket_columns(start, end):
+    created = _in(Ticket.created_at, start, end)
+    fed = _in(Ticket.feedback_at, start, end)
+    rated = _in(Ticket.rated_at, start, end)
+    return [
+        func.sum(case((created, 1), else_=0)).label("created"),
+        func.sum(case((and_(created, Ticket.resolved_at.is_not(None)), 1), else_=0)).label("resolved"),
+        func.sum(case((fed, 1), else_=0)).label("fed"),
+        func.sum(case((and_(fed, Ticket.feedback_at <= Ticket.due_at), 1), else_=0)).label("on_time"),
+        func.sum(case((rated, 1), else_=0)).label("rated"),
+        func.sum(case((rated, Ticket.rating), else_=0)).label("rating_sum"),
+        func.sum(case((and_(rated, Ticket.rating >= 4), 1), else_=0)).label("satisfied"),
+        func.sum(case((and_(created, Ticket.is_urgent), 1), else_=0)).label("urgent"),
+        func.sum(case((and_(created, Ticket.is_urgent, Ticket.responded_at <= Ticket.response_due_at), 1), else_=0)).label("urgent_ok"),
+        func.sum(case((and_(created, (Ticket.reopened_count > 0) | (Ticket.reclassified_count > 0)), 1), else_=0)).label("inaccurate"),
+    ]
+
+
+def _filters(category, department, building):
+    clauses = []
+    if category:
+        clauses.append(Ticket.category == category)
+    if department:
+        clauses.append(Ticket.lead_department_id == department)
+    if building:
+        clauses.append(Ticket.building_id == building)
+    return clauses
+
+
+def _touching(start, end):
+    return (_in(Ticket.created_at, start, end)) | (_in(Ticket.feedback_at, start, end)) | (_in(Ticket.rated_at, start, end))
+
+
+def _ratio(a, b):
+    return (a / b) if b else None
+
+
+def _ticket_figures(row):
+    created, resolved, fed, on_time, rated, rating_sum, satisfied, urgent, urgent_ok, inaccurate = (int(v or 0) for v in row)
+    return {
+        FigureKey.SATISFACTION: Figure(FigureKey.SATISFACTION, _ratio(satisfied, rated), satisfied, rated,
+                                       {"average": round(rating_sum / rated, 2) if rated else None}),
+        FigureKey.RESOLUTION: Figure(FigureKey.RESOLUTION, _ratio(resolved, created), resolved, created, {}),
+        FigureKey.TIMELINESS: Figure(FigureKey.TIMELINESS, _ratio(on_time, fed), on_time, fed, {"late": fed - on_time}),
+        FigureKey.EMERGENCY: Figure(FigureKey.EMERGENCY, _ratio(urgent_ok, urgent), urgent_ok, urgent,
+                                    {"minutes": settings.get("emergency_response_minutes")}),
+        FigureKey.ACCURACY: Figure(FigureKey.ACCURACY, _ratio(created - inaccurate, created), created - inaccurate, created,
+                                   {"inaccurate": inaccurate}),
+    }
+
+
+def compute(start, end, category=None, department=None, building=None):
+    """All figures for [start, end), with breakdowns by category, department and building."""
+    filters = _filters(category, department, building)
+    where = [_touching(start, end), *filters]
+    total = db.session.execute(select(*_ticket_columns(start, end)).where(*where)).one()
+    result = _ticket_figures(total)
+    result[FigureKey.PARTICIPATION] = participation(start, end, building)
+    breakdowns = {}
+    for name, column in (("category", Ticket.category), ("department", Ticket.lead_department_id), ("building", Ticket.building_id)):
+        rows = db.session.execute(select(column, *_ticket_columns(start, end)).where(*where).group_by(column)).all()
+        breakdowns[name] = {row[0]: _ticket_figures(row[1:]) for row in rows if row[0] is not None}
+    return result, breakdowns
+
+
+def participation(start, end, building=None):
+    """Event sign-ups and attendance per household, and consultation turnout, in the period."""
+    households_q = select(func.count(func.distinct(Residency.unit_id))).join(Unit, Unit.id == Residency.unit_id)
+    signups_q = select(
+        func.count(EventSignup.id), func.sum(case((EventSignup.attended.is_(True), 1), else_=0))
+    ).join(Event, Event.id == EventSignup.event_id).where(EventSignup.status == SignupStatus.CONFIRMED, _in(Event.starts_at, start, end))
+    if building:
+        households_q = households_q.where(Unit.building_id == building)
+        signups_q = signups_q.join(Unit, Unit.id == EventSignup.unit_id).where(Unit.building_id == building)
+    households = db.session.scalar(households_q) or 0
+    signups, attended = db.session.execute(signups_q).one()
+    signups, attended = int(signups or 0), int(attended or 0)
+    consultations = db.session.scalars(select(Consultation.id).where(_in(Consultation.deadline, start, end))).all()
+    answers = asked = 0
+    for consultation_id in consultations:
+        answers += db.session.scalar(select(func.count()).where(ConsultationAnswer.consultation_id == consultation_id)) or 0
+        asked += db.session.scalar(
+            select(func.count(func.distinct(Residency.unit_id))).join(Unit, Unit.id == Residency.unit_id)
+            .join(consultation_building, consultation_building.c.building_id == Unit.building_id)
+            .where(consultation_building.c.consultation_id == consultation_id, Residency.is_owner)
+        ) or 0
+    return Figure(FigureKey.PARTICIPATION, _ratio(signups, households), signups, households, {
+        "attended": attended, "attendance": _ratio(attended, households), "answers": answers, "asked": asked,
+        "turnout": _ratio(answers, asked),
+    })
+
+
+def target(key):
+    """The target as a value comparable to Figure.value."""
+    value = settings.get(TARGETS[key])
+    return value / 100
+
+
+def met(figure):
+    return None if figure.value is None else figure.value >= target(figure.key)
+
+
+def single(key, start, end, department=None):
+    """One figure, for a measure's before/after."""
+    figures, _ = compute(start, end, department=department)
+    return figures[FigureKey(key)].value

@@ -157,6 +157,13 @@ def statement_count(app, url, identifier=RESIDENT):
     return cold, warm
 
 
+def _year_dashboard():
+    from datetime import date, timedelta
+
+    today = date.today()
+    return f"/figures/?start={today - timedelta(days=365)}&end={today}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=int, default=1, help="seed-demo --scale (10,000 notices per step)")
@@ -186,6 +193,7 @@ def main():
             ("ticket_register", "/tickets/", STAFF),  # goal 0.20: the staff register's first page
             ("resident_tickets", "/tickets/", RESIDENT),  # goal 0.25: a resident's own list
             ("events", "/events/", RESIDENT),  # goal 0.25: the resident events page
+            ("dashboard", _year_dashboard(), STAFF),  # goal 0.05: the figures over a year of data
         ]
         # warm up both
         wrk(f"http://127.0.0.1:{hello_port}/", 2, args.connections)

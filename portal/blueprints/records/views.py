@@ -120,7 +120,7 @@ def register_pdf():
     """The records of a period as a printed register, filed by time and kind."""
     query, kind, since, until = _query()
     rows = db.session.scalars(query.order_by(records.CommRecord.occurred_at).limit(2000)).all()
-    with force_locale("zh_Hans"):
+    with force_locale("zh_Hans"):  # the printed register is the company's Chinese archive
         pdf = render_pdf("pdf/records_register.html", rows=rows, since=since, until=until, kind=kind, **_labels())
     return download(pdf, "application/pdf", "communication-register.pdf")
 

@@ -106,6 +106,16 @@ def poisoned(app, make_user, make_notice):
     events.sign_up(event, resident, building.units[0], 1, utcnow())
     events.publish_minutes(event, EVIL, utcnow())
     question_c = consultations.create(EVIL[:190], EVIL, [EVIL[:150], "同意"], utcnow() + timedelta(days=3), [building], staff, utcnow())
+    from portal.models import Measure, Report, TrainingAttendance, TrainingSession
+    from portal.services import records as record_service
+
+    record_service.add("visit", utcnow(), EVIL, staff, utcnow(), place=EVIL[:190], participants=EVIL, result=EVIL)
+    training = TrainingSession(title=EVIL[:190], topic="service", method="internal", held_on=utcnow().date(), trainer=EVIL[:90])
+    training.attendees = [TrainingAttendance(user_id=staff.id, score=90)]
+    db.session.add(training)
+    db.session.add(Report(title=EVIL[:190], period_start=utcnow().date(), period_end=utcnow().date(), problems=EVIL, created_by_id=staff.id))
+    db.session.add(Measure(problem=EVIL, goal=EVIL, figure="timeliness", target=0.9, owner_id=staff.id, starts_on=utcnow().date(),
+                           deadline=utcnow().date(), steps=EVIL))
     db.session.commit()
     return dict(resident=resident, staff=staff, notice=notice, question=question, building=building, ticket=ticket,
                 idea=idea, event=event, consultation=question_c)
@@ -159,6 +169,16 @@ def test_staff_and_admin_views_are_inert(client, make_user, poisoned):
         "/events/",
         "/events/calendar",
         f"/consultations/{poisoned['consultation'].id}",
+        "/records/",
+        "/records/?q=script",
+        "/records/training",
+        "/records/training/1",
+        f"/records/training/people/{poisoned['staff'].id}",
+        "/figures/",
+        "/figures/reports",
+        "/figures/reports/1",
+        "/figures/measures",
+        "/figures/measures/1",
     ]
     for url in urls:
         response = client.get(url)

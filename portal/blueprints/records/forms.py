@@ -17,6 +17,7 @@ class RecordForm(FlaskForm):
     result = TextAreaField(_l("Result"), validators=[Length(max=4000)])
     resident_phone = StringField(_l("Resident's phone (if any)"), validators=[Length(max=32)])
     ticket_number = StringField(_l("Ticket number (if any)"), validators=[Length(max=20)])
+    event_id = SelectField(_l("Event or meeting (if any)"), coerce=int, choices=[], validate_choice=False)
 
 
 class TrainingForm(FlaskForm):

@@ -15,7 +15,7 @@ from portal.downloads import download
 from portal.extensions import db
 from portal.forms import choices
 from portal.i18n import from_local, to_local
-from portal.models import RecordKind, Role, Ticket, TrainingAttendance, TrainingSession, User, utcnow
+from portal.models import Event, RecordKind, Role, Ticket, TrainingAttendance, TrainingSession, User, utcnow
 from portal.pdf import render_pdf
 from portal.permissions import BACK_OFFICE, role_required
 from portal.services import records
@@ -68,6 +68,11 @@ def index():
 @role_required(*STAFF_SIDE)
 def new():
     form = RecordForm()
+    now = utcnow()
+    recent = db.session.scalars(
+        select(Event).where(Event.starts_at > now - timedelta(days=90), Event.starts_at < now + timedelta(days=60)).order_by(Event.starts_at.desc())
+    ).all()
+    form.event_id.choices = choices([(0, "—")] + [(e.id, f"{to_local(e.starts_at):%Y-%m-%d} {e.title}") for e in recent])
     if request.method == "GET" and request.args.get("kind") in {k.value for k in RecordKind}:
         form.kind.data = request.args["kind"]
     if form.validate_on_submit():
@@ -81,10 +86,11 @@ def new():
             ticket = db.session.scalar(select(Ticket).where(Ticket.number == form.ticket_number.data.strip().upper()))
             if ticket is None:
                 form.ticket_number.errors.append(_("There is no ticket with this number."))
+        event = db.session.get(Event, form.event_id.data) if form.event_id.data else None
         if not form.errors:
-            now = utcnow()
             records.add(form.kind.data, form.occurred_at.utc or now, form.content.data, current_user, now, place=form.place.data or "",
-                        participants=form.participants.data or "", result=form.result.data or "", resident=resident, ticket=ticket)
+                        participants=form.participants.data or "", result=form.result.data or "", resident=resident, ticket=ticket,
+                        event=event)
             db.session.commit()
             flash(_("The record was filed."), "success")
             return redirect(url_for("records.index"))

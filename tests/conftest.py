@@ -226,3 +226,19 @@ def make_notice(make_user):
         return notice
 
     return make
+
+
+@pytest.fixture
+def concurrent_app(database_url, redis_prefix, tmp_path):
+    """A database several threads can write at once: a SQLite file, or the run's PostgreSQL."""
+    if database_url:
+        app = make_app(database_url, redis_prefix)
+    else:
+        app = make_app(None, redis_prefix, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'concurrent.db'}", SQLALCHEMY_ENGINE_OPTIONS={})
+        with app.app_context():
+            db.create_all()
+    yield app
+    with app.app_context():
+        if database_url:
+            _truncate_all()
+        db.engine.dispose()

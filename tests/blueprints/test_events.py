@@ -78,23 +78,6 @@ def test_seats_per_household_are_enforced(make_user):
         events.sign_up(event, resident, resident.residencies[0].unit, 3, utcnow())
 
 
-@pytest.fixture
-def concurrent_app(database_url, redis_prefix, tmp_path):
-    from tests.conftest import _truncate_all, make_app
-
-    if database_url:
-        app = make_app(database_url, redis_prefix)
-    else:
-        app = make_app(None, redis_prefix, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'e.db'}", SQLALCHEMY_ENGINE_OPTIONS={})
-        with app.app_context():
-            db.create_all()
-    yield app
-    with app.app_context():
-        if database_url:
-            _truncate_all()
-        db.engine.dispose()
-
-
 def test_fifty_households_signing_up_at_once_for_ten_seats_get_exactly_ten(concurrent_app):
     from portal.models import Building, Residency, Unit, User
 

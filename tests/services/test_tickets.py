@@ -208,26 +208,6 @@ def test_the_same_idempotency_key_registers_once(resident):
     assert db.session.scalar(select(func.count(Ticket.id))) == 1
 
 
-@pytest.fixture
-def concurrent_app(database_url, redis_prefix, tmp_path):
-    """A database several threads can write at once: a SQLite file, or the run's PostgreSQL."""
-    from tests.conftest import make_app
-
-    if database_url:
-        app = make_app(database_url, redis_prefix)
-    else:
-        app = make_app(None, redis_prefix, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'c.db'}", SQLALCHEMY_ENGINE_OPTIONS={})
-        with app.app_context():
-            db.create_all()
-    yield app
-    with app.app_context():
-        if database_url:
-            from tests.conftest import _truncate_all
-
-            _truncate_all()
-        db.engine.dispose()
-
-
 def test_fifty_tickets_registered_at_once_get_fifty_different_numbers(concurrent_app):
     from portal.models import Building, Residency, Unit, User
 

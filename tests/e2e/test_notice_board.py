@@ -109,7 +109,8 @@ def test_resident_pages_fit_a_360px_screen(browser, live):
     sign_in(page, live.url, "13800000001")
     with live.app.app_context():
         notice_id = db.session.query(Notice.id).filter_by(title="物业服务承诺").scalar()
-    for path in ("/notices/", f"/notices/{notice_id}", "/account/", "/no-such-page"):
+    for path in ("/notices/", f"/notices/{notice_id}", "/account/", "/no-such-page", "/tickets/", "/tickets/new", "/suggestions/",
+                 "/suggestions/new", "/events/", "/consultations/"):
         page.goto(live.url + path)
         assert no_sideways_scroll(page), path
     context.close()

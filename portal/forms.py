@@ -1,6 +1,6 @@
 """Form fields shared by several features."""
 from flask_babel import lazy_gettext as _l
-from wtforms import DateTimeLocalField
+from wtforms import DateField, DateTimeLocalField
 from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms import SelectMultipleField
 from wtforms.fields.choices import SelectChoice
@@ -21,6 +21,9 @@ class LocalDateTimeField(DateTimeLocalField):
         except ValueError:
             self.data = None
             raise ValueError(_l("Enter a date and time like 2026-05-01 09:30.")) from None
+        if self.data is not None and not 2000 <= self.data.year <= 2100:
+            self.data = None
+            raise ValueError(_l("Enter a date between the years 2000 and 2100."))
 
     def process_data(self, value):
         # Values given from the database are aware UTC: show them in community time.
@@ -39,3 +42,13 @@ class CheckboxListField(SelectMultipleField):
 def choices(pairs):
     """(value, label) pairs as WTForms choices."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+class SaneDateField(DateField):
+    """A date between 2000 and 2100: anything else is a typing mistake, not a date to compute with."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not 2000 <= self.data.year <= 2100:
+            self.data = None
+            raise ValueError(_l("Enter a date between the years 2000 and 2100."))

@@ -4,11 +4,14 @@ import secrets
 from flask import make_response, render_template, request, session
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 
 from portal import cache
 
-# Left in a kept page where this browser's CSRF token goes (layout.html: `csrf or csrf_token()`).
+# Left in a kept page where this browser's CSRF token goes (layout.html: `csrf or csrf_token()`),
+# and where the emergency banner for this viewer's buildings goes (layout.html: `banner_hole`).
 CSRF_HOLE = f"csrf-{secrets.token_hex(12)}"
+BANNER_HOLE = Markup(f"<!--banner-{secrets.token_hex(12)}-->")  # noqa: S704 - a constant marker, no user text
 
 
 def wants_fragment():
@@ -36,10 +39,12 @@ def render_kept(name, key, version_key, page_template, fragment_template, contex
 
     def build():
         context, until = context_fn()
-        html = render_template(fragment_template if fragment else page_template, **{**context, "csrf": CSRF_HOLE})
+        html = render_template(fragment_template if fragment else page_template, **{**context, "csrf": CSRF_HOLE, "banner_hole": BANNER_HOLE})
         return html, until
 
     html = cache.cached(name, full_key, version_key, build, now)
+    if not fragment:
+        html = html.replace(BANNER_HOLE, render_template("_banner.html"))
     response = make_response(html.replace(CSRF_HOLE, generate_csrf()))
     response.vary.add("HX-Request")
     return response

@@ -46,13 +46,6 @@ def to_local_input(aware):
     return to_local(aware).replace(tzinfo=None) if aware else None
 
 
-def safe_next(target):
-    """`next` may only name a path on this site."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    return target if request else None
-
-
 # strftime is much cheaper than Babel's CLDR formatting, and list pages format dozens of times.
 PATTERNS = {
     "zh": {"short": "%Y/%m/%d %H:%M", "date": "%Y年%-m月%-d日", "long": "%Y年%-m月%-d日 %H:%M"},
@@ -76,3 +69,16 @@ def isotime(value, fmt="short"):
         return localtime(datetime.fromisoformat(value), fmt)
     except (TypeError, ValueError):
         return ""
+
+
+def safe_next(target):
+    """A `next` may only name a path on this site: no scheme, no host, no control characters
+    (browsers drop a tab, so "/<tab>/evil.example" would become "//evil.example")."""
+    from urllib.parse import urlsplit
+
+    if not target or not target.startswith("/") or any(ord(c) < 32 or c == "\\" for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return None
+    return target

@@ -58,3 +58,76 @@ def test_ticket_photos_are_capped_in_size(client, make_user, app):
     response = client.post("/tickets/new", {"category": "repair", "unit_id": str(resident.residencies[0].unit_id), "description": "漏水",
                                             "photos": (BytesIO(PNG + b"\0" * 5000), "big.png")}, content_type="multipart/form-data")
     assert response.status_code == 422 and "MB" in response.get_data(as_text=True)
+
+
+def test_committee_cannot_open_a_suggestion_by_id(client, make_user):
+    from portal.services import suggestions
+
+    author = make_user()
+    item = suggestions.post(author, author.residencies[0].unit, "fees", "x", "y", False, False, utcnow())
+    db.session.commit()
+    client.login(make_user(role=Role.COMMITTEE))
+    assert client.get(f"/suggestions/{item.id}").status_code == 404
+
+
+def test_out_of_range_ids_and_dates_are_not_errors(client, make_user):
+    client.login(make_user(role=Role.STAFF))
+    huge = "9" * 25
+    for url in (f"/tickets/{huge}", f"/notices/{huge}", f"/suggestions/{huge}", f"/events/{huge}", f"/tickets/?before={huge}",
+                f"/figures/?building={huge}"):
+        assert client.get(url).status_code in (200, 404), url
+    for url in ("/tickets/?since=0001-01-01", "/tickets/?until=9999-12-31", "/records/?until=9999-12-31",
+                "/figures/?start=0001-01-01&end=0001-01-02", "/tickets/new?resident_id=%C2%B2"):
+        assert client.get(url).status_code == 200, url
+    response = client.post("/events/new", {"kind": "bogus", "title": "x", "starts_at": "2026-12-01T10:00", "ends_at": "2026-12-01T12:00",
+                                           "seats_per_household": "1"})
+    assert response.status_code == 422
+    response = client.post("/figures/reports", {"title": "x", "period_start": "0001-01-01", "period_end": "0001-01-02"})
+    assert response.status_code == 422
+
+
+def test_next_never_leaves_the_site(client, make_user):
+    resident = make_user()
+    response = client.post("/auth/login", {"identifier": resident.phone, "password": "secret-pass-1", "next": "/\t/evil.example"})
+    assert "evil" not in response.headers["Location"]
+    response = client.post("/language", {"lang": "en", "next": "/\t/evil.example"})
+    assert "evil" not in response.headers["Location"]
+
+
+def test_kept_pages_show_the_viewers_own_emergencies_at_once(client, make_user, make_building, make_notice):
+    from portal.models import NoticeCategory
+    from tests.conftest import PortalClient
+
+    a, b = make_building(), make_building()
+    com_a = make_user(role=Role.COMMITTEE, units=[a.units[0]])
+    com_b = make_user(role=Role.COMMITTEE, units=[b.units[0]])
+    resident_a = make_user(building=a)
+    first, second = PortalClient(client.app), PortalClient(client.app)
+    first.login(com_a)
+    second.login(com_b)
+    client.login(resident_a)
+    for c, url in ((first, "/figures/"), (second, "/figures/"), (client, "/tickets/"), (client, "/events/")):
+        c.get(url)
+    make_notice(title="一号楼燃气泄漏", category=NoticeCategory.EMERGENCY, buildings=[a])
+    assert "一号楼燃气泄漏" in first.get("/figures/").get_data(as_text=True)
+    assert "一号楼燃气泄漏" not in second.get("/figures/").get_data(as_text=True)
+    assert "一号楼燃气泄漏" in client.get("/tickets/").get_data(as_text=True)
+    assert "一号楼燃气泄漏" in client.get("/events/").get_data(as_text=True)
+
+
+def test_the_events_list_follows_a_resident_who_moves(client, make_user, make_building):
+    from portal.models import Residency
+
+    a, b = make_building(), make_building()
+    staff = make_user(role=Role.STAFF)
+    start = utcnow() + timedelta(days=20)
+    events.create(kind=EventType.DRILL, title="一号楼演练", description="", location="", starts_at=start, ends_at=start + timedelta(hours=1),
+                  capacity=None, seats_per_household=1, signup_deadline=None, buildings=[a], actor=staff, now=utcnow())
+    db.session.commit()
+    resident = make_user(building=a)
+    client.login(resident)
+    assert "一号楼演练" in client.get("/events/").get_data(as_text=True)
+    residency = db.session.query(Residency).filter_by(user_id=resident.id).one()
+    residency.unit_id = b.units[0].id
+    db.session.commit()
+    assert "一号楼演练" not in client.get("/events/").get_data(as_text=True)

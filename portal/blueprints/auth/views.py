@@ -6,14 +6,8 @@ from flask_login import current_user, login_user, logout_user
 from portal.blueprints.auth import bp
 from portal.blueprints.auth.forms import LoginForm
 from portal.extensions import db
+from portal.i18n import safe_next
 from portal.services import auth
-
-
-def safe_next(target):
-    """`next` may only name a path on this site."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target or "\n" in target:
-        return None
-    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -23,7 +23,7 @@ from portal.links import external_url
 from portal.models import Building, Event, EventSignup, EventType, Role, SignupStatus, Suggestion, User, utcnow
 from portal.pdf import render_pdf
 from portal.permissions import BACK_OFFICE, NOTICE_EDITORS, role_required
-from portal.services import events
+from portal.services import events, suggestions
 from portal.services.events import SIGNUP_LABELS, TYPE_LABELS, EventError
 
 
@@ -63,8 +63,10 @@ def index():
         until = min((e.ends_at for e in upcoming), default=None)
         return {"upcoming": upcoming, "past": past, "mine": mine, "now": now, **_labels()}, until
 
-    # Kept per person (their sign-ups are on it) until any event or sign-up changes.
-    return render_kept("events", current_user.id, cache.COMMUNITY, "events/index.html", "events/_list.html", context, now)
+    # Kept per person (their sign-ups are on it), role and buildings (what they may see), until any
+    # event or sign-up changes.
+    key = (current_user.id, current_user.role.value, tuple(resident_building_ids() or ()))
+    return render_kept("events", key, cache.COMMUNITY, "events/index.html", "events/_list.html", context, now)
 
 
 @bp.route("/calendar")
@@ -106,7 +108,7 @@ def new():
             db.session.commit()
             flash(_("The event was created."), "success")
             return redirect(url_for("events.show", event_id=event.id))
-    elif request.method == "POST" and form.starts_at.data and form.ends_at.data:
+    elif request.method == "POST" and form.starts_at.data and form.ends_at.data and form.kind.data in {k.value for k in EventType}:
         breaches = events.policy_breaches(EventType(form.kind.data), form.starts_at.utc, form.ends_at.utc, utcnow(), form.public_holiday.data)
     return render_template("events/new.html", form=form, breaches=breaches), (422 if request.method == "POST" else 200)
 
@@ -132,7 +134,9 @@ def _page(event, forms=None, status=200):
             select(EventSignup).options(selectinload(EventSignup.unit), selectinload(EventSignup.user))
             .where(EventSignup.event_id == event.id).order_by(EventSignup.queued_at, EventSignup.id)
         ).all()
-    agenda = db.session.scalars(select(Suggestion).where(Suggestion.forum_id == event.id, Suggestion.hidden_at.is_(None))).all()
+    agenda = db.session.scalars(select(Suggestion).where(
+        Suggestion.forum_id == event.id, Suggestion.hidden_at.is_(None), *suggestions.visible_clause(current_user, resident_building_ids())
+    )).all()
     return render_template(
         "events/show.html", event=event, home=home, signup=signup, forms=base, staff=staff, signups=signups, agenda=agenda,
         taken=events.seats_taken(event), now=utcnow(), editor=current_user.role in NOTICE_EDITORS, **_labels(),

@@ -1,17 +1,17 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from portal.forms import choices
+from portal.forms import SaneDateField, choices
 from portal.models import FigureKey
 from portal.services.figures import LABELS
 
 
 class ReportForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(_l("Enter a title.")), Length(max=200)])
-    period_start = DateField(_l("From"), validators=[InputRequired(_l("Choose the first day."))])
-    period_end = DateField(_l("To"), validators=[InputRequired(_l("Choose the last day."))])
+    period_start = SaneDateField(_l("From"), validators=[InputRequired(_l("Choose the first day."))])
+    period_end = SaneDateField(_l("To"), validators=[InputRequired(_l("Choose the last day."))])
     problems = TextAreaField(_l("Problems and their causes"), validators=[Length(max=20000)])
 
 
@@ -22,6 +22,6 @@ class MeasureForm(FlaskForm):
     target = IntegerField(_l("Target value (%)"), validators=[InputRequired(), NumberRange(min=0, max=100)])
     department_id = SelectField(_l("Department"), coerce=int, choices=[])
     owner_id = SelectField(_l("Owner"), coerce=int, choices=[])
-    starts_on = DateField(_l("Starts"), validators=[InputRequired()])
-    deadline = DateField(_l("Deadline"), validators=[InputRequired()])
+    starts_on = SaneDateField(_l("Starts"), validators=[InputRequired()])
+    deadline = SaneDateField(_l("Deadline"), validators=[InputRequired()])
     steps = TextAreaField(_l("Steps"), validators=[Length(max=8000)])

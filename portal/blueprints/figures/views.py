@@ -28,9 +28,10 @@ WRITERS = (Role.STAFF, Role.HEAD, Role.ADMIN)
 
 def _day(name, default):
     try:
-        return datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").date()
+        day = datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").date()
     except ValueError:
         return default
+    return day if 2000 <= day.year <= 2100 else default
 
 
 def _scope():
@@ -69,7 +70,8 @@ def index():
     # Kept per view until any ticket changes (cache.TICKETS) or events and consultations do: it
     # never shows figures older than the newest record it includes.
     versions = cache.versions()
-    key = (current_user.role.value, start_day, end_day, category, department, building, versions.get(cache.COMMUNITY, 0))
+    key = (current_user.role.value, start_day, end_day, category, department, building, versions.get(cache.COMMUNITY, 0),
+           versions.get(cache.NOTICES, 0))  # the "last published" figures line
     return render_kept("dashboard", key, cache.TICKETS, "figures/index.html", "figures/index.html", context)
 
 

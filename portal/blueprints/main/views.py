@@ -7,10 +7,11 @@ from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 from flask_babel import format_date, format_datetime, get_locale, get_translations
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from portal import database, permissions
 from portal.blueprints.main import bp
+from portal.i18n import safe_next
 from portal.extensions import db, login_manager
 from portal.i18n import LANGUAGE_NAMES, isotime, localtime, to_local
 from portal.models import OPEN_STATUSES, Notice, Role, Ticket, TicketChannel, TicketStatus, User, utcnow
@@ -177,10 +178,7 @@ def language():
         if current_user.is_authenticated:
             db.session.get(User, current_user.id).language = lang
             db.session.commit()
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = url_for("main.index")
-    return redirect(target)
+    return redirect(safe_next(request.form.get("next", "")) or url_for("main.index"))
 
 
 @bp.route("/healthz")
@@ -201,6 +199,13 @@ def _error_page(code, message):
 
 @bp.app_errorhandler(404)
 def not_found(error):
+    return _error_page(404, _("This page does not exist, or you may not see it."))
+
+
+@bp.app_errorhandler(OverflowError)
+@bp.app_errorhandler(DataError)
+def out_of_range(error):
+    """An id or number far beyond anything stored (a typo or a probe) is simply not there."""
     return _error_page(404, _("This page does not exist, or you may not see it."))
 
 

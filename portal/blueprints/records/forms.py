@@ -1,9 +1,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from portal.forms import CheckboxListField, LocalDateTimeField, choices
+from portal.forms import SaneDateField, CheckboxListField, LocalDateTimeField, choices
 from portal.models import RecordKind, TrainingMethod, TrainingTopic
 from portal.services.records import KIND_LABELS, METHOD_LABELS, TOPIC_LABELS
 
@@ -24,7 +24,7 @@ class TrainingForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(_l("Enter a title.")), Length(max=200)])
     topic = SelectField(_l("Topic"), choices=choices((t.value, TOPIC_LABELS[t]) for t in TrainingTopic))
     method = SelectField(_l("Method"), choices=choices((m.value, METHOD_LABELS[m]) for m in TrainingMethod))
-    held_on = DateField(_l("Date"), validators=[InputRequired(_l("Choose the date."))])
+    held_on = SaneDateField(_l("Date"), validators=[InputRequired(_l("Choose the date."))])
     trainer = StringField(_l("Trainer"), validators=[DataRequired(_l("Who trained?")), Length(max=100)])
     attendees = CheckboxListField(_l("Attendees"), coerce=int, choices=[])
 

@@ -1,6 +1,7 @@
 """Communication records (S3.6), daily outreach (S4.1.1) and training (S6.2)."""
 import csv
 import io
+import re
 from datetime import datetime, timedelta
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -32,9 +33,10 @@ def _labels():
 def _period():
     def day(name):
         try:
-            return datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").date()
+            value = datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").date()
         except ValueError:
             return None
+        return value if 2000 <= value.year <= 2100 else None
 
     since, until = day("since"), day("until")
     return (since, until,
@@ -168,7 +170,7 @@ def training_session(session_id):
         for attendance in row.attendees:
             raw = request.form.get(f"score-{attendance.id}", "").strip()
             if raw:
-                if not raw.isdigit() or not 0 <= int(raw) <= 100:
+                if not re.fullmatch(r"[0-9]{1,3}", raw) or not 0 <= int(raw) <= 100:
                     flash(_("Scores are whole numbers from 0 to 100."), "error")
                     return render_template("records/session.html", row=row, **_labels()), 422
                 attendance.score = int(raw)

@@ -2,10 +2,10 @@ import uuid
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from portal.forms import choices
+from portal.forms import SaneDateField, choices
 from portal.models import SuggestionStatus, SuggestionTopic
 from portal.services.suggestions import STATUS_LABELS, TOPIC_LABELS
 
@@ -41,7 +41,7 @@ class AnswerForm(FlaskForm):
 
 class StudyForm(FlaskForm):
     owner = SelectField(_l("Owner"), coerce=int, choices=[])
-    deadline = DateField(_l("Deadline"), validators=[InputRequired(_l("Choose a deadline."))])
+    deadline = SaneDateField(_l("Deadline"), validators=[InputRequired(_l("Choose a deadline."))])
     notes = TextAreaField(_l("Notes"), validators=[Length(max=4000)])
 
 

@@ -1,4 +1,6 @@
 """The online suggestion box (意见箱, S2.5)."""
+import re
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -29,7 +31,7 @@ def _staff():
 
 def _visible(suggestion_id):
     item = db.session.get(Suggestion, suggestion_id)
-    if item is None:
+    if item is None or current_user.role == Role.COMMITTEE:
         abort(404)
     if _staff():
         return item
@@ -163,7 +165,7 @@ def answer(suggestion_id):
         duplicate = None
         if form.status.data == SuggestionStatus.DUPLICATE.value:
             number = (form.duplicate_of.data or "").strip().lstrip("#")
-            duplicate = db.session.get(Suggestion, int(number)) if number.isdigit() else None
+            duplicate = db.session.get(Suggestion, int(number)) if re.fullmatch(r"[0-9]{1,9}", number) else None
         suggestions.answer(item, form.status.data, form.reply.data or "", current_user, utcnow(), duplicate)
 
     return _staff_act(suggestion_id, "answer", AnswerForm, perform, _("The status and reply were published."))

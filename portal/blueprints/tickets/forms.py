@@ -2,10 +2,10 @@ import uuid
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, HiddenField, MultipleFileField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, MultipleFileField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
-from portal.forms import CheckboxListField, LocalDateTimeField, choices
+from portal.forms import SaneDateField, CheckboxListField, LocalDateTimeField, choices
 from portal.models import TicketCategory, TicketChannel
 from portal.services.tickets import CATEGORY_LABELS, CHANNEL_LABELS, FEEDBACK_METHODS
 
@@ -87,7 +87,7 @@ class CallForm(FlaskForm):
 
 class ProgressForm(FlaskForm):
     body = TextAreaField(_l("Progress"), validators=[DataRequired(_l("Write what was done.")), Length(max=4000)])
-    expected_completion = DateField(_l("Expected completion"), validators=[Optional()])
+    expected_completion = SaneDateField(_l("Expected completion"), validators=[Optional()])
 
 
 class NoteForm(FlaskForm):
@@ -142,7 +142,7 @@ class RegisterFilterForm(FlaskForm):
     building = SelectField(_l("Building"), choices=[], coerce=str)
     overdue = BooleanField(_l("Overdue only"))
     urgent = BooleanField(_l("Urgent only"))
-    since = DateField(_l("From"), validators=[Optional()])
-    until = DateField(_l("To"), validators=[Optional()])
+    since = SaneDateField(_l("From"), validators=[Optional()])
+    until = SaneDateField(_l("To"), validators=[Optional()])
 
 

@@ -2,6 +2,7 @@
 feedback, the formal reply and the satisfaction rating (S2.1, S3.1–S3.6, S4.2.1)."""
 import csv
 import io
+import re
 from datetime import datetime, time, timedelta
 
 from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
@@ -132,9 +133,10 @@ def _filters():
 
     def day(name):
         try:
-            return datetime.strptime(args.get(name, ""), "%Y-%m-%d")
+            value = datetime.strptime(args.get(name, ""), "%Y-%m-%d")
         except ValueError:
             return None
+        return value if 2000 <= value.year <= 2100 else None
 
     since, until = day("since"), day("until")
     return {
@@ -308,7 +310,7 @@ def _intake():
         form.resident_id.data = request.args["resident_id"]
     relayed = current_user.role == Role.WORKER
     resident = None
-    if form.resident_id.data and form.resident_id.data.isdigit():
+    if form.resident_id.data and re.fullmatch(r"[0-9]{1,9}", form.resident_id.data):
         resident = db.session.get(User, int(form.resident_id.data))
         if resident is None or resident.role != Role.RESIDENT:
             resident = None

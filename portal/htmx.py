@@ -44,7 +44,9 @@ def render_kept(name, key, version_key, page_template, fragment_template, contex
 
     html = cache.cached(name, full_key, version_key, build, now)
     if not fragment:
-        html = html.replace(BANNER_HOLE, render_template("_banner.html"))
+        from portal.blueprints.main.views import banner_html
+
+        html = html.replace(BANNER_HOLE, banner_html())
     response = make_response(html.replace(CSRF_HOLE, generate_csrf()))
     response.vary.add("HX-Request")
     return response

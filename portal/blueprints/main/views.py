@@ -9,7 +9,7 @@ from flask_babel import format_date, format_datetime, get_locale, get_translatio
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
-from portal import database, permissions
+from portal import cache, database, permissions
 from portal.blueprints.main import bp
 from portal.i18n import safe_next
 from portal.extensions import db, login_manager
@@ -98,6 +98,17 @@ def emergencies():
             db.session.rollback()
             g.emergencies = []
     return g.emergencies
+
+
+def banner_html():
+    """The emergency banner as HTML, kept per audience and language until notices change."""
+    now = utcnow()
+    snap = notices.snapshot(current_user, now, resident_building_ids())
+
+    def build():
+        return render_template("_banner.html"), snap["until"]
+
+    return cache.cached("banner", (snap["audience"], str(get_locale())), cache.NOTICES, build, now)
 
 
 def policy(key):

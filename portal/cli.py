@@ -17,6 +17,7 @@ def init_app(app):
     app.cli.add_command(worker)
     app.cli.add_command(kiosk_link)
     app.cli.add_command(purge_expired)
+    app.cli.add_command(backup)
 
 
 @click.command("seed-demo")
@@ -145,3 +146,40 @@ def purge_expired(dry_run):
         click.echo(f"  record {record.id}  {record.occurred_at:%Y-%m-%d}  {record.kind.value}")
     for ticket in expired_tickets:
         click.echo(f"  ticket {ticket.number}  closed {ticket.closed_at:%Y-%m-%d}")
+
+
+@click.command("backup")
+@click.option("--to", "target", type=click.Path(), help="File to write (default: instance/backups/portal-TIMESTAMP.*).")
+def backup(target):
+    """A consistent copy of the whole database. Attachments, photos and PDFs live in it, so this is
+    a whole backup. SQLite: the online backup API; PostgreSQL: pg_dump (custom format)."""
+    import os
+    import shutil
+    import sqlite3
+    import subprocess
+    from datetime import datetime, timezone
+
+    url = db.engine.url
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    folder = os.path.join(current_app.instance_path, "backups")
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise click.UsageError("An in-memory database cannot be backed up.")
+        target = target or os.path.join(folder, f"portal-{stamp}.db")
+        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+        source = sqlite3.connect(url.database)
+        copy = sqlite3.connect(target)
+        with copy:
+            source.backup(copy)  # consistent even while the portal keeps writing
+        copy.close()
+        source.close()
+    elif url.get_backend_name() == "postgresql":
+        if not shutil.which("pg_dump"):
+            raise click.ClickException("pg_dump is not installed (apt-get install postgresql-client).")
+        target = target or os.path.join(folder, f"portal-{stamp}.pgdump")
+        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        subprocess.run(["pg_dump", "--format=custom", "--no-owner", f"--file={target}", dsn], check=True)
+    else:
+        raise click.ClickException(f"No backup method for {url.get_backend_name()}.")
+    click.echo(f"Backed up to {target}")

@@ -107,3 +107,31 @@ def test_questions_under_notices_move_into_the_register_with_their_answers(tmp_p
         assert svc.next_number(TicketCategory.INQUIRY, datetime(2026, 6, 1, tzinfo=utcnow().tzinfo)) == "ZX-2026-0003"
         db.session.rollback()
         db.engine.dispose()
+
+
+def test_backup_makes_a_whole_copy(tmp_path):
+    import sqlite3
+
+    from portal.models import Building
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'live.db'}", "SECRET_KEY": "x", "TESTING": True})
+    with app.app_context():
+        db.create_all()
+        db.session.add(Building(name="1号楼"))
+        db.session.commit()
+        result = app.test_cli_runner().invoke(args=["backup", "--to", str(tmp_path / "copy.db")])
+        assert result.exit_code == 0, result.output
+        db.engine.dispose()
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    assert copy.execute("SELECT name FROM building").fetchall() == [("1号楼",)]
+    copy.close()
+
+
+def test_backup_on_postgresql(app, database_url, tmp_path):
+    import shutil
+
+    if not database_url or not shutil.which("pg_dump"):
+        pytest.skip("PostgreSQL run with pg_dump only")
+    result = app.test_cli_runner().invoke(args=["backup", "--to", str(tmp_path / "copy.pgdump")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "copy.pgdump").stat().st_size > 0

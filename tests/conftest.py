@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.pool import StaticPool
 
 from portal import create_app
-from portal.extensions import db, limiter
+from portal.extensions import db
 from portal.models import Building, Notice, NoticeCategory, Residency, Role, Unit, User, utcnow
 
 PASSWORD = "secret-pass-1"

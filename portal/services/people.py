@@ -10,7 +10,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from portal import cache
 from portal.extensions import db
 from portal.models import Building, Residency, Role, Unit, User
 from portal.services import auth

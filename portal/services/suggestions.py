@@ -167,10 +167,12 @@ def to_ticket(suggestion, actor, now):
     if suggestion.ticket_id:
         raise SuggestionError(_("This suggestion is already a ticket."))
     author = None if suggestion.is_anonymous else db.session.get(User, suggestion.author_id)
+    with force_locale("zh_Hans"):  # stored in the register, which is kept in the community's language
+        anonymous = _("Anonymous")
     ticket, _created = tickets.create(
         category=TicketCategory.SUGGESTION, channel=TicketChannel.SUGGESTION_BOX,
         description=f"{suggestion.title}\n\n{suggestion.body}", actor=actor, now=now, resident=author,
-        unit=None, caller_name="" if author else _("Anonymous"),
+        unit=None, caller_name="" if author else anonymous,
     )
     suggestion.ticket_id = ticket.id
     return ticket

@@ -2,7 +2,6 @@ import shutil
 import subprocess
 from datetime import date, timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db

@@ -71,7 +71,7 @@ def test_support_counts_once_per_household(app, client, make_user, make_building
 def test_board_filters_sorts_and_counts_hidden_posts(client, make_user):
     author = make_user()
     unit = author.residencies[0].unit
-    a = suggestions.post(author, unit, "fees", "物业费", "按季缴", False, False, utcnow())
+    suggestions.post(author, unit, "fees", "物业费", "按季缴", False, False, utcnow())
     b = suggestions.post(author, unit, "environment", "绿化", "多种树", False, False, utcnow())
     c = suggestions.post(author, unit, "other", "广告", "违规内容", False, False, utcnow())
     b.support_count = 5

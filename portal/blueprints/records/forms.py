@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from portal.forms import SaneDateField, CheckboxListField, LocalDateTimeField, choices
 from portal.models import RecordKind, TrainingMethod, TrainingTopic
@@ -27,7 +27,3 @@ class TrainingForm(FlaskForm):
     held_on = SaneDateField(_l("Date"), validators=[InputRequired(_l("Choose the date."))])
     trainer = StringField(_l("Trainer"), validators=[DataRequired(_l("Who trained?")), Length(max=100)])
     attendees = CheckboxListField(_l("Attendees"), coerce=int, choices=[])
-
-
-class ScoreForm(FlaskForm):
-    score = IntegerField(_l("Assessment score"), validators=[InputRequired(), NumberRange(min=0, max=100)])

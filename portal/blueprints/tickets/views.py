@@ -3,7 +3,7 @@ feedback, the formal reply and the satisfaction rating (S2.1, S3.1–S3.6, S4.2.
 import csv
 import io
 import re
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import get_locale

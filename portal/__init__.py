@@ -22,6 +22,9 @@ def create_app(config=None):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k != "pool_pre_ping"}
 
     from portal import blueprints, cache, cli, database, i18n
+    from portal.notify import channels
+
+    channels.check_config(app.config)  # a malformed channel URL stops here, naming its variable
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -38,7 +41,10 @@ def create_app(config=None):
     cli.init_app(app)
     from portal.blueprints.kiosk.fastpath import KioskFastPath
 
+    from portal.blueprints.notifications.fastpath import BellFastPath
+
     app.wsgi_app = KioskFastPath(app.wsgi_app, app)
+    app.wsgi_app = BellFastPath(app.wsgi_app, app)
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

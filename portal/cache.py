@@ -6,8 +6,8 @@ tiny query) and reuse what they built while the version they built it at is stil
 """
 import threading
 
-from flask import g, has_request_context
-from sqlalchemy import event, insert, select, update
+from flask import g, has_request_context, session
+from sqlalchemy import bindparam, event, func, insert, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from portal.extensions import db
@@ -26,6 +26,7 @@ from portal.models import (
     CacheVersion,
     Department,
     Notice,
+    Notification,
     Residency,
     Setting,
     Ticket,
@@ -70,19 +71,41 @@ _WATCHED = {
     PublishedFigures: NOTICES,  # shown on the lobby screens with the notices
 }
 _VERSIONS = select(CacheVersion.__table__.c.key, CacheVersion.__table__.c.version)  # Core: no ORM overhead
+# For a signed-in browser the same statement also brings what its bell shows: its person's
+# unread count and newest notification (keys starting with "~" are not cache versions).
+_SESSION_USER = select(UserSession.user_id).where(UserSession.token == bindparam("token")).scalar_subquery()
+_VERSIONS_AND_BELL = union_all(
+    _VERSIONS,
+    select(literal("~unread"), select(func.count(Notification.id)).where(
+        Notification.user_id == _SESSION_USER, Notification.read_at.is_(None)).scalar_subquery()),
+    select(literal("~last"), select(func.coalesce(func.max(Notification.id), 0)).where(Notification.user_id == _SESSION_USER).scalar_subquery()),
+)
 _PENDING = "cache_bumps"
 _lock = threading.Lock()
 _store = {}  # (name, key) -> (version, valid_until or None, value)
 
 
 def versions():
-    """All version counters, read once per request."""
+    """All version counters, read once per request (with the bell's numbers when signed in)."""
     if has_request_context() and "cache_versions" in g:
         return g.cache_versions
-    found = dict(db.session.connection().execute(_VERSIONS).all())
+    token = session.get("_user_id") if has_request_context() else None
+    if token:
+        found = dict(db.session.connection().execute(_VERSIONS_AND_BELL, {"token": token}).all())
+        g.bell = (int(found.pop("~unread", 0) or 0), int(found.pop("~last", 0) or 0))
+    else:
+        found = dict(db.session.connection().execute(_VERSIONS).all())
     if has_request_context():
         g.cache_versions = found
     return found
+
+
+def bell():
+    """(unread, newest id) for the signed-in browser, as read with the versions this request."""
+    if has_request_context() and "bell" not in g:
+        g.pop("cache_versions", None)
+        versions()
+    return g.get("bell", (0, 0)) if has_request_context() else (0, 0)
 
 
 def bump(key, session=None):

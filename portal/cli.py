@@ -74,28 +74,19 @@ def create_user(name, role, username, phone, department, password):
 @click.option("--once", is_flag=True, help="Do one round of work and exit.")
 @click.option("--interval", type=float, default=5.0, help="Seconds between rounds.")
 def worker(once, interval):
-    """Background work: scheduled notices' emails, ticket escalations and auto-closing, and outbox
-    delivery. Run as many as you like."""
-    from portal import mail
-    from portal.models import utcnow
-    from portal.services import events, notices, tickets
+    """Background work: scheduled notices, fan-out to audiences, ticket reminders, escalations and
+    auto-closing, event and consultation reminders, and delivery on every channel. Run as many as
+    you like, on as many hosts."""
+    from portal.worker import run_round
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = current_app.logger
     log.setLevel(logging.INFO)
     while True:
         try:
-            notices.publish_due(utcnow())
-            db.session.commit()
-            escalated = tickets.escalate(utcnow())  # emergency breaches, overdue tickets (S4.2.1)
-            closed = tickets.close_unrated(utcnow())  # results given long ago and never rated (S3.5.2)
-            events.remind_due(utcnow())  # a day before an event, everyone signed up hears of it
-            db.session.commit()
-            if escalated or closed:
-                log.info("tickets: %s escalated, %s closed unrated", escalated, closed)
-            sent, failed = mail.deliver_due()
-            if sent or failed:
-                log.info("outbox: %s sent, %s failed", sent, failed)
+            counts = run_round()
+            if any(counts.values()):
+                log.info("worker: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
         except Exception:  # keep the worker alive through a database restart
             db.session.rollback()
             log.exception("worker round failed")

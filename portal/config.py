@@ -15,6 +15,11 @@ class Config:
 
     MAIL_URL = _env("MAIL_URL")  # smtp://host:port; unset: mail is printed to the log
     MAIL_FROM = _env("MAIL_FROM", "portal@localhost")
+    SMS_URL = _env("SMS_URL")  # aliyun://ID:SECRET@dysmsapi.aliyuncs.com?sign=… or tencent://…; unset: logged
+    WECHAT_URL = _env("WECHAT_URL")  # wechat://APPID:SECRET@api.weixin.qq.com?token=…&aes_key=…
+    WECOM_URL = _env("WECOM_URL")  # wecom://CORPID:SECRET@qyapi.weixin.qq.com?agent=…
+    VOICE_URL = _env("VOICE_URL")  # aliyun://…@dyvmsapi.aliyuncs.com?show=… or tencent://…@vms.tencentcloudapi.com?app=…
+    CHANNEL_TIMEOUT = float(_env("CHANNEL_TIMEOUT", "10"))  # seconds per provider call
     REDIS_URL = _env("REDIS_URL")  # shared rate limits across workers
     BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")  # for links in emails, posters, QR codes
     TIMEZONE = _env("TIMEZONE", "Asia/Shanghai")

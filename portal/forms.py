@@ -1,5 +1,6 @@
 """Form fields shared by several features."""
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 from wtforms import DateField, DateTimeLocalField
 from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms import SelectMultipleField
@@ -52,3 +53,7 @@ class SaneDateField(DateField):
         if self.data is not None and not 2000 <= self.data.year <= 2100:
             self.data = None
             raise ValueError(_l("Enter a date between the years 2000 and 2100."))
+
+
+class ConfirmForm(FlaskForm):
+    """A button that only needs its CSRF token."""

@@ -12,6 +12,7 @@ from portal import cache
 # and where the emergency banner for this viewer's buildings goes (layout.html: `banner_hole`).
 CSRF_HOLE = f"csrf-{secrets.token_hex(12)}"
 BANNER_HOLE = Markup(f"<!--banner-{secrets.token_hex(12)}-->")  # noqa: S704 - a constant marker, no user text
+BELL_HOLE = Markup(f"<!--bell-{secrets.token_hex(12)}-->")  # noqa: S704 - a constant marker, no user text
 
 
 def wants_fragment():
@@ -39,14 +40,15 @@ def render_kept(name, key, version_key, page_template, fragment_template, contex
 
     def build():
         context, until = context_fn()
-        html = render_template(fragment_template if fragment else page_template, **{**context, "csrf": CSRF_HOLE, "banner_hole": BANNER_HOLE})
+        html = render_template(fragment_template if fragment else page_template,
+                               **{**context, "csrf": CSRF_HOLE, "banner_hole": BANNER_HOLE, "bell_hole": BELL_HOLE})
         return html, until
 
     html = cache.cached(name, full_key, version_key, build, now)
     if not fragment:
-        from portal.blueprints.main.views import banner_html
+        from portal.blueprints.main.views import banner_html, bell_html
 
-        html = html.replace(BANNER_HOLE, banner_html())
+        html = html.replace(BANNER_HOLE, banner_html()).replace(BELL_HOLE, bell_html())
     response = make_response(html.replace(CSRF_HOLE, generate_csrf()))
     response.vary.add("HX-Request")
     return response

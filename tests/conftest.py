@@ -12,7 +12,7 @@ from sqlalchemy.pool import StaticPool
 
 from portal import create_app
 from portal.extensions import db
-from portal.models import Building, Notice, NoticeCategory, Residency, Role, Unit, User, utcnow
+from portal.models import Building, Notice, NoticeCategory, NotificationPref, Residency, Role, Unit, User, utcnow
 
 PASSWORD = "secret-pass-1"
 RUN_ID = uuid.uuid4().hex[:10]
@@ -185,7 +185,8 @@ def make_building(app):
 def make_user(make_building):
     counter = iter(range(1, 100000))
 
-    def make(role=Role.RESIDENT, units=None, building=None, password=PASSWORD, **kw):
+    def make(role=Role.RESIDENT, units=None, building=None, password=PASSWORD, channels=None, **kw):
+        """`channels`: {category: "wechat,sms"} as chosen on the account page."""
         n = next(counter)
         kw.setdefault("name", f"用户{n}")
         if role == Role.RESIDENT:
@@ -200,10 +201,26 @@ def make_user(make_building):
         for unit in units or []:
             user.residencies.append(Residency(unit=unit))
         db.session.add(user)
+        db.session.flush()
+        for category, chosen in (channels or {}).items():
+            db.session.add(NotificationPref(user_id=user.id, category=category, channels=chosen))
         db.session.commit()
         return user
 
     return make
+
+
+@pytest.fixture
+def fan_out(app):
+    """What the worker does with audiences (every resident of some buildings), now."""
+    from portal.notify import fanout
+
+    def run():
+        told = fanout.run_jobs(utcnow())
+        db.session.commit()
+        return told
+
+    return run
 
 
 @pytest.fixture

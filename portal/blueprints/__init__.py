@@ -14,6 +14,9 @@ def register(app):
     from portal.blueprints.kiosk import bp as kiosk
     from portal.blueprints.records import bp as records
     from portal.blueprints.figures import bp as figures
+    from portal.blueprints.go import bp as go
+    from portal.blueprints.notifications import bp as notifications
+    from portal.blueprints.wechat import bp as wechat
 
     app.register_blueprint(main)
     app.register_blueprint(auth, url_prefix="/auth")
@@ -27,3 +30,6 @@ def register(app):
     app.register_blueprint(records, url_prefix="/records")
     app.register_blueprint(figures, url_prefix="/figures")
     app.register_blueprint(admin, url_prefix="/admin")
+    app.register_blueprint(notifications, url_prefix="/notifications")
+    app.register_blueprint(wechat, url_prefix="/wechat")
+    app.register_blueprint(go, url_prefix="/go")

@@ -1,7 +1,6 @@
 from portal.database import Base, utcnow  # noqa: F401
 from portal.models.notices import Attachment, Blob, Notice, NoticeCategory, notice_building  # noqa: F401
-from portal.models.outbox import OutboxMessage, OutboxStatus  # noqa: F401
-from portal.models.people import Building, Department, EmailPref, Residency, Role, Unit, User, UserSession  # noqa: F401
+from portal.models.people import Building, Department, Residency, Role, Unit, User, UserSession  # noqa: F401
 from portal.models.settings import Setting, SettingChange  # noqa: F401
 from portal.models.cache import CacheVersion  # noqa: F401
 from portal.models.tickets import (  # noqa: F401
@@ -49,4 +48,14 @@ from portal.models.records import (  # noqa: F401
     TrainingMethod,
     TrainingSession,
     TrainingTopic,
+)
+from portal.models.notify import (  # noqa: F401
+    Channel,
+    ConsentRecord,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Notification,
+    NotificationPref,
+    NotifyJob,
 )

@@ -132,6 +132,8 @@ class Event(db.Model):
     minutes_published_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str] = mapped_column(String(500), default="")
+    sequence: Mapped[int] = mapped_column(default=0)  # iCalendar SEQUENCE: raised on each change
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     buildings: Mapped[list[Building]] = relationship(secondary=event_building, order_by=Building.name)
@@ -179,6 +181,7 @@ class Consultation(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     explanation: Mapped[str] = mapped_column(Text, default="")
     deadline: Mapped[datetime] = mapped_column(index=True)
+    closing_told_at: Mapped[datetime | None]  # owners who had not answered were reminded a day before
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     buildings: Mapped[list[Building]] = relationship(secondary=consultation_building, order_by=Building.name)

@@ -21,12 +21,6 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
-class EmailPref(enum.StrEnum):
-    ALL = "all"
-    EMERGENCY = "emergency"
-    NONE = "none"
-
-
 class Building(db.Model):
     __tablename__ = "building"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,6 +49,7 @@ class Department(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     is_active: Mapped[bool] = mapped_column(default=True)
+    robot_webhook: Mapped[str] = mapped_column(String(300), default="")  # 企业微信 group robot: its key or URL
 
 
 class Residency(db.Model):
@@ -80,7 +75,11 @@ class User(UserMixin, db.Model):
     role: Mapped[Role] = mapped_column(default=Role.RESIDENT, index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
     language: Mapped[str] = mapped_column(String(8), default="zh_Hans")
-    email_pref: Mapped[EmailPref] = mapped_column(default=EmailPref.ALL)
+    wecom_userid: Mapped[str | None] = mapped_column(String(64))  # staff: their 企业微信 member id
+    wechat_openid: Mapped[str | None] = mapped_column(String(64), unique=True)  # bound official-account follower
+    wechat_bound_at: Mapped[datetime | None]
+    sms_consent_at: Mapped[datetime | None]  # PIPL: consent in force since (the history is in consent_record)
+    wechat_consent_at: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(default=True)
     notices_seen_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -70,9 +70,13 @@ class EventKind(enum.StrEnum):
     REOPENED = "reopened"
     CLOSED = "closed"
     ESCALATED = "escalated"
+    ASSIGNED = "assigned"  # a head hands the ticket to someone in the department
+    NOT_REACHED = "not_reached"  # no channel reached the resident: someone must call
 
 
-INTERNAL_EVENTS = (EventKind.INTERNAL_NOTE, EventKind.ESCALATED, EventKind.CALLED, EventKind.DUE_CHANGED)
+INTERNAL_EVENTS = (
+    EventKind.INTERNAL_NOTE, EventKind.ESCALATED, EventKind.CALLED, EventKind.DUE_CHANGED, EventKind.ASSIGNED, EventKind.NOT_REACHED,
+)
 
 
 class TicketCounter(db.Model):
@@ -124,6 +128,7 @@ class Ticket(db.Model):
     responded_at: Mapped[datetime | None]
     escalated_at: Mapped[datetime | None]
     overdue_notified_at: Mapped[datetime | None]
+    due_soon_notified_at: Mapped[datetime | None]  # the hour-before reminder went out
 
     resolved_at: Mapped[datetime | None]
     result: Mapped[str] = mapped_column(Text, default="")

@@ -1,9 +1,12 @@
 """Consulting the owners before a major decision (征求意见, S4.2.2)."""
+from datetime import timedelta
+
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Consultation, ConsultationAnswer, ConsultationOption, Residency, Unit, consultation_building
+from portal.notify import Audience, notify
 from portal.permissions import BACK_OFFICE
 
 
@@ -24,7 +27,20 @@ def create(title, explanation, options, deadline, buildings, actor, now):
     consultation.options = [ConsultationOption(label=label, position=i) for i, label in enumerate(labels)]
     db.session.add(consultation)
     db.session.flush()
+    notify("consultation_opened", consultation, Audience(buildings=[b.id for b in consultation.buildings], owners_only=True), now=now)
     return consultation
+
+
+def remind_closing(now, ahead=timedelta(hours=24)):
+    """Worker: a day before the deadline, owners whose household has not answered are reminded (once)."""
+    due = db.session.scalars(
+        select(Consultation).where(Consultation.closing_told_at.is_(None), Consultation.deadline > now, Consultation.deadline <= now + ahead)
+        .limit(50).with_for_update(skip_locked=True)
+    ).all()
+    for consultation in due:
+        consultation.closing_told_at = now
+        notify("consultation_closing", consultation, Audience(unanswered_consultation=consultation.id), now=now)
+    return len(due)
 
 
 def owner_units(user, consultation):

@@ -11,9 +11,13 @@ from portal import cache
 from portal.extensions import db
 from portal.models import (
     Building,
+    Channel,
+    ConsentRecord,
+    Delivery,
+    DeliveryStatus,
     Department,
-    EmailPref,
     Notice,
+    NotificationPref,
     NoticeCategory,
     Residency,
     Role,
@@ -28,6 +32,13 @@ from portal.services import notices as notice_service
 from portal.services import tickets
 
 DEMO_PASSWORD = "demo1234"
+# 企业微信 group robots of three departments (a robot's webhook key is a UUID)
+ROBOTS = {
+    "客服中心": "6b1f0c3e-demo-4a1e-9c2f-kefu00000001",
+    "工程维修部": "6b1f0c3e-demo-4a1e-9c2f-gongcheng0001",
+    "秩序维护部": "6b1f0c3e-demo-4a1e-9c2f-baoan000000001",
+}
+DEMO_OPENID = "oDEMO_zhoujie_bound_wechat_0001"  # 周杰 follows the official account and bound it
 DEPARTMENTS = ["客服中心", "工程维修部", "秩序维护部", "环境保洁部", "绿化部", "财务部"]
 LOGINS = [
     ("admin", "admin", "系统管理员 陈立"),
@@ -80,12 +91,18 @@ def seed(scale=0, rng=None):
         _seed_base(rng, now, pw)
     for step in range(scale):
         _seed_scale(rng, now, pw, step)
+    # What the demo's history would have sent is marked as sent (to the log): the first worker
+    # round of `make run` then sends only what happens from now on.
+    db.session.execute(
+        Delivery.__table__.update().where(Delivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.SENT, sent_at=now, provider_id="demo", attempts=1)
+    )
     for key in (cache.NOTICES, cache.PEOPLE, cache.SETTINGS, cache.PLACES, cache.TICKETS):
         cache.bump(key)
 
 
 def _seed_base(rng, now, pw):
-    departments = [Department(name=n) for n in DEPARTMENTS]
+    departments = [Department(name=n, robot_webhook=ROBOTS.get(n, "")) for n in DEPARTMENTS]
     db.session.add_all(departments)
     buildings = []
     for b in range(1, 7):
@@ -99,12 +116,17 @@ def _seed_base(rng, now, pw):
     db.session.flush()
     dept = {d.name: d for d in departments}
     staff = [
-        User(username="admin", name="陈立", role=Role.ADMIN, password_hash=pw, department=dept["客服中心"]),
-        User(username="kefu", name="王敏", role=Role.STAFF, password_hash=pw, department=dept["客服中心"], phone="13900000001"),
-        User(username="kefu2", name="李娜", role=Role.STAFF, password_hash=pw, department=dept["客服中心"], phone="13900000002"),
-        User(username="gongcheng", name="张强", role=Role.HEAD, password_hash=pw, department=dept["工程维修部"], phone="13900000003"),
-        User(username="baoan", name="刘洋", role=Role.HEAD, password_hash=pw, department=dept["秩序维护部"], phone="13900000004"),
-        User(username="baojie", name="赵芳", role=Role.WORKER, password_hash=pw, department=dept["环境保洁部"], phone="13900000005"),
+        User(username="admin", name="陈立", role=Role.ADMIN, password_hash=pw, department=dept["客服中心"], wecom_userid="ChenLi"),
+        User(username="kefu", name="王敏", role=Role.STAFF, password_hash=pw, department=dept["客服中心"], phone="13900000001",
+             wecom_userid="WangMin"),
+        User(username="kefu2", name="李娜", role=Role.STAFF, password_hash=pw, department=dept["客服中心"], phone="13900000002",
+             wecom_userid="LiNa"),
+        User(username="gongcheng", name="张强", role=Role.HEAD, password_hash=pw, department=dept["工程维修部"], phone="13900000003",
+             wecom_userid="ZhangQiang"),
+        User(username="baoan", name="刘洋", role=Role.HEAD, password_hash=pw, department=dept["秩序维护部"], phone="13900000004",
+             wecom_userid="LiuYang"),
+        User(username="baojie", name="赵芳", role=Role.WORKER, password_hash=pw, department=dept["环境保洁部"], phone="13900000005",
+             wecom_userid="ZhaoFang"),
         User(username="yewei", name="孙建国", role=Role.COMMITTEE, password_hash=pw, phone="13900000006"),
     ]
     db.session.add_all(staff)
@@ -112,7 +134,7 @@ def _seed_base(rng, now, pw):
     residents = []
     named = [("13800000001", "周杰", buildings[0].units[4]), ("13800000002", "吴婷", buildings[1].units[10])]
     for phone, name, unit in named:
-        user = User(phone=phone, name=name, role=Role.RESIDENT, password_hash=pw, email=f"{phone}@example.com", email_pref=EmailPref.ALL)
+        user = User(phone=phone, name=name, role=Role.RESIDENT, password_hash=pw, email=f"{phone}@example.com", sms_consent_at=now)
         user.residencies.append(Residency(unit=unit))
         residents.append(user)
     taken = {id(u) for _, _, u in named}
@@ -125,14 +147,16 @@ def _seed_base(rng, now, pw):
             role=Role.RESIDENT,
             password_hash=pw,
             email=f"resident{i}@example.com" if i % 3 else None,
-            email_pref=rng.choice([EmailPref.ALL, EmailPref.EMERGENCY, EmailPref.NONE]),
             language="en" if i % 25 == 0 else "zh_Hans",
+            sms_consent_at=now if i % 10 else None,  # a tenth never agreed to SMS: in-app and email only
         )
         user.residencies.append(Residency(unit=unit, is_owner=i % 5 != 0))
         residents.append(user)
     residents[0].residencies.append(Residency(unit=buildings[0].units[40], is_owner=True))  # holds two units
+    residents[0].wechat_openid, residents[0].wechat_bound_at, residents[0].wechat_consent_at = DEMO_OPENID, now, now
     db.session.add_all(residents)
     db.session.flush()
+    _seed_consent(rng, now, residents)
     author = staff[1]
     for i, (category, title, body, expires, pinned) in enumerate(NOTICES):
         notice = Notice(
@@ -189,6 +213,21 @@ def _seed_base(rng, now, pw):
     _seed_community(now, residents, staff, buildings)
 
 
+def _seed_consent(rng, now, residents):
+    """Consent as the service centre recorded it at registration, and some residents' choices."""
+    for person in residents:
+        if person.sms_consent_at:
+            db.session.add(ConsentRecord(user_id=person.id, channel=Channel.SMS, granted=True, source="registration form", at=now))
+        if person.wechat_consent_at:
+            db.session.add(ConsentRecord(user_id=person.id, channel=Channel.WECHAT, granted=True, source="WeChat binding", at=now))
+    for person in residents[2:]:
+        choice = rng.random()
+        if choice < 0.2:  # no email copies of ordinary notices
+            db.session.add(NotificationPref(user_id=person.id, category="notices", channels="wechat"))
+        elif choice < 0.3:  # every notice by SMS too
+            db.session.add(NotificationPref(user_id=person.id, category="notices", channels="wechat,sms,email"))
+
+
 def _seed_scale(rng, now, pw, step):
     """Bulk rows for benchmarks: 10,000 notices (a tenth of them bulletins) and 2,000 residents."""
     buildings = db.session.scalars(select(Building).order_by(Building.id)).all()
@@ -204,7 +243,7 @@ def _seed_scale(rng, now, pw, step):
             "role": Role.RESIDENT,
             "password_hash": pw,
             "language": "zh_Hans",
-            "email_pref": EmailPref.NONE,
+            "sms_consent_at": now,
             "is_active": True,
             "created_at": now,
         }

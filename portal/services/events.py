@@ -8,12 +8,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
-from portal import mail
 from portal.extensions import db
 from portal.i18n import to_local
 from portal.links import external_url
 from portal.models import (
-    EmailPref,
     Event,
     EventSignup,
     EventType,
@@ -26,6 +24,7 @@ from portal.models import (
     event_building,
 )
 from portal.permissions import BACK_OFFICE
+from portal.notify import notify
 from portal.services import notices, settings, tickets
 
 TYPE_LABELS = {
@@ -186,7 +185,8 @@ def promote(event, now):
         promoted.append(waiting)
         if free is not None:
             free -= waiting.seats
-        _mail_signup(waiting, "event_promoted")
+        notify("event_promoted", event, [waiting.user], now=now, ref=f"{waiting.id}:{waiting.queued_at.isoformat()}",
+               context={"signup": waiting})
     db.session.flush()
     return promoted
 
@@ -208,21 +208,48 @@ def remind_due(now, ahead=timedelta(hours=24)):
     for event in due:
         for signup in event.signups:
             if signup.status == SignupStatus.CONFIRMED:
-                _mail_signup(signup, "event_reminder")
+                notify("event_reminder", event, [signup.user], now=now, ref=f"{signup.id}:{event.starts_at.isoformat()}",
+                       context={"signup": signup})
         event.reminded_at = now
     return len(due)
 
 
-def _mail_signup(signup, template):
-    person = signup.user
-    if not person.email or person.email_pref == EmailPref.NONE:
-        return
-    event = signup.event
-    subject, body = mail.render_email(
-        template, person.language, event=event, signup=signup, url=external_url("events.show", event_id=event.id),
-        hotline=settings.get("hotline"), contact_person=settings.get("contact_person"),
-    )
-    mail.enqueue(person.email, subject, body, f"{template}:{signup.id}:{signup.queued_at.isoformat()}")
+def signed_up(event):
+    """Everyone signed up or waiting for a place."""
+    return [s.user for s in event.signups if s.status in (SignupStatus.CONFIRMED, SignupStatus.WAITLISTED)]
+
+
+def change(event, *, starts_at, ends_at, location, reason, actor, now, exception_reason="", public_holiday=False):
+    """Staff move an event to another time or place: the policy is checked again and everyone
+    signed up or waiting hears of it."""
+    if event.cancelled_at is not None:
+        raise EventError(_("This event was cancelled."))
+    if ends_at <= starts_at:
+        raise EventError(_("The event must end after it starts."))
+    breaches = policy_breaches(event.kind, starts_at, ends_at, now, public_holiday)
+    if breaches and not exception_reason.strip():
+        raise EventError(_("This departs from the policy (%(what)s): give a reason to go ahead.", what="; ".join(breaches)))
+    if (starts_at, ends_at, location.strip()) == (event.starts_at, event.ends_at, event.location):
+        raise EventError(_("Nothing was changed."))
+    event.starts_at, event.ends_at, event.location = starts_at, ends_at, location.strip()
+    event.policy_exception = exception_reason.strip() if breaches else ""
+    event.reminded_at = None if starts_at > now else event.reminded_at
+    event.sequence = (event.sequence or 0) + 1
+    db.session.flush()
+    return notify("event_changed", event, signed_up(event), now=now, actor=actor, ref=f"v{event.sequence}", extra={"text": reason.strip()})
+
+
+def cancel_event(event, reason, actor, now):
+    """Staff cancel an event with a reason; everyone signed up or waiting hears of it."""
+    if event.cancelled_at is not None:
+        raise EventError(_("This event was cancelled."))
+    if not reason.strip():
+        raise EventError(_("Give a reason for the cancellation."))
+    event.cancelled_at = now
+    event.cancel_reason = reason.strip()
+    event.sequence = (event.sequence or 0) + 1
+    db.session.flush()
+    return notify("event_cancelled", event, signed_up(event), now=now, actor=actor, extra={"text": event.cancel_reason})
 
 
 def mark_attendance(event, attended_ids):

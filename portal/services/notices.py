@@ -10,23 +10,19 @@ from markupsafe import Markup
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
 
-from portal import cache, mail
+from portal import cache
 from portal.extensions import db
-from portal.links import external_url
 from portal.models import (
     Attachment,
     Blob,
-    EmailPref,
     Notice,
     NoticeCategory,
-    OutboxMessage,
     Residency,
     Role,
     Unit,
-    User,
     notice_building,
 )
-from portal.services import settings
+from portal.notify import Audience, notify
 
 PAGE_SIZE = 20
 ALLOWED_TAGS = {"p", "br", "strong", "em", "b", "i", "u", "ul", "ol", "li", "h3", "h4", "blockquote", "a", "hr", "code", "pre"}
@@ -263,7 +259,7 @@ def save(notice, *, title, body, category, community_wide, buildings, publish_at
         db.session.add(notice)
     db.session.flush()
     if notice.is_current(now) and notice.mailed_at is None:
-        enqueue_emails(notice, now)
+        tell(notice, now)
     return notice
 
 
@@ -279,59 +275,21 @@ def lift(notice, actor, now):
     notice.lifted_by_id = actor.id
 
 
-def recipients(notice):
-    """Residents who chose email copies of this notice and live in its scope (S2.4 mailing list)."""
-    prefs = [EmailPref.ALL, EmailPref.EMERGENCY] if notice.is_emergency else [EmailPref.ALL]
-    query = select(User).where(
-        User.role == Role.RESIDENT,
-        User.is_active,
-        User.email.is_not(None),
-        User.email != "",
-        User.email_pref.in_(prefs),
-    )
-    if not notice.is_community_wide:
-        building_ids = [b.id for b in notice.buildings]
-        query = query.where(
-            User.id.in_(
-                select(Residency.user_id).join(Unit, Unit.id == Residency.unit_id).where(Unit.building_id.in_(building_ids))
-            )
-        )
-    return db.session.scalars(query.order_by(User.id)).all()
-
-
-def enqueue_emails(notice, now):
-    """Writes the email copies into the outbox, in the caller's transaction."""
-    prefix = f"notice:{notice.id}:"
-    already = set(db.session.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.like(prefix + "%"))))
-    context = {
-        "notice": notice,
-        "url": external_url("notices.show", notice_id=notice.id),
-        "hotline": settings.get("hotline"),
-        "contact_person": settings.get("contact_person"),
-        "category_label": CATEGORY_LABELS[notice.category],
-    }
-    rendered = {}
-    count = 0
-    for user in recipients(notice):
-        key = f"{prefix}{user.id}"
-        if key in already:
-            continue
-        if user.language not in rendered:
-            rendered[user.language] = mail.render_email("notice", user.language, **context)
-        subject, body = rendered[user.language]
-        db.session.add(OutboxMessage(to_addr=user.email, subject=subject[:300], body=body, dedupe_key=key))
-        count += 1
+def tell(notice, now):
+    """Everyone the notice is for hears of it through their channels (an emergency by SMS, at any
+    hour): one fan-out job, written in the caller's transaction (S2.4 mailing list)."""
+    audience = Audience(buildings=None if notice.is_community_wide else [b.id for b in notice.buildings])
+    notify("notice_emergency" if notice.is_emergency else "notice_published", notice, audience, now=now)
     notice.mailed_at = now
-    return count
 
 
 def publish_due(now):
-    """Worker: scheduled notices whose time has come get their email copies."""
+    """Worker: scheduled notices whose time has come are told to their audience."""
     due = db.session.scalars(
         select(Notice).where(current_clause(now), Notice.mailed_at.is_(None)).order_by(Notice.publish_at).limit(50)
     ).all()
     for notice in due:
-        enqueue_emails(notice, now)
+        tell(notice, now)
     return len(due)
 
 

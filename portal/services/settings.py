@@ -1,4 +1,5 @@
 """Policy settings: each [X] of the policy with its default (SEED-MAP), validated, with history."""
+import re
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
@@ -57,6 +58,14 @@ def _definitions():
         Definition("hotline", "text", "400-800-1234", _l("Service hotline"), "S2.1.1", group="contact"),
         Definition("contact_person", "text", "客服中心 王敏", _l("Contact person"), "S2.4", group="contact"),
     ]
+    defs += [
+        Definition("quiet_hours_start", "time", "21:00", _l("Residents' quiet hours begin"), "S3.5.1", group="channels"),
+        Definition("quiet_hours_end", "time", "08:00", _l("Residents' quiet hours end"), "S3.5.1", group="channels"),
+        Definition("sms_daily_cap", "int", 10, _l("SMS per resident per day (emergencies excepted)"), "S3.5.1", 0, 100, group="channels"),
+        Definition("sms_coalesce_minutes", "int", 10, _l("Minutes within which updates to one ticket become one SMS"), "S3.5.1", 0, 120,
+                   group="channels"),
+    ]
+    defs += _channel_definitions()
     for cat in TICKET_CATEGORIES:
         for i, urgency in enumerate(("normal", "urgent")):
             defs.append(
@@ -71,6 +80,25 @@ def _definitions():
                     group="due",
                 )
             )
+    return defs
+
+
+def _channel_definitions():
+    """Per kind: the SMS template codes the company had approved (Chinese, and English if it has
+    one), the WeChat template id and how its fields are filled."""
+    from portal.notify.kinds import KINDS
+
+    defs = []
+    for kind in KINDS.values():
+        defs += [
+            Definition(f"sms_template.{kind.name}", "code", "", _l("SMS template code"), "S3.5.1", group="templates"),
+            Definition(f"sms_template_en.{kind.name}", "code", "", _l("SMS template code (English)"), "S3.5.1", group="templates"),
+            Definition(f"wechat_template.{kind.name}", "code", "", _l("WeChat template id"), "S2.1.2", group="templates"),
+            Definition(f"wechat_fields.{kind.name}", "fields", ", ".join(f"{k}={v}" for k, v in kind.wechat),
+                       _l("WeChat template fields"), "S2.1.2", group="templates"),
+        ]
+        if kind.urgent:
+            defs.append(Definition(f"voice_template.{kind.name}", "code", "", _l("Voice (TTS) template code"), "S3.3.2", group="templates"))
     return defs
 
 
@@ -118,6 +146,22 @@ def validate(key, raw):
         if not d.minimum <= value <= d.maximum:
             return None, _l("Enter a number from %(min)d to %(max)d.", min=d.minimum, max=d.maximum)
         return value, None
+    if d.kind == "time":
+        value = str(raw or "").strip()
+        if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value):
+            return None, _l("Enter a time as HH:MM, for example 21:00.")
+        return value.zfill(5), None
+    if d.kind == "code":
+        value = str(raw or "").strip()
+        if not re.fullmatch(r"[A-Za-z0-9_\-]{0,64}", value):
+            return None, _l("A template code has letters, digits, - and _ only (at most 64).")
+        return value, None
+    if d.kind == "fields":
+        value = " ".join(str(raw or "").split())
+        pairs = [p.strip() for p in value.split(",") if p.strip()]
+        if any(not re.fullmatch(r"[a-z_]+\d*=[a-z_]+", p) for p in pairs):
+            return None, _l("Write the fields as key=value pairs separated by commas, for example thing1=title, time2=time.")
+        return ", ".join(pairs), None
     return _clean_text(raw, 100)
 
 

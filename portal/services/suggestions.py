@@ -8,12 +8,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal import mail
 from portal.extensions import db
-from portal.links import external_url
 from portal.models import (
     BoxOpening,
-    EmailPref,
     Study,
     Suggestion,
     SuggestionStatus,
@@ -23,8 +20,9 @@ from portal.models import (
     TicketChannel,
     User,
 )
+from portal.notify import notify
 from portal.permissions import BACK_OFFICE
-from portal.services import settings, tickets
+from portal.services import tickets
 
 TOPIC_LABELS = {
     SuggestionTopic.ENVIRONMENT: _l("Environment"),
@@ -125,24 +123,14 @@ def answer(suggestion, status, reply, actor, now, duplicate_of=None):
     suggestion.replied_by_id = actor.id
     if suggestion.study and suggestion.reply and suggestion.study.completed_at is None:
         suggestion.study.completed_at = now  # the study ends with its published reply
-    _notify(suggestion)
+    _notify(suggestion, actor, now)
 
 
-def _notify(suggestion):
+def _notify(suggestion, actor, now):
+    """The author and its supporters hear of the answer through their channels."""
     supporter_ids = select(SuggestionSupport.user_id).where(SuggestionSupport.suggestion_id == suggestion.id)
-    people = db.session.scalars(
-        select(User).where(or_(User.id == suggestion.author_id, User.id.in_(supporter_ids)), User.email.is_not(None), User.email != "",
-                           User.email_pref != EmailPref.NONE)
-    ).all()
-    for person in people:
-        with force_locale(person.language):
-            status = str(STATUS_LABELS[suggestion.status])
-        subject, body = mail.render_email(
-            "suggestion_reply", person.language, suggestion=suggestion, status=status,
-            url=external_url("suggestions.show", suggestion_id=suggestion.id),
-            hotline=settings.get("hotline"), contact_person=settings.get("contact_person"),
-        )
-        mail.enqueue(person.email, subject, body, f"suggestion:{suggestion.id}:{suggestion.replied_at.isoformat()}:{person.id}")
+    people = db.session.scalars(select(User).where(or_(User.id == suggestion.author_id, User.id.in_(supporter_ids))).order_by(User.id)).all()
+    notify("suggestion_replied", suggestion, people, now=now, actor=actor, ref=suggestion.replied_at.isoformat(), extra={"text": suggestion.reply})
 
 
 def start_study(suggestion, owner, deadline, notes, actor, now):

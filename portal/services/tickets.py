@@ -11,19 +11,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal import mail
 from portal.extensions import db
 from portal.i18n import to_local
-from portal.links import external_url
+from portal.notify import notify
 from portal.pdf import render_pdf
 from portal.models import (
     INTERNAL_EVENTS,
     NUMBER_PREFIX,
     OPEN_STATUSES,
-    Department,
-    EmailPref,
     EventKind,
-    OutboxMessage,
     Role,
     Ticket,
     TicketCategory,
@@ -86,6 +82,8 @@ EVENT_LABELS = {
     EventKind.REOPENED: _l("Reopened"),
     EventKind.CLOSED: _l("Closed"),
     EventKind.ESCALATED: _l("Escalated"),
+    EventKind.ASSIGNED: _l("Assigned"),
+    EventKind.NOT_REACHED: _l("Resident not reached"),
 }
 FEEDBACK_METHODS = {
     "phone": _l("Phone"),
@@ -186,7 +184,11 @@ def create(
             raise
         db.session.expunge(ticket)
         return db.session.scalar(select(Ticket).where(Ticket.idempotency_key == idempotency_key)), False
-    add_event(ticket, EventKind.CREATED, actor, now, body=ticket.description, data={"channel": ticket.channel.value})
+    step = add_event(ticket, EventKind.CREATED, actor, now, body=ticket.description, data={"channel": ticket.channel.value})
+    if resident is not None and (actor is None or actor.id != resident.id):
+        notify("ticket_registered", ticket, [resident], now=now, actor=actor, step=step)
+    if actor is None or actor.role not in (Role.STAFF, Role.ADMIN):
+        notify("ticket_created", ticket, customer_service_on_duty(now), now=now, actor=actor, step=step)
     return ticket, True
 
 
@@ -211,9 +213,14 @@ def add_event(ticket, kind, actor, now, body="", data=None, internal=None):
     )
     ticket.events.append(event)
     db.session.flush()
-    if not event.is_internal:
-        notify_resident(ticket, event)
     return event
+
+
+def tell_resident(ticket, kind, step, actor, now, text=""):
+    """The resident hears of a step on their ticket through their channels."""
+    if ticket.resident is None:
+        return []
+    return notify(kind, ticket, [ticket.resident], now=now, actor=actor, step=step, extra={"text": text})
 
 
 # Working the ticket
@@ -262,7 +269,7 @@ def transfer(ticket, lead, co_departments, actor, now, due_at=None, due_reason="
             data={"from": ticket.due_at.isoformat() if ticket.due_at else None, "to": due_at.isoformat()},
         )
         ticket.due_at = due_at
-    return add_event(
+    step = add_event(
         ticket,
         EventKind.TRANSFERRED,
         actor,
@@ -273,13 +280,18 @@ def transfer(ticket, lead, co_departments, actor, now, due_at=None, due_reason="
             "due_at": ticket.due_at.isoformat() if ticket.due_at else None,
         },
     )
+    departments = [lead] + [d for d in co_departments if d.id != lead.id]
+    notify("ticket_transferred", ticket, heads_of([d.id for d in departments]), now=now, actor=actor, step=step, departments=departments)
+    return step
 
 
 def assign_person(ticket, assignee, actor, now):
-    """A head hands the ticket to someone in the department."""
+    """A head hands the ticket to someone in the department, who can then open and work it."""
     _require_open(ticket)
     ticket.assignee_id = assignee.id
-    return add_event(ticket, EventKind.INTERNAL_NOTE, actor, now, body=_("Assigned to %(name)s", name=assignee.name))
+    step = add_event(ticket, EventKind.ASSIGNED, actor, now, body=_("Assigned to %(name)s", name=assignee.name), data={"assignee": assignee.id})
+    notify("ticket_assigned", ticket, [assignee], now=now, actor=actor, step=step)
+    return step
 
 
 def record_call(ticket, to_whom, called_at, actor, now):
@@ -292,12 +304,15 @@ def progress(ticket, body, expected_completion, actor, now):
     _require_open(ticket)
     if ticket.status in (TicketStatus.NEW, TicketStatus.ASSIGNED):
         ticket.status = TicketStatus.IN_PROGRESS
+    new_date = expected_completion is not None and expected_completion != ticket.expected_completion
     if expected_completion is not None:
         ticket.expected_completion = expected_completion
-    return add_event(
+    step = add_event(
         ticket, EventKind.PROGRESS, actor, now, body=body.strip(),
         data={"expected": expected_completion.isoformat() if expected_completion else None},
     )
+    tell_resident(ticket, "ticket_expected" if new_date else "ticket_progress", step, actor, now, step.body)
+    return step
 
 
 def internal_note(ticket, body, actor, now):
@@ -305,9 +320,13 @@ def internal_note(ticket, body, actor, now):
 
 
 def resident_reply(ticket, body, resident, now):
+    """The resident writes on their ticket: its assignee hears of it, else the handling
+    department's heads, else customer service."""
     if ticket.status == TicketStatus.CLOSED:
         raise TicketError(_("This ticket is closed. Rate it as not resolved to reopen it."))
-    return add_event(ticket, EventKind.RESIDENT_REPLY, resident, now, body=body.strip())
+    step = add_event(ticket, EventKind.RESIDENT_REPLY, resident, now, body=body.strip())
+    notify("ticket_message", ticket, handlers(ticket, now), now=now, actor=resident, step=step, extra={"excerpt": step.body[:60]})
+    return step
 
 
 def hold(ticket, reason, actor, now):
@@ -319,7 +338,9 @@ def hold(ticket, reason, actor, now):
     ticket.status = TicketStatus.ON_HOLD
     ticket.held_since = now
     ticket.hold_reason = reason.strip()
-    return add_event(ticket, EventKind.ON_HOLD, actor, now, body=ticket.hold_reason, data={"previous": previous.value})
+    step = add_event(ticket, EventKind.ON_HOLD, actor, now, body=ticket.hold_reason, data={"previous": previous.value})
+    tell_resident(ticket, "ticket_on_hold", step, actor, now, ticket.hold_reason)
+    return step
 
 
 def resume(ticket, actor, now):
@@ -332,20 +353,25 @@ def resume(ticket, actor, now):
     ticket.status = TicketStatus(previous) if previous in {s.value for s in OPEN_STATUSES} else TicketStatus.IN_PROGRESS
     ticket.held_since = None
     ticket.hold_reason = ""
-    return add_event(ticket, EventKind.RESUMED, actor, now, data={"held_seconds": int(held.total_seconds())})
+    step = add_event(ticket, EventKind.RESUMED, actor, now, data={"held_seconds": int(held.total_seconds())})
+    tell_resident(ticket, "ticket_resumed", step, actor, now)
+    return step
 
 
-def resolve(ticket, result, actor, now):
+def resolve(ticket, result, actor, now, tell=True):
     _require_open(ticket)
     if ticket.status == TicketStatus.ON_HOLD:
         raise TicketError(_("Resume the ticket before resolving it."))
     ticket.status = TicketStatus.RESOLVED
     ticket.resolved_at = now
     ticket.result = result.strip()
-    return add_event(ticket, EventKind.RESOLVED, actor, now, body=ticket.result)
+    step = add_event(ticket, EventKind.RESOLVED, actor, now, body=ticket.result)
+    if tell:
+        tell_resident(ticket, "ticket_resolved", step, actor, now, ticket.result)
+    return step
 
 
-def feedback(ticket, method, actor, now):
+def feedback(ticket, method, actor, now, tell=True):
     """How the resident was told the result (S3.5.1). A complaint needs its formal reply first."""
     if ticket.status != TicketStatus.RESOLVED:
         raise TicketError(_("Record the result first."))
@@ -356,7 +382,10 @@ def feedback(ticket, method, actor, now):
     ticket.status = TicketStatus.FEEDBACK_GIVEN
     ticket.feedback_at = now
     ticket.feedback_method = method
-    return add_event(ticket, EventKind.FEEDBACK, actor, now, data={"method": method})
+    step = add_event(ticket, EventKind.FEEDBACK, actor, now, data={"method": method})
+    if tell:
+        tell_resident(ticket, "ticket_rating_requested", step, actor, now)
+    return step
 
 
 def formal_reply(ticket, text, actor, now):
@@ -374,6 +403,7 @@ def formal_reply(ticket, text, actor, now):
     blob = store_blob(pdf, allowed={"application/pdf"}, limit=20 * 1024 * 1024)
     ticket.formal_reply_sha256 = blob.sha256
     ticket.formal_reply_at = now
+    tell_resident(ticket, "ticket_formal_reply", event, actor, now)
     return event
 
 
@@ -435,8 +465,10 @@ def ask_on_notice(notice, resident, body, now, idempotency_key=None):
 def answer_question(ticket, text, actor, now):
     """A question asked under a notice, answered in place: the answer is the result, given on the portal."""
     if ticket.status in (TicketStatus.NEW, TicketStatus.ASSIGNED, TicketStatus.IN_PROGRESS):
-        resolve(ticket, text, actor, now)
-        return feedback(ticket, "portal", actor, now)
+        resolve(ticket, text, actor, now, tell=False)
+        step = feedback(ticket, "portal", actor, now, tell=False)
+        tell_resident(ticket, "ticket_reply", step, actor, now, text)
+        return step
     raise TicketError(_("This question has already been answered."))
 
 
@@ -455,67 +487,80 @@ def close_unrated(now):
 
 
 def escalate(now):
-    """Emergency response breaches and overdue tickets go to the department heads by email."""
+    """Worker: emergencies without a response in time go to the heads; an hour before a ticket is
+    due its assignee (else the heads) is reminded; an overdue ticket goes to its assignee and heads."""
     count = 0
     breaches = db.session.scalars(
         select(Ticket).where(
             Ticket.is_urgent, Ticket.responded_at.is_(None), Ticket.escalated_at.is_(None), Ticket.response_due_at < now
-        ).limit(200)
+        ).limit(200).with_for_update(skip_locked=True)
     ).all()
     for ticket in breaches:
         ticket.escalated_at = now
-        add_event(ticket, EventKind.ESCALATED, None, now, data={"reason": "response"})
-        _mail_heads(ticket, "escalation", now)
+        step = add_event(ticket, EventKind.ESCALATED, None, now, data={"reason": "response"})
+        told = notify("ticket_escalated", ticket, heads_for(ticket, now), now=now, step=step,
+                      extra={"minutes": settings.get("emergency_response_minutes")},
+                      context={"minutes": settings.get("emergency_response_minutes")})
+        step.data = {**step.data, "told": told_summary(told)}
+        count += 1
+    working = [TicketStatus.NEW, TicketStatus.ASSIGNED, TicketStatus.IN_PROGRESS]
+    soon = db.session.scalars(
+        select(Ticket).where(
+            Ticket.status.in_(working), Ticket.due_at > now, Ticket.due_at <= now + timedelta(hours=1),
+            Ticket.due_soon_notified_at.is_(None),
+        ).limit(200).with_for_update(skip_locked=True)
+    ).all()
+    for ticket in soon:
+        ticket.due_soon_notified_at = now
+        people = [ticket.assignee] if ticket.assignee is not None else heads_for(ticket, now)
+        notify("ticket_due_soon", ticket, people, now=now)
         count += 1
     overdue = db.session.scalars(
         select(Ticket).where(
-            Ticket.status.in_([TicketStatus.NEW, TicketStatus.ASSIGNED, TicketStatus.IN_PROGRESS]),
+            Ticket.status.in_(working),
             Ticket.due_at < now,
             Ticket.overdue_notified_at.is_(None),
-        ).limit(200)
+        ).limit(200).with_for_update(skip_locked=True)
     ).all()
     for ticket in overdue:
         ticket.overdue_notified_at = now
-        add_event(ticket, EventKind.ESCALATED, None, now, data={"reason": "overdue"})
-        _mail_heads(ticket, "overdue", now)
+        step = add_event(ticket, EventKind.ESCALATED, None, now, data={"reason": "overdue"})
+        people = ([ticket.assignee] if ticket.assignee is not None else []) + heads_for(ticket, now)
+        told = notify("ticket_overdue", ticket, people, now=now, step=step)
+        step.data = {**step.data, "told": told_summary(told)}
         count += 1
     return count
 
 
-def heads_for(ticket):
-    """The heads of the ticket's departments; before a transfer, the heads of customer service staff's departments."""
-    department_ids = [d.department_id for d in ticket.departments] or [
-        d for d in db.session.scalars(select(Department.id).where(Department.is_active).order_by(Department.id).limit(1))
-    ]
+def told_summary(told):
+    """For the timeline: who was queued a message on which channels (never more than that)."""
+    return [{"name": t.name, "channels": [str(c) for c in t.channels]} for t in told]
+
+
+def customer_service_on_duty(now):
+    """The customer-service staff who take new requests."""
+    return db.session.scalars(select(User).where(User.role == Role.STAFF, User.is_active).order_by(User.id)).all()
+
+
+def heads_of(department_ids):
+    if not department_ids:
+        return []
     return db.session.scalars(
-        select(User).where(User.role == Role.HEAD, User.is_active, User.department_id.in_(department_ids), User.email.is_not(None))
+        select(User).where(User.role == Role.HEAD, User.is_active, User.department_id.in_(department_ids)).order_by(User.id)
     ).all()
 
 
-def _mail_heads(ticket, template, now):
-    for head in heads_for(ticket):
-        subject, body = mail.render_email(
-            f"ticket_{template}", head.language, ticket=ticket, url=external_url("tickets.show", ticket_id=ticket.id),
-            category=CATEGORY_LABELS[ticket.category], minutes=settings.get("emergency_response_minutes"),
-            hotline=settings.get("hotline"), contact_person=settings.get("contact_person"),
-        )
-        mail.enqueue(head.email, subject, body, f"ticket:{ticket.id}:{template}:{head.id}")
+def heads_for(ticket, now=None):
+    """The heads of the ticket's departments; before a transfer, customer service."""
+    heads = heads_of([d.department_id for d in ticket.departments])
+    return heads or customer_service_on_duty(now)
 
 
-def notify_resident(ticket, event):
-    """Residents who gave an email address hear of every step they can see."""
-    resident = ticket.resident
-    if resident is None or not resident.email or resident.email_pref == EmailPref.NONE:
-        return
-    with force_locale(resident.language):
-        what = str(EVENT_LABELS[event.kind])
-        status = str(STATUS_LABELS[ticket.status])
-    subject, body = mail.render_email(
-        "ticket_step", resident.language, ticket=ticket, event=event, what=what, status=status,
-        url=external_url("tickets.show", ticket_id=ticket.id),
-        hotline=settings.get("hotline"), contact_person=settings.get("contact_person"),
-    )
-    db.session.add(OutboxMessage(to_addr=resident.email, subject=subject[:300], body=body, dedupe_key=f"ticket-event:{event.id}"))
+def handlers(ticket, now):
+    """Who hears a resident's message: the assignee, else the handling heads, else customer service."""
+    if ticket.assignee is not None and ticket.assignee.is_active:
+        return [ticket.assignee]
+    return heads_for(ticket, now)
 
 
 # Who sees what
@@ -526,9 +571,12 @@ def visible_clause(user):
     if user.role in (Role.STAFF, Role.ADMIN):
         return None
     if user.role == Role.HEAD:
-        return exists().where(TicketDepartment.ticket_id == Ticket.id, TicketDepartment.department_id == (user.department_id or -1))
+        return or_(
+            exists().where(TicketDepartment.ticket_id == Ticket.id, TicketDepartment.department_id == (user.department_id or -1)),
+            Ticket.assignee_id == user.id,
+        )
     if user.role == Role.WORKER:
-        return Ticket.created_by_id == user.id
+        return or_(Ticket.created_by_id == user.id, Ticket.assignee_id == user.id)
     if user.role == Role.RESIDENT:
         return Ticket.resident_id == user.id
     return Ticket.id < 0  # committee: nothing about individual residents
@@ -538,6 +586,8 @@ def can_view(user, ticket):
     if not user.is_authenticated:
         return False
     if user.role in (Role.STAFF, Role.ADMIN):
+        return True
+    if ticket.assignee_id is not None and ticket.assignee_id == user.id:
         return True
     if user.role == Role.HEAD:
         return user.department_id is not None and any(d.department_id == user.department_id for d in ticket.departments)
@@ -549,7 +599,12 @@ def can_view(user, ticket):
 
 
 def can_work(user, ticket):
-    """Progress, notes, hold, resolve: customer service, and the heads of its departments."""
+    """Progress, notes, hold, resolve: customer service, the heads of its departments, and the
+    person it is assigned to."""
+    if not user.is_authenticated:
+        return False
+    if ticket.assignee_id is not None and ticket.assignee_id == user.id and ticket.is_open:
+        return True
     return user.role in (Role.STAFF, Role.ADMIN) or (user.role == Role.HEAD and can_view(user, ticket))
 
 

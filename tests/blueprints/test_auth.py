@@ -118,11 +118,12 @@ def test_deactivated_person_cannot_sign_in_and_is_signed_out(client, make_user, 
     assert response.status_code == 200
 
 
-def test_preferences_email_copies_need_an_address(client, make_user):
+def test_preferences_keep_a_bad_email_and_say_why(client, make_user):
     resident = make_user()
     client.login(resident)
-    response = client.post("/account/", {"language": "zh_Hans", "email": "", "email_pref": "all"})
-    assert response.status_code == 200 and "邮箱" in response.get_data(as_text=True)
-    client.post("/account/", {"language": "en", "email": "me@example.com", "email_pref": "emergency"})
+    response = client.post("/account/", {"language": "zh_Hans", "email": "not-an-address"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "not-an-address" in page and "邮箱" in page
+    client.post("/account/", {"language": "en", "email": "me@example.com"})
     db.session.refresh(resident)
-    assert resident.email == "me@example.com" and resident.email_pref.value == "emergency" and resident.language == "en"
+    assert resident.email == "me@example.com" and resident.language == "en"

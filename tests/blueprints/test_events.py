@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from portal import database
 from portal.extensions import db
 from portal.i18n import from_local
-from portal.models import Event, EventSignup, EventType, Notice, OutboxMessage, Role, SignupStatus, Ticket, TicketChannel, utcnow
+from portal.models import Channel, Delivery, Event, EventSignup, EventType, Notice, Role, SignupStatus, Ticket, TicketChannel, utcnow
 from portal.services import events
 from portal.services.events import EventError
 from tests.conftest import PortalClient
@@ -162,7 +162,7 @@ def test_reminders_attendance_sheet_feedback_and_minutes(client, make_user, tmp_
     db.session.commit()
     assert events.remind_due(utcnow()) == 1 and events.remind_due(utcnow()) == 0
     db.session.commit()
-    assert db.session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.dedupe_key.like("event_reminder:%"))) == 1
+    assert db.session.scalar(select(func.count(Delivery.id)).where(Delivery.kind == "event_reminder", Delivery.channel == Channel.EMAIL)) == 1
     client.login(staff)
     client.post(f"/events/{forum.id}/attendance", {"attended": str(signup.id)})
     db.session.expire_all()

@@ -1,7 +1,7 @@
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import BoxOpening, OutboxMessage, Role, Suggestion, SuggestionStatus, Ticket, TicketChannel, utcnow
+from portal.models import BoxOpening, Channel, Delivery, Role, Suggestion, SuggestionStatus, Ticket, TicketChannel, utcnow
 from portal.services import suggestions
 from tests.conftest import PortalClient
 
@@ -47,7 +47,7 @@ def test_anonymous_means_no_staff_page_reveals_the_author(app, client, make_user
             f.flush()
             assert "隐名者甲" not in subprocess.run(["pdftotext", f.name, "-"], capture_output=True, text=True, check=True).stdout
     staff.post(f"/suggestions/{item.id}/answer", {"status": "planned", "reply": "已列入计划"})
-    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.to_addr == "a@example.com"))
+    mail = db.session.scalar(select(Delivery).where(Delivery.channel == Channel.EMAIL, Delivery.address == "a@example.com"))
     assert mail is not None and "隐名者甲" not in mail.body  # the author hears back, by email only to themselves
 
 
@@ -112,7 +112,7 @@ def test_reply_tells_author_and_supporters_by_email(make_user):
     suggestions.support(item, fan, fan.residencies[0].unit, utcnow())
     suggestions.answer(item, "done", "已开通按季缴费", make_user(role=Role.STAFF), utcnow())
     db.session.commit()
-    assert sorted(db.session.scalars(select(OutboxMessage.to_addr))) == ["author@example.com", "fan@example.com"]
+    assert sorted(db.session.scalars(select(Delivery.address).where(Delivery.channel == Channel.EMAIL))) == ["author@example.com", "fan@example.com"]
 
 
 def test_an_important_suggestion_starts_a_study_shown_on_the_staff_home_when_overdue(client, make_user):

@@ -9,7 +9,8 @@ from portal.extensions import db
 from portal.models import (
     Department,
     EventKind,
-    OutboxMessage,
+    Channel,
+    Delivery,
     Role,
     Ticket,
     TicketCategory,
@@ -167,7 +168,7 @@ def test_emergency_breach_and_overdue_are_escalated_to_the_head_once(resident, s
     assert tickets.escalate(NOW + timedelta(minutes=40)) == 0
     assert tickets.escalate(NOW + timedelta(hours=3)) == 1  # now also past its due time
     db.session.commit()
-    mails = db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_addr == head.email)).all()
+    mails = db.session.scalars(select(Delivery).where(Delivery.channel == Channel.EMAIL, Delivery.address == head.email)).all()
     assert len(mails) == 2 and urgent.number in mails[0].subject
 
 
@@ -195,9 +196,13 @@ def test_the_timeline_is_append_only_with_actor_and_time(resident, staff, dept):
 def test_the_resident_is_emailed_at_each_step_they_can_see(resident, staff, dept):
     ticket = _new(resident)
     tickets.transfer(ticket, dept, [], staff, NOW)
+    tickets.progress(ticket, "师傅已出发", None, staff, NOW)
     tickets.internal_note(ticket, "内部", staff, NOW)
+    tickets.resolve(ticket, "已修好", staff, NOW)
     db.session.commit()
-    subjects = db.session.scalars(select(OutboxMessage.subject).where(OutboxMessage.to_addr == "r@example.com")).all()
+    subjects = db.session.scalars(
+        select(Delivery.subject).where(Delivery.channel == Channel.EMAIL, Delivery.address == "r@example.com").order_by(Delivery.id)
+    ).all()
     assert len(subjects) == 2 and all(ticket.number in s for s in subjects)
 
 

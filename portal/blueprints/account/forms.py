@@ -1,25 +1,42 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from portal.forms import choices
-from wtforms import EmailField, PasswordField, RadioField, SelectField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
+from wtforms import EmailField, HiddenField, PasswordField, SelectField
+from wtforms.validators import AnyOf, DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
-EMAIL_PREF_CHOICES = [
-    ("all", _l("All notices")),
-    ("emergency", _l("Emergencies only")),
-    ("none", _l("No email")),
-]
+from portal.forms import CheckboxListField, choices
+from portal.notify import kinds
+from portal.notify.prefs import CHOOSABLE
+
 LANGUAGE_CHOICES = [("zh_Hans", "简体中文"), ("en", "English")]
+CHANNEL_LABELS = {"wechat": _l("WeChat"), "sms": _l("SMS"), "email": _l("Email")}
 
 
 class PreferencesForm(FlaskForm):
     language = SelectField(_l("Language"), choices=choices(LANGUAGE_CHOICES))
     email = EmailField(_l("Email address"), validators=[Optional(), Email(_l("Enter a valid email address.")), Length(max=254)])
-    email_pref = RadioField(_l("Email copies of notices"), choices=choices(EMAIL_PREF_CHOICES), default="all")
 
-    def validate_email_pref(self, field):
-        if field.data != "none" and not (self.email.data or "").strip():
-            raise ValidationError(_l("Enter an email address to receive copies, or choose no email."))
+
+def channel_choices():
+    return choices((c.value, CHANNEL_LABELS[c.value]) for c in CHOOSABLE)
+
+
+class ChannelsForm(FlaskForm):
+    """Per category, the channels beyond in-app (which is always on)."""
+
+    tickets = CheckboxListField(kinds.CATEGORY_LABELS[kinds.TICKETS], choices=channel_choices())
+    notices = CheckboxListField(kinds.CATEGORY_LABELS[kinds.NOTICES], choices=channel_choices())
+    events = CheckboxListField(kinds.CATEGORY_LABELS[kinds.EVENTS], choices=channel_choices())
+    consultations = CheckboxListField(kinds.CATEGORY_LABELS[kinds.CONSULTATIONS], choices=channel_choices())
+    emergencies = CheckboxListField(kinds.CATEGORY_LABELS[kinds.EMERGENCIES], choices=channel_choices())
+
+    def validate_emergencies(self, field):
+        if not {"wechat", "sms"} & set(field.data or []):
+            raise ValidationError(_l("Emergencies cannot be switched off: keep WeChat or SMS for them."))
+
+
+class ConsentForm(FlaskForm):
+    channel = HiddenField(validators=[AnyOf(["sms", "wechat"])])
+    granted = HiddenField(validators=[AnyOf(["1", "0"])])
 
 
 class PasswordForm(FlaskForm):

@@ -1,11 +1,16 @@
+import re
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField, TextAreaField
+from flask import current_app
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
 from portal.forms import choices
 from portal.models import Role
+from portal.notify import phones
+from portal.notify.channels.wecom import robot_key
 
 ROLE_LABELS = {
     Role.RESIDENT: _l("Resident"),
@@ -30,15 +35,24 @@ class UnitForm(FlaskForm):
 
 class DepartmentForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=64)])
+    robot_webhook = StringField(
+        _l("企业微信 group robot"), validators=[Optional(), Length(max=300)],
+        description=_l("The robot's webhook address (…/cgi-bin/webhook/send?key=…) or its key: the department's group hears of transfers and escalations."),
+    )
     is_active = BooleanField(_l("Active"), default=True)
+
+    def validate_robot_webhook(self, field):
+        from wtforms.validators import ValidationError
+
+        value = (field.data or "").strip()
+        if value and not re.fullmatch(r"[A-Za-z0-9-]{8,64}", robot_key(value) or ""):
+            raise ValidationError(_l("Paste the robot's webhook address as 企业微信 shows it, or its key."))
+        field.data = value
 
 
 class PersonForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=64)])
-    phone = StringField(
-        _l("Phone number"),
-        validators=[Optional(), Regexp(r"^\+?[0-9][0-9\- ]{4,19}$", message=_l("Enter a valid phone number."))],
-    )
+    phone = StringField(_l("Mobile number"), validators=[Optional(), Length(max=32)])
     username = StringField(
         _l("Username"),
         validators=[Optional(), Length(max=64), Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Letters, digits, . _ and - only."))],
@@ -47,6 +61,11 @@ class PersonForm(FlaskForm):
     role = SelectField(_l("Role"), choices=choices((r.value, ROLE_LABELS[r]) for r in Role))
     department_id = SelectField(_l("Department"), coerce=int, choices=[])
     language = SelectField(_l("Language"), choices=choices([("zh_Hans", "简体中文"), ("en", "English")]))
+    wecom_userid = StringField(
+        _l("企业微信 userid"), validators=[Optional(), Length(max=64), Regexp(r"^[A-Za-z0-9_.@-]+$", message=_l("Letters, digits, . _ @ and - only."))],
+        description=_l("Staff: their member account in 企业微信 (通讯录 → 成员 → 账号)."),
+    )
+    sms_consent = BooleanField(_l("Agreed to SMS"), description=_l("Tick when the resident agreed on the registration form; untick when they withdraw."))
     units = TextAreaField(
         _l("Units"),
         description=_l("Residents: one unit per line, the building name, a space, the unit number (1号楼 1-101)."),
@@ -58,7 +77,24 @@ class PersonForm(FlaskForm):
         if not (self.phone.data or "").strip() and not (self.username.data or "").strip():
             self.phone.errors.append(_l("Give a phone number or a username to sign in with."))
             ok = False
+        elif (self.phone.data or "").strip():
+            number, problem = phones.check(self.phone.data, current_app.config)
+            if problem:
+                self.phone.errors.append(problem)
+                ok = False
+            else:
+                self.phone.data = number
         return ok
+
+
+class DeliveryFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    channel = SelectField(_l("Channel"), choices=[])
+    status = SelectField(_l("Status"), choices=[])
+    kind = SelectField(_l("What"), choices=[])
+    q = StringField(_l("Person"), validators=[Optional(), Length(max=64)])
 
 
 class ImportForm(FlaskForm):

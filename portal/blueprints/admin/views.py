@@ -1,5 +1,7 @@
 """Administration: buildings, units, departments, people, the resident import and policy settings."""
-from flask import abort, flash, redirect, render_template, request, url_for
+from datetime import timedelta
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
@@ -10,6 +12,7 @@ from portal.blueprints.admin.forms import (
     ROLE_LABELS,
     BuildingForm,
     ConfirmForm,
+    DeliveryFilterForm,
     DepartmentForm,
     ImportForm,
     PersonForm,
@@ -18,7 +21,10 @@ from portal.blueprints.admin.forms import (
 )
 from portal.extensions import db
 from portal.forms import choices
-from portal.models import Building, Department, KioskScreen, Role, SettingChange, Unit, User, utcnow
+from portal.models import Building, Channel, Delivery, Department, KioskScreen, Role, SettingChange, Unit, User, utcnow
+from portal.notify import admin as channel_admin
+from portal.notify import delivery as notify_delivery
+from portal.notify import prefs
 from portal.permissions import role_required
 from portal.links import external_url
 from portal.services import auth, kiosk, people, settings
@@ -40,7 +46,8 @@ def index():
         "people": db.session.scalar(select(func.count(User.id))),
         "departments": db.session.scalar(select(func.count(Department.id))),
     }
-    return render_template("admin/index.html", counts=counts)
+    failed = channel_admin.failed_since(utcnow() - timedelta(days=1))
+    return render_template("admin/index.html", counts=counts, failed_today=failed)
 
 
 # Buildings and units
@@ -195,6 +202,7 @@ def person(user_id=None):
         form.role.data = item.role.value if item.role else "resident"
         form.department_id.data = item.department_id or 0
         form.units.data = "\n".join(f"{r.unit.building.name} {r.unit.number}" for r in item.residencies)
+        form.sms_consent.data = bool(item.sms_consent_at)
     temp_password = None
     if form.validate_on_submit():
         buildings = {b.name: b for b in db.session.scalars(select(Building))}
@@ -212,6 +220,7 @@ def person(user_id=None):
         item.role = Role(form.role.data)
         item.department_id = form.department_id.data or None
         item.language = form.language.data
+        item.wecom_userid = (form.wecom_userid.data or "").strip() or None
         item.is_active = form.is_active.data
         if item.id is None:
             temp_password = people.temporary_password()
@@ -219,6 +228,8 @@ def person(user_id=None):
             db.session.add(item)
         db.session.flush()
         people.set_units(item, units)
+        source = "registration form at the service centre" if form.sms_consent.data else "withdrawn at the service centre"
+        prefs.set_consent(item, Channel.SMS, form.sms_consent.data, source, utcnow(), recorded_by=current_user)
         if was_active and not item.is_active:
             auth.end_all_sessions(item)
         try:
@@ -263,35 +274,46 @@ def import_people():
 # Policy settings
 
 
+POLICY_GROUPS = ("policy", "due", "targets", "contact")
+
+
+def _save_settings(keys):
+    """Validates and applies the posted values of `keys`: (submitted, errors); commits when all are good."""
+    errors, submitted, changes = {}, {}, {}
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    for key in keys:
+        raw = request.form.get(key, "")
+        submitted[key] = raw
+        value, error = settings.validate(key, raw)
+        if error:
+            errors[key] = error
+        else:
+            changes[key] = value
+    if not errors:
+        changed = settings.update(changes, current_user)
+        db.session.commit()
+        flash(_("%(n)d settings changed.", n=len(changed)) if changed else _("Nothing was changed."), "success")
+    return submitted, errors
+
+
+def _history(keys):
+    query = select(SettingChange).order_by(SettingChange.id.desc()).limit(50)
+    if keys is not None:
+        query = query.where(SettingChange.key.in_(keys))
+    return db.session.scalars(query).all()
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 def policy_settings():
     departments = settings.duty_phone_departments()
-    keys = list(settings.DEFINITIONS) + [settings.duty_phone_key(d.id) for d in departments]
-    values = settings.all_values()
-    errors = {}
-    submitted = {}
-    if request.method == "POST":
-        if not ConfirmForm().validate_on_submit():
-            abort(400)
-        changes = {}
-        for key in keys:
-            raw = request.form.get(key, "")
-            submitted[key] = raw
-            value, error = settings.validate(key, raw)
-            if error:
-                errors[key] = error
-            else:
-                changes[key] = value
-        if not errors:
-            changed = settings.update(changes, current_user)
-            db.session.commit()
-            flash(_("%(n)d settings changed.", n=len(changed)) if changed else _("Nothing was changed."), "success")
-            return redirect(url_for("admin.policy_settings"))
-    history = db.session.scalars(select(SettingChange).order_by(SettingChange.id.desc()).limit(50)).all()
-    groups = {"policy": [], "due": [], "targets": [], "contact": [], "duty": []}
-    for key in settings.DEFINITIONS:
-        groups[settings.DEFINITIONS[key].group].append(key)
+    groups = {g: [k for k, d in settings.DEFINITIONS.items() if d.group == g] for g in POLICY_GROUPS}
     groups["duty"] = [settings.duty_phone_key(d.id) for d in departments]
+    keys = [k for g in groups.values() for k in g]
+    submitted, errors = _save_settings(keys) if request.method == "POST" else ({}, {})
+    if request.method == "POST" and not errors:
+        return redirect(url_for("admin.policy_settings"))
+    values = settings.all_values()
     return render_template(
         "admin/settings.html",
         groups=groups,
@@ -299,9 +321,74 @@ def policy_settings():
         errors=errors,
         definitions=settings.DEFINITIONS,
         label_for=settings.label_for,
-        history=history,
+        history=_history(keys),
         confirm=ConfirmForm(),
     ), (422 if errors else 200)
+
+
+@bp.route("/channels", methods=["GET", "POST"])
+def channels():
+    """What each channel is connected to, the residents' quiet hours and caps, and per kind the
+    templates the company had approved by its SMS provider and WeChat."""
+    general = [k for k, d in settings.DEFINITIONS.items() if d.group == "channels"]
+    templates = [k for k, d in settings.DEFINITIONS.items() if d.group == "templates"]
+    keys = general + templates
+    submitted, errors = _save_settings(keys) if request.method == "POST" else ({}, {})
+    if request.method == "POST" and not errors:
+        return redirect(url_for("admin.channels"))
+    values = settings.all_values()
+    return render_template(
+        "admin/channels.html",
+        general=general,
+        kinds=channel_admin.kinds_table(),
+        connected=channel_admin.connected(current_app._get_current_object()),
+        sms_sign=channel_admin.sms_sign(current_app.config),
+        values={k: submitted.get(k, values.get(k, "")) for k in keys},
+        errors=errors,
+        definitions=settings.DEFINITIONS,
+        label_for=settings.label_for,
+        history=_history(keys),
+        confirm=ConfirmForm(),
+    ), (422 if errors else 200)
+
+
+@bp.route("/deliveries")
+def deliveries():
+    """Every message on every channel: filter, see failures and their reasons, today's counts."""
+    form = DeliveryFilterForm(request.args)
+    channel_admin.filter_choices(form)
+    form.validate()
+    before = request.args.get("before", type=int)
+    rows, next_before = channel_admin.deliveries(
+        channel=form.channel.data or None, status=form.status.data or None, kind=form.kind.data or None,
+        person=(form.q.data or "").strip(), before=before,
+    )
+    args = {k: v for k, v in request.args.items() if k != "before" and v}
+    return render_template(
+        "admin/deliveries.html", form=form, rows=rows, today=channel_admin.today(utcnow()), confirm=ConfirmForm(),
+        statuses=channel_admin.status_labels(), channel_names=channel_admin.CHANNEL_NAMES,
+        next_url=url_for("admin.deliveries", before=next_before, **args) if next_before else None,
+    )
+
+
+@bp.route("/deliveries/<int:delivery_id>")
+def delivery(delivery_id):
+    row = db.session.get(Delivery, delivery_id) or abort(404)
+    return render_template("admin/delivery.html", row=row, confirm=ConfirmForm(), statuses=channel_admin.status_labels(),
+                           channel_names=channel_admin.CHANNEL_NAMES)
+
+
+@bp.route("/deliveries/<int:delivery_id>/retry", methods=["POST"])
+def retry_delivery(delivery_id):
+    row = db.session.get(Delivery, delivery_id) or abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if notify_delivery.retry(row, utcnow()):
+        db.session.commit()
+        flash(_("It will be sent again within a minute."), "success")
+    else:
+        flash(_("Only failed or skipped messages can be sent again."), "error")
+    return redirect(url_for("admin.delivery", delivery_id=row.id))
 
 
 # Lobby screens

@@ -111,6 +111,25 @@ def banner_html():
     return cache.cached("banner", (snap["audience"], str(get_locale())), cache.NOTICES, build, now)
 
 
+def bell_state():
+    """(unread, newest id) of the signed-in person's notifications (one small query)."""
+    if not current_user.is_authenticated:
+        return 0, 0
+    try:
+        return cache.bell()
+    except SQLAlchemyError:  # the error page must render even with the database gone
+        db.session.rollback()
+        return 0, 0
+
+
+def bell_html():
+    """The bell for a kept page's hole."""
+    if not current_user.is_authenticated:
+        return ""
+    unread, last = bell_state()
+    return render_template("notifications/_bell.html", unread=unread, last=last)
+
+
 def policy(key):
     try:
         return settings.get(key)
@@ -131,6 +150,7 @@ def jinja_globals(state):
     env = state.app.jinja_env
     env.globals.update(
         emergencies=emergencies,
+        bell_state=bell_state,
         policy=policy,
         languages=LANGUAGE_NAMES,
         get_locale=get_locale,

@@ -1,0 +1,21 @@
+"""Short links for SMS and WeChat messages (/go/t123 is ticket 123): one segment has little room.
+Each only redirects; the page it leads to checks who may see it."""
+from flask import abort, redirect, url_for
+
+from portal.blueprints.go import bp
+
+TARGETS = {
+    "t": ("tickets.show", "ticket_id"),
+    "n": ("notices.show", "notice_id"),
+    "e": ("events.show", "event_id"),
+    "c": ("consultations.show", "consultation_id"),
+    "s": ("suggestions.show", "suggestion_id"),
+}
+
+
+@bp.route("/<string(length=1):kind><int:object_id>")
+def short(kind, object_id):
+    if kind not in TARGETS or object_id > 2**31:
+        abort(404)
+    endpoint, name = TARGETS[kind]
+    return redirect(url_for(endpoint, **{name: object_id}))

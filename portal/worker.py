@@ -1,0 +1,32 @@
+"""One round of `flask worker`: each part in its own transaction, so that one failing part (a
+database restart, a provider down) loses nothing the others did. Any number of workers may run
+on any number of hosts; every part claims its rows with row locks."""
+from portal.extensions import db
+from portal.models import utcnow
+
+
+def run_round(now=None):
+    """Returns a dict of counts for the log. `now` (tests) freezes the clock for the whole round."""
+    from portal.notify import delivery, fanout
+    from portal.services import consultations, events, notices, tickets
+
+    def clock():
+        return now or utcnow()
+
+    counts = {}
+    counts["published"] = notices.publish_due(clock())  # scheduled notices whose time has come
+    db.session.commit()
+    counts["escalated"] = tickets.escalate(clock())  # emergencies, due within the hour, overdue (S4.2.1)
+    db.session.commit()
+    counts["closed"] = tickets.close_unrated(clock())  # results given long ago and never rated (S3.5.2)
+    counts["reminded"] = events.remind_due(clock()) + consultations.remind_closing(clock())
+    db.session.commit()
+    counts["told"] = fanout.run_jobs(clock())  # audiences: every resident of some buildings
+    sent = retried = failed = 0
+    while True:  # a backlog is sent before the worker sleeps
+        result = delivery.deliver_due(now=now)
+        sent, retried, failed = sent + result.sent, retried + result.retried, failed + result.failed
+        if result.sent + result.retried + result.failed < 200:
+            break
+    counts.update(sent=sent, retried=retried, failed=failed)
+    return counts

@@ -1,0 +1,1 @@
+"""Loopback stand-ins for the notification providers (see providers.py)."""

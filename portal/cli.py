@@ -18,6 +18,7 @@ def init_app(app):
     app.cli.add_command(kiosk_link)
     app.cli.add_command(purge_expired)
     app.cli.add_command(backup)
+    app.cli.add_command(channels)
 
 
 @click.command("seed-demo")
@@ -174,3 +175,46 @@ def backup(target):
     else:
         raise click.ClickException(f"No backup method for {url.get_backend_name()}.")
     click.echo(f"Backed up to {target}")
+
+
+@click.group("channels")
+def channels():
+    """The message channels: check the providers, send a test."""
+
+
+@channels.command("check")
+def channels_check():
+    """List the configured channels and fetch a token from each provider, printing the answers."""
+    from portal.notify import admin
+
+    failed = False
+    for channel, describe, ok, answer in admin.check_all(current_app._get_current_object()):
+        click.echo(f"{channel.value:<12} {describe}")
+        click.echo(f"{'':<12} {'ok' if ok else 'FAILED'}: {answer}")
+        failed = failed or not ok
+    if failed:
+        raise SystemExit(1)
+
+
+@channels.command("test")
+@click.option("--to", "to", required=True, help="A login (username or phone) or a mobile number.")
+def channels_test(to):
+    """Send one test message on every channel that person has, at once, and print each answer."""
+    from portal.models import utcnow
+    from portal.notify import admin, phones
+    from portal.services import auth
+
+    person = auth.find_user(to)
+    phone = None
+    if person is None:
+        phone, problem = phones.check(to, current_app.config)
+        if problem:
+            raise click.UsageError(f"{to}: no such login, and {problem}")
+    results = admin.test_message(current_app._get_current_object(), person, phone, utcnow())
+    db.session.commit()
+    if not results:
+        click.echo(f"{to} has no channel beyond in-app (no phone with consent, no bound WeChat, no email, no 企业微信 userid).")
+    for channel, address, outcome, answer in results:
+        click.echo(f"{channel.value:<12} {address:<32} {outcome:<10} {answer}")
+    if any(outcome != "sent" for _c, _a, outcome, _x in results):
+        raise SystemExit(1)

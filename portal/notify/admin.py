@@ -59,6 +59,8 @@ def _template(kind, language, placeholder):
     from flask_babel import force_locale
 
     values = texts.Values({name: placeholder(i, name) for i, name in enumerate(kind.sms_params, 1)})
+    if "link" in values:
+        values["link"] = texts.short_url("/go/") + values["link"]  # the link's address is fixed in the template
     with force_locale(language):
         return str(kind.sms) % values
 
@@ -130,3 +132,53 @@ def failed_since(since):
     """Messages refused or given up on since `since`: the administrator's home says how many."""
     return db.session.scalar(select(func.count(Delivery.id)).where(
         Delivery.status.in_([DeliveryStatus.FAILED, DeliveryStatus.DEAD]), Delivery.created_at >= since))
+
+
+def check_all(app):
+    """Each channel, what it is connected to, and what its provider answered to a token request."""
+    from portal.notify.channels import ChannelError
+
+    results = []
+    registry = channels_for(app)
+    for channel in (Channel.EMAIL, Channel.SMS, Channel.WECHAT, Channel.WECOM, Channel.WECOM_ROBOT, Channel.VOICE):
+        adapter = registry.get(channel)
+        try:
+            answer, ok = adapter.check(), True
+        except ChannelError as exc:
+            answer, ok = f"{type(exc).__name__} {exc.code}: {exc.message}", False
+        results.append((channel, adapter.describe(), ok, answer))
+    return results
+
+
+def test_message(app, person, phone, now):
+    """One test message on every channel this person can be reached on (or to a bare phone
+    number by SMS), sent at once whatever the hour, each outcome kept as a delivery.
+    Returns [(channel, address, outcome, answer)]."""
+    from portal.notify import notify
+    from portal.notify.delivery import _send, record
+
+    if person is not None:
+        notify("channel_test", person, [person], now=now, ref=now.isoformat())
+        rows = db.session.scalars(select(Delivery).where(Delivery.kind == "channel_test", Delivery.user_id == person.id,
+                                                         Delivery.created_at == now)).all()
+        # every channel they have, not only the first in their order
+        for row in rows:
+            if row.status == DeliveryStatus.STANDBY:
+                row.status = DeliveryStatus.PENDING
+    else:
+        words = texts.render(kinds.KINDS["channel_test"], None, "zh_Hans", None, now)
+        row = Delivery(dedupe_key=f"channel_test:{phone}:{now.isoformat()}", channel=Channel.SMS, kind="channel_test", address=phone,
+                       body=words.sms, payload={"values": words.values, "lang": "zh_Hans"}, is_urgent=True, created_at=now, next_attempt_at=now)
+        db.session.add(row)
+        rows = [row]
+    db.session.flush()
+    from portal.notify.delivery import message_for
+
+    results = []
+    registry = channels_for(app)
+    for row in rows:
+        outcome, value, seconds = _send(registry, message_for(row))
+        record(row, outcome, value, seconds, now)
+        answer = value.provider_id if outcome == "sent" else f"{value.code}: {value.message}"
+        results.append((row.channel, row.address, outcome, answer))
+    return results

@@ -133,12 +133,24 @@ def message_for(row):
         prefix = "sms_template" if row.channel == Channel.SMS else "voice_template"
         code = settings.get(f"{prefix}_en.{kind.name}") if language == "en" and row.channel == Channel.SMS else ""
         message.template = code or settings.get(f"{prefix}.{kind.name}")
-        message.params = [[name, values.get(name, "")] for name in kind.sms_params]
+        if row.channel == Channel.SMS:
+            message.template_intl = settings.get(f"sms_template_intl.{kind.name}")
+        message.params = [[name, sms_param(name, values)] for name in kind.sms_params]
     elif row.channel == Channel.WECHAT:
         message.template = settings.get(f"wechat_template.{kind.name}")
         mapping = parse_fields(settings.get(f"wechat_fields.{kind.name}")) or list(kind.wechat)
         message.fields = {key: _limit(values.get(param, ""), field_limit(key)) for key, param in mapping}
     return message
+
+
+def sms_param(name, values):
+    """A template parameter as the provider gets it. Links are fixed in approved templates (both
+    providers refuse a URL in a variable): the template carries BASE_URL/go/ and the parameter
+    only the object's code (t123)."""
+    value = values.get(name, "")
+    if name == "link":
+        return value.rsplit("/go/", 1)[-1]
+    return value
 
 
 def parse_fields(text):

@@ -93,6 +93,8 @@ def _channel_definitions():
         defs += [
             Definition(f"sms_template.{kind.name}", "code", "", _l("SMS template code"), "S3.5.1", group="templates"),
             Definition(f"sms_template_en.{kind.name}", "code", "", _l("SMS template code (English)"), "S3.5.1", group="templates"),
+            Definition(f"sms_template_intl.{kind.name}", "code", "", _l("SMS template code (Hong Kong, Macau, Taiwan)"), "S3.5.1",
+                       group="templates"),
             Definition(f"wechat_template.{kind.name}", "code", "", _l("WeChat template id"), "S2.1.2", group="templates"),
             Definition(f"wechat_fields.{kind.name}", "fields", ", ".join(f"{k}={v}" for k, v in kind.wechat),
                        _l("WeChat template fields"), "S2.1.2", group="templates"),

@@ -247,7 +247,7 @@ def transfer(ticket, lead, co_departments, actor, now, due_at=None, due_reason="
     _require_open(ticket)
     if ticket.status == TicketStatus.ON_HOLD:
         raise TicketError(_("Resume the ticket before transferring it."))
-    ticket.lead_department_id = lead.id
+    ticket.lead_department = lead
     wanted = {lead.id: True, **{d.id: False for d in co_departments if d.id != lead.id}}
     for row in list(ticket.departments):  # changed in place: a department stays one row
         if row.department_id in wanted:

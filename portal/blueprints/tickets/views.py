@@ -40,6 +40,8 @@ from portal.htmx import render, render_kept, wants_fragment
 from portal.i18n import from_local
 from portal.models import (
     Blob,
+    Channel,
+    Delivery,
     Department,
     EventKind,
     Residency,
@@ -54,6 +56,8 @@ from portal.models import (
     utcnow,
 )
 from portal.pdf import render_pdf
+from portal.notify import admin as channel_admin
+from portal.notify import prefs
 from portal.permissions import BACK_OFFICE, role_required
 from portal.services import settings, tickets
 from portal.services.notices import UploadRejected
@@ -80,6 +84,8 @@ def _build_labels():
         "statuses": {k: str(v) for k, v in STATUS_LABELS.items()},
         "event_labels": EVENT_LABELS,
         "methods": FEEDBACK_METHODS,
+        "delivery_channels": {k: str(v) for k, v in channel_admin.CHANNEL_NAMES.items()},
+        "delivery_statuses": channel_admin.status_labels(),
     }
 
 
@@ -412,7 +418,7 @@ def _forms(ticket, bound=None):
 
 
 def _page(ticket, bound=None, status=200):
-    resident_view = current_user.role == Role.RESIDENT or current_user.role == Role.WORKER
+    resident_view = current_user.role == Role.RESIDENT or (current_user.role == Role.WORKER and ticket.assignee_id != current_user.id)
     events = [e for e in ticket.events if not (resident_view and e.is_internal)]
     actors = {e.actor_id for e in events if e.actor_id}
     people = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(actors))).all()) if actors else {}
@@ -430,11 +436,29 @@ def _page(ticket, bound=None, status=200):
             can_direct=tickets.can_direct(current_user),
             is_owner=current_user.role == Role.RESIDENT and ticket.resident_id == current_user.id,
             duty_phone=settings.get(settings.duty_phone_key(ticket.lead_department_id)) if ticket.lead_department_id else "",
+            told={} if resident_view else told_by_step(ticket),
+            unreachable=(not resident_view) and ticket.resident is not None and not reaches_by_message(ticket.resident),
             minutes=settings.get("emergency_response_minutes"),
             **_labels(),
         ),
         status,
     )
+
+
+def told_by_step(ticket):
+    """Who was told of each timeline entry, on which channel, and how it went (staff only)."""
+    rows = db.session.scalars(
+        select(Delivery).options(selectinload(Delivery.user)).where(Delivery.ticket_id == ticket.id).order_by(Delivery.id)
+    ).all()
+    found = {}
+    for row in rows:
+        if row.ticket_event_id is not None:
+            found.setdefault(row.ticket_event_id, []).append(row)
+    return found
+
+
+def reaches_by_message(person):
+    return any(c in (Channel.SMS, Channel.WECHAT) for c in prefs.reachable(person))
 
 
 @bp.route("/<int:ticket_id>")

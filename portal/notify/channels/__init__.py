@@ -53,6 +53,7 @@ class Message:
     body: str = ""
     url: str = ""
     template: str = ""  # SMS template code, WeChat template id, TTS template
+    template_intl: str = ""  # SMS to +852/+853/+886 (Tencent approves these templates separately)
     params: list = field(default_factory=list)  # [[name, value], ...] in the template's order
     fields: dict = field(default_factory=dict)  # WeChat template data: {"thing1": "..."}
     reference: str = ""  # our delivery id, passed as OutId / SessionContext where the provider keeps one
@@ -136,6 +137,7 @@ def _require(channel, e, variable):
     if channel == "email":
         return
     need(e.user and e.password, "give the key or id and its secret as user:password@ in the URL")
+    need(not e.param("param_max") or e.param("param_max").isdigit(), "param_max must be a number of characters")
     if channel == "sms":
         need(e.param("sign"), "give the approved SMS signature as ?sign=")
         if e.scheme == "tencent":

@@ -10,7 +10,7 @@ import json
 from portal.notify import phones
 from portal.notify.channels import Adapter, PermanentError, Receipt, TransientError, first_bytes, shorten
 
-PARAM_MAX = 35  # characters per variable value in a notification template (Aliyun SMS template rules)
+PARAM_MAX = 35  # characters per variable value in a notification template (Aliyun SMS template rules); ?param_max= overrides
 
 TRANSIENT = {
     "isv.BUSINESS_LIMIT_CONTROL",  # flow control per number (1/min, 5/hour, 10/day by default)
@@ -31,6 +31,7 @@ class AliyunSms(Adapter):
     def __init__(self, endpoint, timeout):
         self.endpoint = endpoint
         self.sign = endpoint.param("sign")
+        self.param_max = int(endpoint.param("param_max") or PARAM_MAX)
         self.timeout_ms = int(timeout * 1000)
         self._client = None
 
@@ -54,7 +55,7 @@ class AliyunSms(Adapter):
         number = phones.normalize(message.address)
         if number is None or not phones.is_mainland(number):
             raise PermanentError("isv.MOBILE_NUMBER_ILLEGAL", f"not a mainland mobile number: {message.address}")
-        params = {name: shorten(value, PARAM_MAX) for name, value in message.params}
+        params = {name: shorten(value, self.param_max) for name, value in message.params}
         request = models.SendSmsRequest(
             phone_numbers=number, sign_name=self.sign, template_code=message.template,
             template_param=json.dumps(params, ensure_ascii=False), out_id=message.reference or None,

@@ -34,7 +34,7 @@ class WeComApp(Adapter):
         self.timeout = timeout
         self.redis_url = redis_url
         self._client = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def client(self):
         if self._client is None:

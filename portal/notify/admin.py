@@ -60,7 +60,7 @@ def _template(kind, language, placeholder):
 
     values = texts.Values({name: placeholder(i, name) for i, name in enumerate(kind.sms_params, 1)})
     if "link" in values:
-        values["link"] = texts.short_url("/go/") + values["link"]  # the link's address is fixed in the template
+        values["link"] = texts.sms_link(texts.short_url("/go/")) + values["link"]  # the link's address is fixed in the template
     with force_locale(language):
         return str(kind.sms) % values
 
@@ -154,26 +154,25 @@ def test_message(app, person, phone, now):
     """One test message on every channel this person can be reached on (or to a bare phone
     number by SMS), sent at once whatever the hour, each outcome kept as a delivery.
     Returns [(channel, address, outcome, answer)]."""
-    from portal.notify import notify
-    from portal.notify.delivery import _send, record
+    from portal.notify import prefs, row_values
+    from portal.notify.delivery import _send, message_for, record
 
+    spec = kinds.KINDS["channel_test"]
+    target = texts.target(None)
+    rows = []
     if person is not None:
-        notify("channel_test", person, [person], now=now, ref=now.isoformat())
-        rows = db.session.scalars(select(Delivery).where(Delivery.kind == "channel_test", Delivery.user_id == person.id,
-                                                         Delivery.created_at == now)).all()
-        # every channel they have, not only the first in their order
-        for row in rows:
-            if row.status == DeliveryStatus.STANDBY:
-                row.status = DeliveryStatus.PENDING
+        words = texts.render(spec, None, person.language, None, now)
+        key = f"channel_test::{now.isoformat()}:{person.id}"
+        for channel in (Channel.WECHAT, Channel.SMS, Channel.EMAIL, Channel.WECOM):
+            if prefs.address(person, channel):
+                rows.append(Delivery(**row_values(spec, target, key, person, channel, words, now, 0, "")))
     else:
-        words = texts.render(kinds.KINDS["channel_test"], None, "zh_Hans", None, now)
-        row = Delivery(dedupe_key=f"channel_test:{phone}:{now.isoformat()}", channel=Channel.SMS, kind="channel_test", address=phone,
-                       body=words.sms, payload={"values": words.values, "lang": "zh_Hans"}, is_urgent=True, created_at=now, next_attempt_at=now)
-        db.session.add(row)
-        rows = [row]
+        words = texts.render(spec, None, "zh_Hans", None, now)
+        rows.append(Delivery(dedupe_key=f"channel_test:{phone}:{now.isoformat()}", channel=Channel.SMS, kind=spec.name, address=phone,
+                             body=words.sms, payload={"values": words.values, "lang": "zh_Hans"}, is_urgent=True, created_at=now,
+                             next_attempt_at=now))
+    db.session.add_all(rows)
     db.session.flush()
-    from portal.notify.delivery import message_for
-
     results = []
     registry = channels_for(app)
     for row in rows:

@@ -74,9 +74,13 @@ def plan(user, kind, user_prefs):
     picked = chosen(user_prefs, kind.category)
     chains = []
     message_chain = [c for c in MESSAGE_ORDER if c in picked and address(user, c)]
-    if kind.category == kinds.EMERGENCIES and address(user, Channel.SMS) and Channel.SMS not in message_chain and not message_chain:
-        message_chain = [Channel.SMS]
-    if message_chain:
+    if kind.category == kinds.EMERGENCIES:
+        # An emergency goes on every message channel the person has chosen at once (SMS by
+        # default), not one after the other: it must arrive even if one of them is slow.
+        if not message_chain and address(user, Channel.SMS):
+            message_chain = [Channel.SMS]
+        chains += [[c] for c in message_chain]
+    elif message_chain:
         chains.append(message_chain)
     if Channel.EMAIL in picked and address(user, Channel.EMAIL):
         chains.append([Channel.EMAIL])

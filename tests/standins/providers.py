@@ -821,6 +821,13 @@ class Providers:
         if problem:
             return error(*problem)
         expected = "SendSms" if service == "aliyun_sms" else "SingleCallByTts"
+        if service == "aliyun_sms" and action == "QuerySmsSign":  # what a key check may ask: sends nothing
+            sign = dict(req.query).get("SignName", "")
+            with self._lock:
+                known = sign in self._signs.get("aliyun_sms", set())
+            if not known:
+                return biz("isv.SMS_SIGN_ILLEGAL", "签名不存在")
+            return biz("OK", "OK", SignName=sign, SignStatus=1, Reason="无", CreateDate="2026-01-05 10:00:00")
         if action != expected:
             return error(404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
         if req.headers.get("x-acs-version") != "2017-05-25":
@@ -1031,9 +1038,15 @@ class Providers:
 
         expected_action, product, version = (("SendSms", "sms", "2021-01-11") if service == "tencent_sms"
                                              else ("SendTtsVoice", "vms", "2020-09-02"))
-        problem = self._tc3_verify(req, product if action == expected_action else None)
+        problem = self._tc3_verify(req, product if action in (expected_action, "DescribeSmsSignList") else None)
         if problem:
             return error(*problem)
+        if service == "tencent_sms" and action == "DescribeSmsSignList":  # a key check: sends nothing
+            body = req.json() or {}
+            return self._json(200, {"Response": {"DescribeSignListStatusSet": [
+                {"SignId": i, "International": body.get("International", 0), "StatusCode": 0, "ReviewReply": "", "SignName": self.SMS_SIGN,
+                 "CreateTime": 1767600000, "QualificationId": 1, "SmsSignType": 1} for i in body.get("SignIdSet") or []],
+                "RequestId": rid}}, _TENCENT_CT, "Ok", "")
         if action != expected_action:
             return error("InvalidAction", "接口不存在。")
         if req.headers.get("X-TC-Version") != version:

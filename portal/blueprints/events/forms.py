@@ -48,3 +48,18 @@ class FeedbackForm(FlaskForm):
 
 class MinutesForm(FlaskForm):
     minutes = TextAreaField(_l("Minutes"), validators=[DataRequired(_l("Write the minutes.")), Length(max=20000)])
+
+
+class ChangeForm(FlaskForm):
+    """Staff move an event to another time or place; everyone signed up hears of it."""
+
+    starts_at = LocalDateTimeField(_l("Starts"), validators=[InputRequired(_l("When does it start?"))])
+    ends_at = LocalDateTimeField(_l("Ends"), validators=[InputRequired(_l("When does it end?"))])
+    location = StringField(_l("Place"), validators=[Length(max=200)])
+    public_holiday = BooleanField(_l("The day is a public holiday"))
+    reason = TextAreaField(_l("What changed, for those signed up"), validators=[DataRequired(_l("Say what changed and why.")), Length(max=500)])
+    exception_reason = TextAreaField(_l("Reason for departing from the policy (if it does)"), validators=[Length(max=1000)])
+
+
+class CancelEventForm(FlaskForm):
+    reason = TextAreaField(_l("Why it is cancelled"), validators=[DataRequired(_l("Give a reason for the cancellation.")), Length(max=500)])

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from portal import cache
 from portal.blueprints.events import bp
-from portal.blueprints.events.forms import ConfirmForm, EventForm, FeedbackForm, MinutesForm, SignupForm
+from portal.blueprints.events.forms import CancelEventForm, ChangeForm, ConfirmForm, EventForm, FeedbackForm, MinutesForm, SignupForm
 from portal.blueprints.main.views import resident_building_ids
 from portal.downloads import download
 from portal.extensions import db
@@ -125,7 +125,9 @@ def _my_signup(event):
 def _page(event, forms=None, status=200):
     home, signup = _my_signup(event)
     base = {"signup": SignupForm(formdata=None), "confirm": ConfirmForm(), "feedback": FeedbackForm(formdata=None),
-            "minutes": MinutesForm(formdata=None, minutes=event.minutes)}
+            "minutes": MinutesForm(formdata=None, minutes=event.minutes),
+            "change": ChangeForm(formdata=None, starts_at=event.starts_at, ends_at=event.ends_at, location=event.location),
+            "cancel_event": CancelEventForm(formdata=None)}
     base.update(forms or {})
     staff = current_user.role in BACK_OFFICE
     signups = []
@@ -183,6 +185,44 @@ def cancel(event_id):
     return redirect(url_for("events.show", event_id=event.id))
 
 
+@bp.route("/<int:event_id>/change", methods=["POST"])
+@role_required(*NOTICE_EDITORS)
+def change(event_id):
+    event = _visible(event_id)
+    form = ChangeForm()
+    if not form.validate_on_submit():
+        return _page(event, {"change": form}, 422)
+    try:
+        told = events.change(event, starts_at=form.starts_at.utc, ends_at=form.ends_at.utc, location=form.location.data or "",
+                             reason=form.reason.data, actor=current_user, now=utcnow(), exception_reason=form.exception_reason.data or "",
+                             public_holiday=form.public_holiday.data)
+    except EventError as exc:
+        db.session.rollback()
+        form.reason.errors.append(str(exc))
+        return _page(db.session.get(Event, event_id), {"change": form}, 422)
+    db.session.commit()
+    flash(_("The event was changed; %(n)d signed up are being told.", n=len(told)), "success")
+    return redirect(url_for("events.show", event_id=event.id))
+
+
+@bp.route("/<int:event_id>/cancel-event", methods=["POST"])
+@role_required(*NOTICE_EDITORS)
+def cancel_event(event_id):
+    event = _visible(event_id)
+    form = CancelEventForm()
+    if not form.validate_on_submit():
+        return _page(event, {"cancel_event": form}, 422)
+    try:
+        told = events.cancel_event(event, form.reason.data, current_user, utcnow())
+    except EventError as exc:
+        db.session.rollback()
+        form.reason.errors.append(str(exc))
+        return _page(db.session.get(Event, event_id), {"cancel_event": form}, 422)
+    db.session.commit()
+    flash(_("The event was cancelled; %(n)d signed up are being told.", n=len(told)), "success")
+    return redirect(url_for("events.show", event_id=event.id))
+
+
 @bp.route("/<int:event_id>/event.ics")
 @login_required
 def ics(event_id):
@@ -191,7 +231,9 @@ def ics(event_id):
     cal.add("prodid", "-//resident-portal//events//ZH")
     cal.add("version", "2.0")
     item = IcsEvent()
-    item.add("uid", f"event-{event.id}@resident-portal")
+    item.add("uid", f"event-{event.id}@resident-portal")  # stable: a calendar replaces its copy
+    item.add("sequence", event.sequence or 0)  # raised on each change
+    item.add("status", "CANCELLED" if event.cancelled_at else "CONFIRMED")
     item.add("dtstamp", utcnow())
     item.add("dtstart", event.starts_at)
     item.add("dtend", event.ends_at)

@@ -239,10 +239,115 @@ def main():
         per_poll = used / (rps * elapsed)
         screens = 500 / 30  # 500 screens polling every 30 seconds
         print(f"kiosk_500_screens_cpu {100 * screens * per_poll:.2f}% of one core ({per_poll * 1000:.3f} ms CPU per 304 poll)")
+
+        # The bell: a poll that finds nothing new for a signed-in resident (304, before Flask).
+        bell = f"{base}/notifications/bell"
+        request = urllib.request.Request(bell, headers={"Cookie": cookies[RESIDENT]})
+        tag = urllib.request.urlopen(request).headers["ETag"]
+        headers = [f"Cookie: {cookies[RESIDENT]}", f"If-None-Match: {tag}"]
+        wrk(bell, 2, args.connections, headers)
+        rps, errors, _ = wrk(bell, args.seconds, args.connections, headers)
+        check = urllib.request.Request(bell, headers={"Cookie": cookies[RESIDENT], "If-None-Match": tag})
+        try:
+            urllib.request.urlopen(check)
+            raise SystemExit("the bell poll did not answer 304")
+        except urllib.error.HTTPError as answer:
+            if answer.code != 304:
+                raise SystemExit(f"the bell poll answered {answer.code}") from None
+        print(f"notifications_poll_304_rps {rps:.0f}")
+        print(f"ratio notifications_poll_304 {rps / hello_rps:.3f}")
     finally:
         stop(hello)
         stop(portal)
+    try:
+        notification_bench(app, args)
+    finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def notification_bench(app, args, residents=10_000):
+    """Publishing an emergency notice to 10,000 residents against publishing an ordinary one (both
+    write one fan-out job: the worker does the rest), the worker's fan-out, and one worker's SMS
+    delivery rate through the providers' stand-in (tests/standins/providers.py)."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, insert, select
+
+    from portal.extensions import db
+    from portal.models import Channel, Delivery, DeliveryStatus, Notice, Role, User, utcnow
+    from portal.notify import delivery, fanout, kinds
+    from portal.notify.admin import aliyun_template
+    from portal.services import notices, settings
+    from tests.standins.providers import Providers
+
+    with Providers() as standin, app.app_context():
+        app.config.update(SMS_URL=standin.urls()["aliyun"], CHANNEL_TIMEOUT=10)
+        app.extensions.pop("portal_channels", None)
+        with app.test_request_context("/"):
+            codes = {}
+            for i, kind in enumerate(kinds.KINDS.values()):
+                codes[f"sms_template.{kind.name}"] = f"SMS_{800000 + i}"
+                standin.approve_template("aliyun_sms", f"SMS_{800000 + i}", list(kind.sms_params), content=aliyun_template(kind, "zh_Hans"))
+        settings.update(codes, None)
+        have = db.session.scalar(select(func.count(User.id)).where(User.role == Role.RESIDENT))
+        now = utcnow()
+        if have < residents:  # top up the benchmark community to 10,000 residents, every one with SMS consent
+            db.session.execute(insert(User), [
+                {"phone": f"135{i:08d}", "name": f"住户{i}", "role": Role.RESIDENT, "password_hash": "", "language": "zh_Hans",
+                 "sms_consent_at": now, "is_active": True, "created_at": now}
+                for i in range(residents - have)
+            ])
+        db.session.execute(User.__table__.update().where(User.role == Role.RESIDENT).values(sms_consent_at=now))
+        db.session.commit()
+        count = db.session.scalar(select(func.count(User.id)).where(User.role == Role.RESIDENT))
+        author = db.session.scalar(select(User).where(User.role == Role.STAFF).limit(1))
+
+        def publish(category):
+            started = time.perf_counter()
+            notice = Notice()
+            notices.save(notice, title="燃气管道抢修" if category == "emergency" else "电梯年检", body="请注意安全。", category=category,
+                         community_wide=True, buildings=[], publish_at=utcnow() - timedelta(seconds=1), expires_at=None,
+                         is_pinned=False, actor=author, now=utcnow())
+            db.session.commit()
+            return time.perf_counter() - started
+
+        for _ in range(2):  # warm up
+            publish("news")
+        ordinary = sorted(publish("news") for _ in range(5))[2]
+        emergency = sorted(publish("emergency") for _ in range(5))[2]
+        print(f"publish_ordinary_ms {ordinary * 1000:.1f}")
+        print(f"publish_emergency_ms {emergency * 1000:.1f} (to {count} residents)")
+        print(f"ratio emergency_publish_cost {emergency / ordinary:.2f}")
+        # the worker's side: one emergency fanned out, then delivered
+        db.session.execute(Delivery.__table__.delete())
+        from portal.models import Notification, NotifyJob
+
+        db.session.execute(Notification.__table__.delete())
+        db.session.execute(NotifyJob.__table__.delete())
+        db.session.commit()
+        publish("emergency")
+        started = time.perf_counter()
+        told = 0
+        while True:
+            n = fanout.run_jobs(utcnow())
+            told += n
+            if not n:
+                break
+        print(f"fanout_emergency_s {time.perf_counter() - started:.2f} ({told} residents told)")
+        target = 2000
+        started = time.perf_counter()
+        sent = 0
+        while sent < target:
+            result = delivery.deliver_due(limit=200)
+            if not result:
+                break
+            sent += result.sent
+        elapsed = time.perf_counter() - started
+        delivered = db.session.scalar(select(func.count(Delivery.id)).where(Delivery.channel == Channel.SMS, Delivery.status == DeliveryStatus.SENT))
+        received = len(standin.messages("aliyun_sms"))
+        if received != delivered:
+            raise SystemExit(f"the stand-in received {received} SMS for {delivered} deliveries")
+        print(f"rate sms_delivery {sent / elapsed:.0f} (messages per second, one worker, {sent} SMS through the Aliyun SDK)")
 
 
 if __name__ == "__main__":

@@ -196,6 +196,20 @@ def channels_check():
         raise SystemExit(1)
 
 
+@channels.command("templates")
+def channels_templates():
+    """Print each kind's SMS template text to apply for, as Aliyun and Tencent write it."""
+    from portal.notify import kinds
+    from portal.notify.admin import aliyun_template, sms_sign, tencent_template
+
+    sign = sms_sign(current_app.config)
+    with current_app.test_request_context("/"):
+        for kind in kinds.KINDS.values():
+            click.echo(f"{kind.name}")
+            click.echo(f"  Aliyun:  【{sign}】{aliyun_template(kind, 'zh_Hans')}")
+            click.echo(f"  Tencent: 【{sign}】{tencent_template(kind, 'zh_Hans')}")
+
+
 @channels.command("test")
 @click.option("--to", "to", required=True, help="A login (username or phone) or a mobile number.")
 def channels_test(to):

@@ -135,3 +135,38 @@ def test_backup_on_postgresql(app, database_url, tmp_path):
     result = app.test_cli_runner().invoke(args=["backup", "--to", str(tmp_path / "copy.pgdump")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "copy.pgdump").stat().st_size > 0
+
+
+def test_the_email_outbox_and_email_choices_move_into_the_notification_tables(tmp_path):
+    """Queued emails survive the move to the one outbox; "no email" and "emergencies only" become channel choices."""
+    from datetime import datetime
+
+    import sqlalchemy as sa
+    from flask_migrate import upgrade as up
+
+    from portal.models import Channel, Delivery, DeliveryStatus, NotificationPref
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'old.db'}", "SECRET_KEY": "x", "TESTING": True})
+    with app.app_context():
+        up(revision="7135fd7ed0e8")  # the schema before notifications
+        t = datetime(2026, 11, 30, 2, 0)
+        with db.engine.begin() as conn:
+            for uid, pref in ((1, "all"), (2, "emergency"), (3, "none")):
+                conn.execute(sa.text(
+                    "INSERT INTO user (id, name, phone, password_hash, role, language, email_pref, is_active, created_at) "
+                    "VALUES (:id, '住户', :phone, '', 'resident', 'zh_Hans', :pref, 1, :t)"), {"id": uid, "phone": f"1380000000{uid}", "pref": pref, "t": t})
+            conn.execute(sa.text(
+                "INSERT INTO outbox_message (dedupe_key, to_addr, subject, body, status, attempts, next_attempt_at, last_error, created_at) "
+                "VALUES ('notice:1:1', 'a@example.com', '停水', '正文', 'pending', 2, :t, 'timeout', :t), "
+                "('notice:1:2', 'b@example.com', '停水', '正文', 'sent', 1, :t, '', :t)"), {"t": t})
+        up()
+        rows = db.session.scalars(sa.select(Delivery).order_by(Delivery.id)).all()
+        assert [(r.channel, r.address, r.status, r.attempts) for r in rows] == [
+            (Channel.EMAIL, "a@example.com", DeliveryStatus.PENDING, 2), (Channel.EMAIL, "b@example.com", DeliveryStatus.SENT, 1)]
+        assert rows[0].subject == "停水" and rows[0].last_error == "timeout"
+        prefs = {(p.user_id, p.category): p.channels for p in db.session.scalars(sa.select(NotificationPref))}
+        assert (1, "notices") not in prefs
+        assert prefs[(2, "notices")] == "wechat"
+        assert "email" not in prefs[(3, "tickets")] and prefs[(3, "emergencies")] == "sms,wechat"
+        db.session.rollback()
+        db.engine.dispose()

@@ -104,7 +104,7 @@ KINDS = {k.name: k for k in [
     # Consultations (S4.2.2)
     _k("consultation_opened", CONSULTATIONS, _l("Your opinion: %(title)s"),
        _l("The owners are consulted on %(title)s until %(deadline)s. One answer per household."),
-       _l("Vote by %(deadline)s: %(title)s %(link)s"), ("deadline", "title", "link"), CONSULTATION_FIELDS),
+       _l("Vote by %(deadline)s: %(title)s %(link)s"), ("title", "deadline", "link"), CONSULTATION_FIELDS),
     _k("consultation_closing", CONSULTATIONS, _l("Closes in 24 hours: %(title)s"),
        _l("The consultation on %(title)s closes %(deadline)s and your household has not answered yet."),
        _l("Closes %(deadline)s: %(title)s %(link)s"), ("deadline", "title", "link"), CONSULTATION_FIELDS),

@@ -71,7 +71,7 @@ def values_for(obj, extra, now):
                  excerpt=_cut(obj.description, EXCERPT))
         if obj.expected_completion:
             v["expected"] = obj.expected_completion.strftime("%m-%d")
-        v.setdefault("what", v["status"])
+        v["what"] = v.get("what") or v.get("text") or v["status"]
     elif isinstance(obj, Notice):
         v.update(title=obj.title, time=_time(obj.publish_at or now, "%Y-%m-%d %H:%M"))
     elif isinstance(obj, Event):

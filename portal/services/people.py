@@ -10,11 +10,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from flask import current_app
+
 from portal.extensions import db
-from portal.models import Building, Residency, Role, Unit, User
+from portal.models import Building, Channel, Residency, Role, Unit, User, utcnow
+from portal.notify import phones, prefs
 from portal.services import auth
 
-PHONE_RE = re.compile(r"^\+?[0-9][0-9\- ]{4,19}$")
 HEADERS = {
     "name": ("name", "姓名"),
     "phone": ("phone", "手机", "电话", "手机号"),
@@ -22,7 +24,9 @@ HEADERS = {
     "unit": ("unit", "房号", "单元"),
     "email": ("email", "邮箱", "电子邮件"),
     "language": ("language", "语言"),
+    "sms_consent": ("sms_consent", "短信同意", "同意短信"),
 }
+YES = {"1", "y", "yes", "true", "是", "同意", "√", "✓"}
 LANGUAGE_ALIASES = {"": "zh_Hans", "zh": "zh_Hans", "zh_hans": "zh_Hans", "zh-cn": "zh_Hans", "中文": "zh_Hans", "简体中文": "zh_Hans", "en": "en", "english": "en", "英文": "en"}
 
 
@@ -123,13 +127,15 @@ def import_residents(data):
             i = columns.get(key)
             return row[i].strip() if i is not None and i < len(row) else ""
 
-        name, phone, building_name, unit_no = cell("name"), normalise_phone(cell("phone")), cell("building"), cell("unit")
-        email, language = cell("email"), cell("language")
+        name, building_name, unit_no = cell("name"), cell("building"), cell("unit")
+        email, language, consent = cell("email"), cell("language"), cell("sms_consent").lower() in YES
         problems = []
         if not name or len(name) > 64:
             problems.append(_l("a name of 1 to 64 characters is needed"))
-        if not PHONE_RE.match(phone):
-            problems.append(_l("the phone number is not valid"))
+        phone, phone_problem = phones.check(cell("phone"), current_app.config)
+        if phone_problem:
+            problems.append(phone_problem)
+            phone = normalise_phone(cell("phone"))
         if building_name not in buildings:
             problems.append(_("there is no building called %(name)s", name=building_name or "-"))
         if not unit_no or len(unit_no) > 32:
@@ -151,14 +157,14 @@ def import_residents(data):
             result.errors.append((line_no, "; ".join(str(p) for p in problems)))
             continue
         seen_names[phone] = name
-        rows.append((name, phone, buildings[building_name], unit_no, email, lang))
+        rows.append((name, phone, buildings[building_name], unit_no, email, lang, consent))
     if result.errors:
         return result
     if not rows:
         result.errors.append((0, _l("The file has no residents in it.")))
         return result
     created = {}
-    for name, phone, building, unit_no, email, lang in rows:
+    for name, phone, building, unit_no, email, lang, consent in rows:
         user = existing.get(phone) or created.get(phone)
         if user is None:
             user = User(name=name, phone=phone, role=Role.RESIDENT, email=email or None, language=lang)
@@ -171,6 +177,8 @@ def import_residents(data):
             result.updated.append(user)
         unit = unit_in(building, unit_no)
         db.session.flush()
+        if consent:
+            prefs.set_consent(user, Channel.SMS, True, "residents import (registration form)", utcnow())
         if not any(r.unit_id == unit.id for r in user.residencies):
             user.residencies.append(Residency(unit=unit))
     db.session.flush()

@@ -351,3 +351,22 @@ def test_the_same_telling_twice_is_written_once(make_user):
     assert db.session.scalar(select(func.count(Notification.id)).where(Notification.kind == "ticket_assigned")) == 1
     assert db.session.scalar(select(func.count(Delivery.id)).where(Delivery.kind == "ticket_assigned")) == 1
     assert db.session.scalar(select(Delivery.status).where(Delivery.kind == "ticket_assigned")) == DeliveryStatus.PENDING
+
+
+def test_the_residents_import_checks_mobiles_and_records_consent_from_the_form(client, make_user, make_building):
+    from io import BytesIO
+
+    make_building("1号楼", units=0)
+    client.login(make_user(role=Role.ADMIN))
+
+    def upload(text):
+        return client.post("/admin/people/import", {"file": (BytesIO(text.encode()), "r.csv")}, content_type="multipart/form-data")
+
+    landline = upload("姓名,手机,楼栋,房号,短信同意\n张三,0571-88886666,1号楼,1-101,是\n")
+    assert landline.status_code == 422 and ("11" in landline.get_data(as_text=True))
+    assert upload("姓名,手机,楼栋,房号,短信同意\n张三,138 1111 2222,1号楼,1-101,是\n李四,13811113333,1号楼,1-102,\n").status_code == 200
+    zhang = db.session.scalar(select(User).where(User.phone == "13811112222"))
+    li = db.session.scalar(select(User).where(User.phone == "13811113333"))
+    assert zhang.sms_consent_at is not None and li.sms_consent_at is None
+    record = db.session.scalar(select(ConsentRecord).where(ConsentRecord.user_id == zhang.id))
+    assert record.source == "residents import (registration form)"

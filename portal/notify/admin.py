@@ -83,7 +83,7 @@ def status_labels():
 def filter_choices(form):
     form.channel.choices = choices([("", _("All channels"))] + [(c.value, CHANNEL_NAMES[c]) for c in Channel])
     form.status.choices = choices([("", _("All statuses"))] + [(s.value, label) for s, label in status_labels().items()])
-    form.kind.choices = choices([("", _("Everything"))] + [(k, k) for k in kinds.KINDS])
+    form.kind.choices = choices([("", _("Everything"))] + [(k.name, str(k.label)) for k in kinds.KINDS.values()])
 
 
 def deliveries(channel=None, status=None, kind=None, person="", before=None):
@@ -181,3 +181,7 @@ def test_message(app, person, phone, now):
         answer = value.provider_id if outcome == "sent" else f"{value.code}: {value.message}"
         results.append((row.channel, row.address, outcome, answer))
     return results
+
+
+def kind_labels():
+    return {name: str(kind.label) for name, kind in kinds.KINDS.items()}

@@ -34,9 +34,40 @@ EVENT_FIELDS = (("thing1", "title"), ("time2", "time"), ("thing3", "place"))
 CONSULTATION_FIELDS = (("thing1", "title"), ("time2", "deadline"))
 
 
+LABELS = {
+    "ticket_registered": _l("Request registered"),
+    "ticket_progress": _l("Progress on a request"),
+    "ticket_expected": _l("New expected completion date"),
+    "ticket_on_hold": _l("Request on hold"),
+    "ticket_resumed": _l("Request resumed"),
+    "ticket_reply": _l("Answer to a question"),
+    "ticket_resolved": _l("Request done"),
+    "ticket_formal_reply": _l("Formal written reply issued"),
+    "ticket_rating_requested": _l("Rating requested"),
+    "suggestion_replied": _l("Suggestion answered"),
+    "notice_published": _l("New notice"),
+    "notice_emergency": _l("Emergency notice"),
+    "event_changed": _l("Event changed"),
+    "event_cancelled": _l("Event cancelled"),
+    "event_promoted": _l("Place from the waitlist"),
+    "event_reminder": _l("Event reminder"),
+    "consultation_opened": _l("Consultation opened"),
+    "consultation_closing": _l("Consultation closing"),
+    "ticket_created": _l("New request for customer service"),
+    "ticket_message": _l("Resident's message"),
+    "ticket_transferred": _l("Transfer slip"),
+    "ticket_assigned": _l("Assigned to someone"),
+    "ticket_due_soon": _l("Due within the hour"),
+    "ticket_overdue": _l("Overdue"),
+    "ticket_escalated": _l("Emergency not answered"),
+    "channel_test": _l("Test message"),
+}
+
+
 @dataclass(frozen=True)
 class Kind:
     name: str
+    label: object
     category: str
     title: object
     body: object
@@ -55,7 +86,7 @@ class Kind:
 
 
 def _k(name, category, title, body, sms, sms_params, wechat=(), **kw):
-    return Kind(name, category, title, body, sms, tuple(sms_params), tuple(wechat), **kw)
+    return Kind(name, LABELS[name], category, title, body, sms, tuple(sms_params), tuple(wechat), **kw)
 
 
 KINDS = {k.name: k for k in [

@@ -356,8 +356,7 @@ def channels():
 def deliveries():
     """Every message on every channel: filter, see failures and their reasons, today's counts."""
     form = DeliveryFilterForm(request.args)
-    channel_admin.filter_choices(form)
-    form.validate()
+    channel_admin.filter_choices(form)  # not validated: an unknown value simply filters nothing
     before = request.args.get("before", type=int)
     rows, next_before = channel_admin.deliveries(
         channel=form.channel.data or None, status=form.status.data or None, kind=form.kind.data or None,
@@ -366,7 +365,7 @@ def deliveries():
     args = {k: v for k, v in request.args.items() if k != "before" and v}
     return render_template(
         "admin/deliveries.html", form=form, rows=rows, today=channel_admin.today(utcnow()), confirm=ConfirmForm(),
-        statuses=channel_admin.status_labels(), channel_names=channel_admin.CHANNEL_NAMES,
+        statuses=channel_admin.status_labels(), channel_names=channel_admin.CHANNEL_NAMES, kind_labels=channel_admin.kind_labels(),
         next_url=url_for("admin.deliveries", before=next_before, **args) if next_before else None,
     )
 
@@ -375,7 +374,7 @@ def deliveries():
 def delivery(delivery_id):
     row = db.session.get(Delivery, delivery_id) or abort(404)
     return render_template("admin/delivery.html", row=row, confirm=ConfirmForm(), statuses=channel_admin.status_labels(),
-                           channel_names=channel_admin.CHANNEL_NAMES)
+                           channel_names=channel_admin.CHANNEL_NAMES, kind_labels=channel_admin.kind_labels())
 
 
 @bp.route("/deliveries/<int:delivery_id>/retry", methods=["POST"])

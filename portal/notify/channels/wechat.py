@@ -78,15 +78,14 @@ def call(client, lock, action):
     raise TransientError(42001, "access token refused twice")  # pragma: no cover - the loop returns or raises
 
 
-class WeChatOfficialAccount(Adapter):
-    channel = "wechat"
-    provider = "wechat"
+class TokenAdapter(Adapter):
+    """An adapter over a wechatpy client made once per process, its access token cached until it
+    expires (in Redis when PORTAL_REDIS_URL is set, so every worker and host shares one)."""
+
+    enterprise = False
 
     def __init__(self, endpoint, timeout, redis_url=None):
         self.endpoint = endpoint
-        self.appid = endpoint.user
-        self.token = endpoint.param("token")
-        self.aes_key = endpoint.param("aes_key")
         self.timeout = timeout
         self.redis_url = redis_url
         self._client = None
@@ -96,7 +95,7 @@ class WeChatOfficialAccount(Adapter):
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = make_client(self.endpoint, self.timeout, self.redis_url)
+                    self._client = make_client(self.endpoint, self.timeout, self.redis_url, enterprise=self.enterprise)
         return self._client
 
     def _token(self):
@@ -106,6 +105,25 @@ class WeChatOfficialAccount(Adapter):
                 return self.client().access_token
         except Exception as exc:
             raise _token_error(exc) from None
+
+    def check(self):
+        with self._lock:
+            try:
+                result = self.client().fetch_access_token()
+            except Exception as exc:
+                raise _token_error(exc) from None
+        return f"access_token fetched, expires in {result.get('expires_in')} s"
+
+
+class WeChatOfficialAccount(TokenAdapter):
+    channel = "wechat"
+    provider = "wechat"
+
+    def __init__(self, endpoint, timeout, redis_url=None):
+        super().__init__(endpoint, timeout, redis_url)
+        self.appid = endpoint.user
+        self.token = endpoint.param("token")
+        self.aes_key = endpoint.param("aes_key")
 
     def send(self, message):
         """A template message; `message.template` is the template id set for the kind."""
@@ -121,14 +139,6 @@ class WeChatOfficialAccount(Adapter):
         self._token()
         call(self.client(), self._lock, lambda: self.client().message.send_text(openid, text))
         return Receipt("")
-
-    def check(self):
-        with self._lock:
-            try:
-                result = self.client().fetch_access_token()
-            except Exception as exc:
-                raise _token_error(exc) from None
-        return f"access_token fetched, expires in {result.get('expires_in')} s"
 
     def authorize_url(self, redirect_uri, state):
         """Where the account's menu sends a follower: WeChat asks nothing (snsapi_base) and comes back with a code."""

@@ -5,11 +5,10 @@ PORTAL_WECOM_URL=wecom://CORPID:SECRET@qyapi.weixin.qq.com?agent=AGENTID
 A robot is addressed by its webhook key (or its whole webhook URL, from which the key is taken),
 set per department on the admin page; it needs no corp secret, only the host.
 """
-import threading
 from urllib.parse import parse_qs, urlsplit
 
 from portal.notify.channels import Adapter, PermanentError, Receipt, TransientError, first_bytes
-from portal.notify.channels.wechat import TRANSIENT_CODES, _token_error, call, make_client
+from portal.notify.channels.wechat import TRANSIENT_CODES, TokenAdapter, call
 
 TITLE_BYTES = 128
 DESCRIPTION_BYTES = 512
@@ -24,31 +23,17 @@ def cut_bytes(text, limit):
     return data[: limit - 3].decode("utf-8", "ignore") + "…"
 
 
-class WeComApp(Adapter):
+class WeComApp(TokenAdapter):
     channel = "wecom"
     provider = "wecom"
+    enterprise = True
 
     def __init__(self, endpoint, timeout, redis_url=None):
-        self.endpoint = endpoint
+        super().__init__(endpoint, timeout, redis_url)
         self.agent = int(endpoint.param("agent"))
-        self.timeout = timeout
-        self.redis_url = redis_url
-        self._client = None
-        self._lock = threading.RLock()
-
-    def client(self):
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = make_client(self.endpoint, self.timeout, self.redis_url, enterprise=True)
-        return self._client
 
     def send(self, message):
-        try:
-            with self._lock:
-                self.client().access_token
-        except Exception as exc:
-            raise _token_error(exc) from None
+        self._token()
         card = {
             "touser": message.address,
             "msgtype": "textcard",
@@ -64,14 +49,6 @@ class WeComApp(Adapter):
         if result.get("invaliduser"):
             raise PermanentError(81013, f"not a member the application can reach: {result['invaliduser']}")
         return Receipt(str(result.get("msgid", "")))
-
-    def check(self):
-        with self._lock:
-            try:
-                result = self.client().fetch_access_token()
-            except Exception as exc:
-                raise _token_error(exc) from None
-        return f"access_token fetched, expires in {result.get('expires_in')} s"
 
     def describe(self):
         return f"企业微信 corp {self.endpoint.user}, application {self.agent}, at {self.endpoint.base}"

@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.models import (
     BoxOpening,
     Building,
+    CalendarDay,
     Consultation,
     ConsultationAnswer,
     Event,
@@ -52,6 +53,7 @@ _WATCHED = {
     Residency: PEOPLE,
     Notice: NOTICES,
     Setting: SETTINGS,
+    CalendarDay: SETTINGS,  # the working calendar's days
     Building: PLACES,
     Unit: PLACES,
     Department: PLACES,

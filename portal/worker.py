@@ -1,6 +1,7 @@
 """One round of `flask worker`: each part in its own transaction, so that one failing part (a
 database restart, a provider down) loses nothing the others did. Any number of workers may run
 on any number of hosts; every part claims its rows with row locks."""
+from portal.database import begin_write
 from portal.extensions import db
 from portal.models import utcnow
 
@@ -8,16 +9,22 @@ from portal.models import utcnow
 def run_round(now=None):
     """Returns a dict of counts for the log. `now` (tests) freezes the clock for the whole round."""
     from portal.notify import delivery, fanout
-    from portal.services import consultations, events, notices, tickets
+    from portal.services import consultations, events, notices, paging, tickets
 
     def clock():
         return now or utcnow()
 
     counts = {}
+    begin_write(db.session)  # SQLite: each part takes the write lock before it reads what it will change
+    counts["paged"] = paging.due(clock())  # emergencies: the next round of the chain (S3.3.2)
+    db.session.commit()
+    begin_write(db.session)
     counts["published"] = notices.publish_due(clock())  # scheduled notices whose time has come
     db.session.commit()
+    begin_write(db.session)
     counts["escalated"] = tickets.escalate(clock())  # emergencies, due within the hour, overdue (S4.2.1)
     db.session.commit()
+    begin_write(db.session)
     counts["closed"] = tickets.close_unrated(clock())  # results given long ago and never rated (S3.5.2)
     counts["reminded"] = events.remind_due(clock()) + consultations.remind_closing(clock())
     db.session.commit()

@@ -14,6 +14,7 @@ def register(app):
     from portal.blueprints.kiosk import bp as kiosk
     from portal.blueprints.records import bp as records
     from portal.blueprints.figures import bp as figures
+    from portal.blueprints.duty import bp as duty
     from portal.blueprints.go import bp as go
     from portal.blueprints.notifications import bp as notifications
     from portal.blueprints.wechat import bp as wechat
@@ -33,3 +34,4 @@ def register(app):
     app.register_blueprint(notifications, url_prefix="/notifications")
     app.register_blueprint(wechat, url_prefix="/wechat")
     app.register_blueprint(go, url_prefix="/go")
+    app.register_blueprint(duty, url_prefix="/duty")

@@ -59,3 +59,4 @@ from portal.models.notify import (  # noqa: F401
     NotificationPref,
     NotifyJob,
 )
+from portal.models.duty import CalendarDay, Page, RotaChange, RotaEntry, Shift  # noqa: F401

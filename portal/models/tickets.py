@@ -36,6 +36,7 @@ class TicketChannel(enum.StrEnum):
     NOTICE_QUESTION = "notice_question"
     EVENT_FEEDBACK = "event_feedback"
     RELAYED = "relayed"
+    GOV_HOTLINE = "hotline_12345"  # a work order from the city's 12345 hotline
 
 
 class TicketStatus(enum.StrEnum):
@@ -72,10 +73,16 @@ class EventKind(enum.StrEnum):
     ESCALATED = "escalated"
     ASSIGNED = "assigned"  # a head hands the ticket to someone in the department
     NOT_REACHED = "not_reached"  # no channel reached the resident: someone must call
+    PAGED = "paged"  # an emergency paged the people on duty (a round of the chain)
+    ACKNOWLEDGED = "acknowledged"  # someone on duty took the emergency (已受理)
+    ON_SITE = "on_site"  # someone arrived (到场)
+    URGENCY_CHANGED = "urgency_changed"
+    GOV_REPLY = "gov_reply"  # the reply sent back to the 12345 hotline
 
 
 INTERNAL_EVENTS = (
     EventKind.INTERNAL_NOTE, EventKind.ESCALATED, EventKind.CALLED, EventKind.DUE_CHANGED, EventKind.ASSIGNED, EventKind.NOT_REACHED,
+    EventKind.PAGED, EventKind.URGENCY_CHANGED, EventKind.GOV_REPLY,
 )
 
 
@@ -125,7 +132,17 @@ class Ticket(db.Model):
     expected_completion: Mapped[date | None] = mapped_column(Date)
 
     response_due_at: Mapped[datetime | None]  # emergencies: contact within [X] minutes (S4.2.1)
-    responded_at: Mapped[datetime | None]
+    responded_at: Mapped[datetime | None]  # the recorded call to the on-duty head (S3.3.2)
+    acknowledged_at: Mapped[datetime | None]  # someone on duty took it: paging stops (已受理)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    acknowledged_via: Mapped[str] = mapped_column(String(16), default="")  # link, button, call
+    on_site_at: Mapped[datetime | None]  # 到场
+    on_site_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    paging_since: Mapped[datetime | None]  # the chain's clock: rounds every N minutes from here
+    next_page_at: Mapped[datetime | None] = mapped_column(index=True)  # the next round, None when paging is over
+    page_round: Mapped[int] = mapped_column(default=0)  # rounds sent
+    page_reason: Mapped[str] = mapped_column(String(16), default="")  # emergency, gov_overdue
+    held_work_seconds: Mapped[int | None]  # on hold: the working time that was left until due
     escalated_at: Mapped[datetime | None]
     overdue_notified_at: Mapped[datetime | None]
     due_soon_notified_at: Mapped[datetime | None]  # the hour-before reminder went out
@@ -143,6 +160,10 @@ class Ticket(db.Model):
     reopened_count: Mapped[int] = mapped_column(default=0)
     reclassified_count: Mapped[int] = mapped_column(default=0)
     legal_hold: Mapped[bool] = mapped_column(default=False)  # kept past the retention period (S3.6)
+    gov_order_number: Mapped[str] = mapped_column(String(40), default="", index=True)  # 12345 工单编号
+    gov_reply_due_at: Mapped[datetime | None] = mapped_column(index=True)  # the hotline's own deadline for the reply
+    gov_reply: Mapped[str] = mapped_column(Text, default="")
+    gov_replied_at: Mapped[datetime | None]
 
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -172,6 +193,10 @@ class Ticket(db.Model):
         if self.feedback_at is None or self.due_at is None:
             return None
         return self.feedback_at <= self.due_at
+
+    @property
+    def is_paging(self):
+        return self.is_urgent and self.acknowledged_at is None and self.next_page_at is not None
 
     @property
     def contact_name(self):

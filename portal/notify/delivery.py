@@ -23,7 +23,7 @@ from sqlalchemy import or_, select, update
 from portal.database import begin_write
 from portal.extensions import db
 from portal.models import Channel, Delivery, DeliveryAttempt, DeliveryStatus, EventKind, Role, Ticket, User, utcnow
-from portal.notify import activate
+from portal.notify import activate, texts
 from portal.notify.channels import Message, PermanentError, TransientError, channels_for
 from portal.notify.channels.wechat import field_limit
 from portal.notify.kinds import KINDS
@@ -135,7 +135,11 @@ def message_for(row):
         message.template = code or settings.get(f"{prefix}.{kind.name}")
         if row.channel == Channel.SMS:
             message.template_intl = settings.get(f"sms_template_intl.{kind.name}")
-        message.params = [[name, sms_param(name, values)] for name in kind.sms_params]
+        if row.channel == Channel.SMS:
+            capped = texts.sms_caps(values)
+            message.params = [[name, sms_param(name, capped)] for name in kind.sms_params]
+        else:
+            message.params = [[name, values.get(name, "")] for name in kind.voice_params]
     elif row.channel == Channel.WECHAT:
         message.template = settings.get(f"wechat_template.{kind.name}")
         mapping = parse_fields(settings.get(f"wechat_fields.{kind.name}")) or list(kind.wechat)

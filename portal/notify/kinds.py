@@ -61,6 +61,8 @@ LABELS = {
     "ticket_overdue": _l("Overdue"),
     "ticket_escalated": _l("Emergency not answered"),
     "channel_test": _l("Test message"),
+    "ticket_page": _l("Emergency page"),
+    "ticket_acknowledged": _l("Emergency acknowledged"),
 }
 
 
@@ -78,6 +80,8 @@ class Kind:
     email_template: str = "notification"
     staff_email: bool = False  # the back office also gets it by email (escalations)
     coalesce: bool = False  # several within the window become one SMS
+    parallel: bool = False  # a page: SMS, 企业微信 and a voice call at once, not one after another
+    voice_params: tuple = ("number", "where")  # what a voice call's TTS template reads
     extra: dict = field(default_factory=dict)
 
     @property
@@ -156,6 +160,10 @@ KINDS = {k.name: k for k in [
     _k("ticket_escalated", STAFF, _l("Emergency %(number)s not answered in %(minutes)s minutes"), _l("%(where)s: %(excerpt)s"),
        _l("URGENT %(number)s unanswered %(link)s"), ("number", "link"), STAFF_FIELDS, urgent=True,
        email_template="ticket_escalation", staff_email=True),
+    _k("ticket_acknowledged", TICKETS, _l("%(number)s was taken"), _l("Someone on duty took your emergency %(number)s and is on the way."),
+       _l("%(number)s taken, on the way %(link)s"), ("number", "link"), TICKET_FIELDS, urgent=True, email_template="ticket_step"),
+    _k("ticket_page", STAFF, _l("EMERGENCY %(number)s %(where)s"), _l("%(excerpt)s Acknowledge now: the chain is paged until someone does."),
+       _l("URGENT %(number)s %(where)s %(link)s"), ("number", "where", "link"), STAFF_FIELDS, urgent=True, parallel=True),
     # Operating it
     _k("channel_test", STAFF, _l("Test message from the resident portal"), _l("If you read this, the channel works."),
        _l("Portal test message %(link)s"), ("link",), (("thing1", "title"), ("time2", "time")), urgent=True),

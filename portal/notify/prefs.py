@@ -61,6 +61,13 @@ def address(user, channel):
 def plan(user, kind, user_prefs):
     """The channel orders for one person: a list of chains, each tried first to last until one
     delivers. In-app is not among them: it is always written."""
+    if kind.parallel:  # a page: every way of reaching the person at once
+        from flask import current_app
+
+        chains = [[c] for c in (Channel.WECOM, Channel.SMS) if address(user, c)]
+        if current_app.config.get("VOICE_URL") and address(user, Channel.VOICE):
+            chains.append([Channel.VOICE])
+        return chains
     if kind.for_staff:
         chains = []
         staff_chain = [c for c in (Channel.WECOM,) if address(user, c)]

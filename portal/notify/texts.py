@@ -9,7 +9,7 @@ from portal.i18n import to_local
 
 # SMS values are kept short by us, before any provider's own limit, so that the whole message
 # stays one segment (70 characters with the signature).
-SMS_CAPS = {"title": 8, "department": 8, "category": 4, "place": 8, "status": 6}
+SMS_CAPS = {"title": 8, "department": 8, "category": 4, "place": 8, "status": 6, "where": 8}
 EXCERPT = 60
 
 
@@ -44,6 +44,13 @@ def short_url(path):
     return current_app.config["BASE_URL"].rstrip("/") + path
 
 
+def sms_caps(values):
+    """The values as an SMS uses them: cut so that the whole message stays one segment."""
+    capped = Values({k: _cut(x, SMS_CAPS[k]) if k in SMS_CAPS else x for k, x in values.items()})
+    capped["link"] = sms_link(values.get("link", ""))
+    return capped
+
+
 def sms_link(url):
     """In an SMS the link goes without its scheme: phones link it all the same, and one segment has little room."""
     return url.split("://", 1)[-1]
@@ -59,7 +66,7 @@ def values_for(obj, extra, now):
 
     v = Values(extra or {})
     t = target(obj)
-    v["link"] = short_url(t.path)
+    v["link"] = short_url(v.pop("path", None) or t.path)  # a page carries its own acknowledging link
     v["time"] = _time(now, "%Y-%m-%d %H:%M")
     if isinstance(obj, Ticket):
         from portal.services.tickets import CATEGORY_LABELS, STATUS_LABELS
@@ -114,8 +121,7 @@ def render(kind, obj, language, extra, now, context=None):
         body = str(kind.body) % v
         if not v.get("title"):
             v["title"] = title  # template fields that show a title have one
-        sms_values = Values({k: _cut(x, SMS_CAPS[k]) if k in SMS_CAPS else x for k, x in v.items()})
-        sms_values["link"] = sms_link(v["link"])
+        sms_values = sms_caps(v)
         sms = str(kind.sms) % sms_values
         url = v["link"]
     email_context = {
@@ -123,7 +129,7 @@ def render(kind, obj, language, extra, now, context=None):
         "contact_person": settings.get("contact_person"), **_email_objects(obj, context, language),
     }
     subject, email = mail.render_email(kind.email_template, language, **email_context)
-    return Words(title[:200], body, sms, dict(sms_values), subject, email)
+    return Words(title[:200], body, sms, dict(v), subject, email)
 
 
 def _email_objects(obj, context, language):
@@ -162,7 +168,7 @@ def sample_values():
     return Values({
         "number": "BX-2026-0001", "title": "一二三四五六七…", "due": "12-31 23:59", "expected": "12-31",
         "time": "12-31 23:59", "deadline": "12-31 23:59", "category": "报修", "department": "工程维修部一二…",
-        "status": "处理中", "link": sms_link(short_url("/go/t123456")),
+        "status": "处理中", "where": "10号楼 2-1…", "link": sms_link(short_url("/go/t123456")),
     })
 
 

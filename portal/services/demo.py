@@ -21,6 +21,7 @@ from portal.models import (
     NoticeCategory,
     Residency,
     Role,
+    Ticket,
     TicketCategory,
     TicketChannel,
     Unit,
@@ -97,6 +98,7 @@ def seed(scale=0, rng=None):
         Delivery.__table__.update().where(Delivery.status == DeliveryStatus.PENDING)
         .values(status=DeliveryStatus.SENT, sent_at=now, provider_id="demo", attempts=1)
     )
+    db.session.execute(Ticket.__table__.update().values(next_page_at=None))  # the demo's emergencies are history
     for key in (cache.NOTICES, cache.PEOPLE, cache.SETTINGS, cache.PLACES, cache.TICKETS):
         cache.bump(key)
 
@@ -128,6 +130,15 @@ def _seed_base(rng, now, pw):
         User(username="baojie", name="赵芳", role=Role.WORKER, password_hash=pw, department=dept["环境保洁部"], phone="13900000005",
              wecom_userid="ZhaoFang"),
         User(username="yewei", name="孙建国", role=Role.COMMITTEE, password_hash=pw, phone="13900000006"),
+        # more people on the rota: each department has someone on duty at every hour
+        User(username="weixiu", name="李师傅", role=Role.WORKER, password_hash=pw, department=dept["工程维修部"], phone="13900000007",
+             wecom_userid="LiShifu"),
+        User(username="baoan2", name="陈刚", role=Role.WORKER, password_hash=pw, department=dept["秩序维护部"], phone="13900000008",
+             wecom_userid="ChenGang"),
+        User(username="lvhua", name="孙师傅", role=Role.WORKER, password_hash=pw, department=dept["绿化部"], phone="13900000009",
+             wecom_userid="SunShifu"),
+        User(username="caiwu", name="钱会计", role=Role.WORKER, password_hash=pw, department=dept["财务部"], phone="13900000010",
+             wecom_userid="QianKuaiji"),
     ]
     db.session.add_all(staff)
     units = [u for b in buildings for u in b.units]
@@ -209,8 +220,40 @@ def _seed_base(rng, now, pw):
     from portal.services import settings
 
     settings.update({settings.duty_phone_key(d.id): f"1390000{1000 + i:04d}" for i, d in enumerate(departments)}, staff[0])
+    _seed_rota(staff, dept)
     _seed_tickets(rng, now, residents, staff, departments)
     _seed_community(now, residents, staff, buildings)
+
+
+def _seed_rota(staff, dept):
+    """Day and night shifts in every department and for the duty manager, covering every hour;
+    where a department has two people they alternate and stand in for each other."""
+    from datetime import time
+
+    from portal.services import duty, settings
+
+    by_name = {u.name: u for u in staff}
+    pairs = {
+        "客服中心": ("王敏", "李娜"), "工程维修部": ("张强", "李师傅"), "秩序维护部": ("刘洋", "陈刚"),
+        "环境保洁部": ("赵芳", None), "绿化部": ("孙师傅", None), "财务部": ("钱会计", None),
+    }
+    for name, (first, second) in pairs.items():
+        day = duty.add_shift(dept[name], "白班", time(8, 0), time(20, 0))
+        night = duty.add_shift(dept[name], "夜班", time(20, 0), time(8, 0))
+        a, b = by_name[first], by_name.get(second) if second else None
+        for weekday in range(7):
+            on, off = (a, b) if weekday % 2 == 0 or b is None else (b, a)
+            duty.set_pattern(day, weekday, on, off)
+            duty.set_pattern(night, weekday, off or on, on if off else None)
+    manager_day = duty.add_shift(None, "值班经理", time(8, 0), time(20, 0))
+    manager_night = duty.add_shift(None, "值班经理（夜）", time(20, 0), time(8, 0))
+    managers = [by_name["陈立"], by_name["张强"], by_name["刘洋"]]
+    for weekday in range(7):
+        duty.set_pattern(manager_day, weekday, managers[0], managers[1 + weekday % 2])
+        duty.set_pattern(manager_night, weekday, managers[1 + weekday % 2], managers[0])
+    routes = {"repair": "工程维修部", "complaint": "客服中心", "inquiry": "客服中心", "suggestion": "客服中心", "praise": "客服中心"}
+    settings.update({"desk_department": dept["客服中心"].id, **{f"route.{c}": dept[d].id for c, d in routes.items()}}, None)
+    db.session.flush()
 
 
 def _seed_consent(rng, now, residents):

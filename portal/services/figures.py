@@ -83,7 +83,8 @@ def _ticket_columns(start, end):
         func.sum(case((rated, Ticket.rating), else_=0)).label("rating_sum"),
         func.sum(case((and_(rated, Ticket.rating >= 4), 1), else_=0)).label("satisfied"),
         func.sum(case((and_(created, Ticket.is_urgent), 1), else_=0)).label("urgent"),
-        func.sum(case((and_(created, Ticket.is_urgent, Ticket.responded_at <= Ticket.response_due_at), 1), else_=0)).label("urgent_ok"),
+        # answered in time: acknowledged (a page's link, the button, or a call reaching the head) within the policy's minutes
+        func.sum(case((and_(created, Ticket.is_urgent, Ticket.acknowledged_at <= Ticket.response_due_at), 1), else_=0)).label("urgent_ok"),
         func.sum(case((and_(created, (Ticket.reopened_count > 0) | (Ticket.reclassified_count > 0)), 1), else_=0)).label("inaccurate"),
     ]
 
@@ -127,12 +128,40 @@ def compute(start, end, category=None, department=None, building=None):
     where = [_touching(start, end), *filters]
     total = db.session.execute(select(*_ticket_columns(start, end)).where(*where)).one()
     result = _ticket_figures(total)
+    result[FigureKey.EMERGENCY].extra.update(emergency_times(start, end, filters))
     result[FigureKey.PARTICIPATION] = participation(start, end, building)
     breakdowns = {}
     for name, column in (("category", Ticket.category), ("department", Ticket.lead_department_id), ("building", Ticket.building_id)):
         rows = db.session.execute(select(column, *_ticket_columns(start, end)).where(*where).group_by(column)).all()
         breakdowns[name] = {row[0]: _ticket_figures(row[1:]) for row in rows if row[0] is not None}
+    for department_id, figures in breakdowns["department"].items():
+        figures[FigureKey.EMERGENCY].extra.update(emergency_times(start, end, [*filters, Ticket.lead_department_id == department_id]))
     return result, breakdowns
+
+
+def _median(values):
+    values = sorted(values)
+    if not values:
+        return None
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
+def emergency_times(start, end, filters=()):
+    """Minutes from registration to the acknowledgement and to someone on site, for the period's
+    emergencies: the median of each, and how many were never acknowledged."""
+    rows = db.session.execute(
+        select(Ticket.created_at, Ticket.acknowledged_at, Ticket.on_site_at)
+        .where(Ticket.is_urgent, _in(Ticket.created_at, start, end), *filters)
+    ).all()
+    ack = [(a - c).total_seconds() / 60 for c, a, _s in rows if a is not None]
+    site = [(s - c).total_seconds() / 60 for c, _a, s in rows if s is not None]
+    median_ack, median_site = _median(ack), _median(site)
+    return {
+        "ack_minutes": round(median_ack, 1) if median_ack is not None else None,
+        "on_site_minutes": round(median_site, 1) if median_site is not None else None,
+        "unacknowledged": sum(1 for _c, a, _s in rows if a is None),
+    }
 
 
 def participation(start, end, building=None):

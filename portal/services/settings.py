@@ -66,6 +66,20 @@ def _definitions():
                    group="channels"),
     ]
     defs += _channel_definitions()
+    defs += [
+        Definition("work_day_start", "time", "08:30", _l("Working hours begin"), "S3.3.1", group="calendar"),
+        Definition("work_day_end", "time", "17:30", _l("Working hours end"), "S3.3.1", group="calendar"),
+        Definition("page_repeat_minutes", "int", 5, _l("An emergency is paged again every (minutes)"), "S3.3.2", 1, 60, group="paging"),
+        Definition("page_escalate_minutes", "int", 10, _l("Without acknowledgement, the next in the chain after (minutes)"), "S3.3.2", 1, 120,
+                   group="paging"),
+        Definition("page_give_up_minutes", "int", 120, _l("Paging stops after (minutes)"), "S3.3.2", 10, 1440, group="paging"),
+        Definition("desk_department", "department", 0, _l("Customer-service desk (its rota answers new emergencies)"), "S3.3.2",
+                   group="paging"),
+        Definition("gov_reply_hours", "int", 24, _l("12345 work orders: reply due within (working hours)"), "S2.1.1", 1, 24 * 30,
+                   group="due"),
+    ]
+    defs += [Definition(f"route.{cat}", "department", 0, _l("Emergencies without a department, %(category)s: page", category=CATEGORY_LABELS[cat]),
+                        "S3.3.2", group="paging") for cat in TICKET_CATEGORIES]
     for cat in TICKET_CATEGORIES:
         for i, urgency in enumerate(("normal", "urgent")):
             defs.append(
@@ -73,6 +87,8 @@ def _definitions():
                     f"due_hours.{cat}.{urgency}",
                     "int",
                     DEFAULT_DUE_HOURS[cat][i],
+                    _l("Due time (working hours): %(category)s, %(urgency)s", category=CATEGORY_LABELS[cat], urgency=URGENCY_LABELS[urgency])
+                    if urgency == "normal" else
                     _l("Due time (hours): %(category)s, %(urgency)s", category=CATEGORY_LABELS[cat], urgency=URGENCY_LABELS[urgency]),
                     "S3.3.1",
                     1,
@@ -147,6 +163,14 @@ def validate(key, raw):
             return None, _l("Enter a whole number.")
         if not d.minimum <= value <= d.maximum:
             return None, _l("Enter a number from %(min)d to %(max)d.", min=d.minimum, max=d.maximum)
+        return value, None
+    if d.kind == "department":
+        try:
+            value = int(str(raw or "0").strip() or 0)
+        except ValueError:
+            return None, _l("Choose a department.")
+        if value and db.session.get(Department, value) is None:
+            return None, _l("Choose a department.")
         return value, None
     if d.kind == "time":
         value = str(raw or "").strip()

@@ -31,7 +31,7 @@ from portal.models import (
     TicketStatus,
     User,
 )
-from portal.services import settings
+from portal.services import paging, settings, workdays
 from portal.services.notices import store_blob
 
 PHOTO_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/heic"}
@@ -53,6 +53,7 @@ CHANNEL_LABELS = {
     TicketChannel.NOTICE_QUESTION: _l("Question on a notice"),
     TicketChannel.EVENT_FEEDBACK: _l("Event feedback"),
     TicketChannel.RELAYED: _l("Relayed by staff"),
+    TicketChannel.GOV_HOTLINE: _l("12345 hotline"),
 }
 STATUS_LABELS = {
     TicketStatus.NEW: _l("Registered"),
@@ -84,6 +85,11 @@ EVENT_LABELS = {
     EventKind.ESCALATED: _l("Escalated"),
     EventKind.ASSIGNED: _l("Assigned"),
     EventKind.NOT_REACHED: _l("Resident not reached"),
+    EventKind.PAGED: _l("Paged"),
+    EventKind.ACKNOWLEDGED: _l("Acknowledged"),
+    EventKind.ON_SITE: _l("On site"),
+    EventKind.URGENCY_CHANGED: _l("Urgency changed"),
+    EventKind.GOV_REPLY: _l("Reply to the 12345 hotline"),
 }
 FEEDBACK_METHODS = {
     "phone": _l("Phone"),
@@ -126,6 +132,15 @@ def due_hours(category, urgent):
     return settings.get(f"due_hours.{category.value}.{'urgent' if urgent else 'normal'}")
 
 
+def due_from(now, category, urgent):
+    """When the next answer is due: emergencies count wall-clock hours, everything else working
+    hours on the working calendar (services/workdays.py)."""
+    hours = due_hours(category, urgent)
+    if urgent:
+        return now + timedelta(hours=hours)
+    return workdays.add_working_hours(now, hours)
+
+
 def create(
     *,
     category,
@@ -143,6 +158,7 @@ def create(
     photos=(),
     notice=None,
     idempotency_key=None,
+    gov_order_number="",
 ):
     """Registers a ticket and numbers it. With an idempotency key already used, returns the
     ticket that key created instead (a form submitted twice registers once). Returns (ticket, created)."""
@@ -169,8 +185,11 @@ def create(
         idempotency_key=idempotency_key,
         created_by_id=actor.id if actor else None,
         created_at=now,
-        due_at=now + timedelta(hours=due_hours(category, is_urgent)),
+        due_at=due_from(now, category, is_urgent),
+        gov_order_number=(gov_order_number or "").strip()[:40],
     )
+    if ticket.channel == TicketChannel.GOV_HOTLINE:
+        ticket.gov_reply_due_at = workdays.add_working_hours(now, settings.get("gov_reply_hours"))
     if ticket.is_urgent:
         ticket.response_due_at = now + timedelta(minutes=settings.get("emergency_response_minutes"))
     db.session.add(ticket)
@@ -189,6 +208,8 @@ def create(
         notify("ticket_registered", ticket, [resident], now=now, actor=actor, step=step)
     if actor is None or actor.role not in (Role.STAFF, Role.ADMIN):
         notify("ticket_created", ticket, customer_service_on_duty(now), now=now, actor=actor, step=step)
+    if ticket.is_urgent:
+        paging.start(ticket, now)
     return ticket, True
 
 
@@ -294,10 +315,62 @@ def assign_person(ticket, assignee, actor, now):
     return step
 
 
+RECORDED_LATE = timedelta(minutes=15)
+
+
 def record_call(ticket, to_whom, called_at, actor, now):
-    """Emergencies: the call to the on-duty head, with its time, starts the response (S3.3.2)."""
+    """Emergencies: the call to the on-duty head, with its time (S3.3.2). The time can be neither
+    later than now nor earlier than the registration; one written down more than 15 minutes after
+    the call is marked as recorded late. Reaching the head acknowledges the emergency."""
+    if called_at > now + timedelta(minutes=1):
+        raise TicketError(_("The call cannot be later than now."))
+    if called_at < ticket.created_at - timedelta(minutes=1):
+        raise TicketError(_("The call cannot be earlier than the registration (%(at)s).", at=to_local(ticket.created_at).strftime("%Y-%m-%d %H:%M")))
+    called_at = min(max(called_at, ticket.created_at), now)
+    late = now - called_at > RECORDED_LATE
     ticket.responded_at = ticket.responded_at or called_at
-    return add_event(ticket, EventKind.CALLED, actor, now, body=to_whom.strip(), data={"called_at": called_at.isoformat()})
+    step = add_event(ticket, EventKind.CALLED, actor, now, body=to_whom.strip(),
+                     data={"called_at": called_at.isoformat(), "recorded_late": late})
+    if ticket.is_urgent and ticket.acknowledged_at is None:
+        ticket.acknowledged_at = called_at
+        ticket.acknowledged_by_id = None
+        ticket.acknowledged_via = "call"
+        paging.stop(ticket)
+    return step
+
+
+def set_urgency(ticket, urgent, reason, actor, now):
+    """Staff raise a ticket to urgent (paging starts, due times recomputed) or lower it, with a reason."""
+    _require_open(ticket)
+    urgent = bool(urgent)
+    if urgent == ticket.is_urgent:
+        raise TicketError(_("The ticket is already urgent.") if urgent else _("The ticket is not urgent."))
+    if not urgent and not reason.strip():
+        raise TicketError(_("Give a reason for lowering the urgency."))
+    ticket.is_urgent = urgent
+    ticket.due_at = due_from(now, ticket.category, urgent)
+    step = add_event(ticket, EventKind.URGENCY_CHANGED, actor, now, body=reason.strip(),
+                     data={"urgent": urgent, "due_at": ticket.due_at.isoformat()})
+    if urgent:
+        ticket.response_due_at = now + timedelta(minutes=settings.get("emergency_response_minutes"))
+        ticket.acknowledged_at = ticket.acknowledged_by_id = None
+        ticket.acknowledged_via = ""
+        paging.start(ticket, now)
+    else:
+        paging.stop(ticket)
+    return step
+
+
+def gov_reply(ticket, text, actor, now):
+    """The reply sent back to the city's 12345 hotline for its work order."""
+    if ticket.channel != TicketChannel.GOV_HOTLINE:
+        raise TicketError(_("Only 12345 work orders are answered to the hotline."))
+    ticket.gov_reply = text.strip()
+    ticket.gov_replied_at = now
+    if ticket.page_reason == "gov_overdue":
+        paging.stop(ticket)
+    return add_event(ticket, EventKind.GOV_REPLY, actor, now, body=ticket.gov_reply,
+                     data={"order": ticket.gov_order_number, "late": bool(ticket.gov_reply_due_at and now > ticket.gov_reply_due_at)})
 
 
 def progress(ticket, body, expected_completion, actor, now):
@@ -337,6 +410,8 @@ def hold(ticket, reason, actor, now):
     previous = ticket.status
     ticket.status = TicketStatus.ON_HOLD
     ticket.held_since = now
+    if ticket.due_at is not None and not ticket.is_urgent:
+        ticket.held_work_seconds = workdays.working_seconds_between(now, ticket.due_at)
     ticket.hold_reason = reason.strip()
     step = add_event(ticket, EventKind.ON_HOLD, actor, now, body=ticket.hold_reason, data={"previous": previous.value})
     tell_resident(ticket, "ticket_on_hold", step, actor, now, ticket.hold_reason)
@@ -347,8 +422,11 @@ def resume(ticket, actor, now):
     if ticket.status != TicketStatus.ON_HOLD:
         raise TicketError(_("The ticket is not on hold."))
     held = now - ticket.held_since
-    if ticket.due_at is not None:
+    if ticket.due_at is not None and ticket.held_work_seconds is not None and not ticket.is_urgent:
+        ticket.due_at = workdays.add_working_time(now, ticket.held_work_seconds)  # the working time that was left
+    elif ticket.due_at is not None:
         ticket.due_at = ticket.due_at + held
+    ticket.held_work_seconds = None
     previous = next((e.data.get("previous") for e in reversed(ticket.events) if e.kind == EventKind.ON_HOLD), None)
     ticket.status = TicketStatus(previous) if previous in {s.value for s in OPEN_STATUSES} else TicketStatus.IN_PROGRESS
     ticket.held_since = None
@@ -434,7 +512,7 @@ def reopen(ticket, actor, now):
     ticket.feedback_method = ""
     ticket.rating = None
     ticket.rated_at = None
-    ticket.due_at = now + timedelta(hours=due_hours(ticket.category, ticket.is_urgent))
+    ticket.due_at = due_from(now, ticket.category, ticket.is_urgent)
     return add_event(ticket, EventKind.REOPENED, actor, now)
 
 
@@ -492,7 +570,8 @@ def escalate(now):
     count = 0
     breaches = db.session.scalars(
         select(Ticket).where(
-            Ticket.is_urgent, Ticket.responded_at.is_(None), Ticket.escalated_at.is_(None), Ticket.response_due_at < now
+            Ticket.is_urgent, Ticket.acknowledged_at.is_(None), Ticket.escalated_at.is_(None), Ticket.response_due_at < now,
+            Ticket.status.in_(OPEN_STATUSES),
         ).limit(200).with_for_update(skip_locked=True)
     ).all()
     for ticket in breaches:
@@ -529,6 +608,16 @@ def escalate(now):
         told = notify("ticket_overdue", ticket, people, now=now, step=step)
         step.data = {**step.data, "told": told_summary(told)}
         count += 1
+    gov_late = db.session.scalars(
+        select(Ticket).where(
+            Ticket.channel == TicketChannel.GOV_HOTLINE, Ticket.gov_replied_at.is_(None), Ticket.gov_reply_due_at < now,
+            Ticket.page_reason != "gov_overdue", Ticket.status.in_(OPEN_STATUSES),
+        ).limit(100).with_for_update(skip_locked=True)
+    ).all()
+    for ticket in gov_late:  # a 12345 work order past the hotline's deadline escalates like an emergency
+        add_event(ticket, EventKind.ESCALATED, None, now, data={"reason": "gov_overdue", "order": ticket.gov_order_number})
+        paging.start(ticket, now, reason="gov_overdue")
+        count += 1
     return count
 
 
@@ -538,7 +627,15 @@ def told_summary(told):
 
 
 def customer_service_on_duty(now):
-    """The customer-service staff who take new requests."""
+    """The customer-service staff who take new requests: the desk's rota at this hour (with its
+    deputy), or every customer-service member where the desk keeps no rota."""
+    from portal.services import duty
+
+    desk = settings.get("desk_department") or None
+    if desk and now is not None:
+        primary, deputy = duty.on_duty_people(desk, now)
+        if primary is not None:
+            return [p for p in (primary, deputy) if p is not None]
     return db.session.scalars(select(User).where(User.role == Role.STAFF, User.is_active).order_by(User.id)).all()
 
 
@@ -574,9 +671,10 @@ def visible_clause(user):
         return or_(
             exists().where(TicketDepartment.ticket_id == Ticket.id, TicketDepartment.department_id == (user.department_id or -1)),
             Ticket.assignee_id == user.id,
+            paging.paged_clause(user),
         )
     if user.role == Role.WORKER:
-        return or_(Ticket.created_by_id == user.id, Ticket.assignee_id == user.id)
+        return or_(Ticket.created_by_id == user.id, Ticket.assignee_id == user.id, paging.paged_clause(user))
     if user.role == Role.RESIDENT:
         return Ticket.resident_id == user.id
     return Ticket.id < 0  # committee: nothing about individual residents
@@ -589,6 +687,8 @@ def can_view(user, ticket):
         return True
     if ticket.assignee_id is not None and ticket.assignee_id == user.id:
         return True
+    if user.role in (Role.HEAD, Role.WORKER) and ticket.page_round and paging.was_paged(user, ticket):
+        return True  # whoever was paged for an emergency can open it
     if user.role == Role.HEAD:
         return user.department_id is not None and any(d.department_id == user.department_id for d in ticket.departments)
     if user.role == Role.WORKER:
@@ -604,6 +704,8 @@ def can_work(user, ticket):
     if not user.is_authenticated:
         return False
     if ticket.assignee_id is not None and ticket.assignee_id == user.id and ticket.is_open:
+        return True
+    if user.role in (Role.HEAD, Role.WORKER) and ticket.page_round and ticket.is_open and paging.was_paged(user, ticket):
         return True
     return user.role in (Role.STAFF, Role.ADMIN) or (user.role == Role.HEAD and can_view(user, ticket))
 

@@ -20,7 +20,7 @@ from portal.models import (
 from portal.notify import delivery
 from portal.models import Notice
 from portal.services import tickets
-from tests.notify.conftest import approve_everything
+from tests.conftest import approve_everything
 
 SHANGHAI = timezone(timedelta(hours=8))
 NOON = datetime(2026, 12, 8, 12, 0, tzinfo=SHANGHAI).astimezone(timezone.utc)  # a Tuesday, mid-day in the community

@@ -50,9 +50,9 @@ def data(app):
     # 3: unresolved, reclassified (dept b), a complaint
     _ticket(3, lead_department_id=b.id, category=TicketCategory.COMPLAINT, reclassified_count=1)
     # 4: urgent, answered in time; 5: urgent, answered late
-    _ticket(4, lead_department_id=b.id, is_urgent=True, response_due_at=IN + timedelta(minutes=30), responded_at=IN + timedelta(minutes=10),
+    _ticket(4, lead_department_id=b.id, is_urgent=True, response_due_at=IN + timedelta(minutes=30), responded_at=IN + timedelta(minutes=10), acknowledged_at=IN + timedelta(minutes=10),
             resolved_at=IN + timedelta(hours=1))
-    _ticket(5, lead_department_id=b.id, is_urgent=True, response_due_at=IN + timedelta(minutes=30), responded_at=IN + timedelta(minutes=45))
+    _ticket(5, lead_department_id=b.id, is_urgent=True, response_due_at=IN + timedelta(minutes=30), responded_at=IN + timedelta(minutes=45), acknowledged_at=IN + timedelta(minutes=45))
     # 6: registered before the period, rated 4 inside it: counts for satisfaction only
     _ticket(6, created_at=BEFORE, due_at=BEFORE + timedelta(days=1), resolved_at=BEFORE, feedback_at=BEFORE + timedelta(hours=1),
             rated_at=IN, rating=4)

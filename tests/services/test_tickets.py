@@ -19,10 +19,11 @@ from portal.models import (
     TicketStatus,
     utcnow,
 )
-from portal.services import settings, tickets
+from portal.services import settings, tickets, workdays
 from portal.services.tickets import TicketError
 
 NOW = datetime(2026, 5, 4, 2, 0, tzinfo=timezone.utc)
+SHANGHAI = timezone(timedelta(hours=8))
 
 
 @pytest.fixture
@@ -79,7 +80,9 @@ def test_reclassifying_keeps_the_number_and_is_recorded(resident, staff):
 def test_due_time_comes_from_the_policy_settings(resident, staff):
     settings.update({"due_hours.repair.normal": 10, "due_hours.repair.urgent": 1}, staff)
     db.session.commit()
-    assert _new(resident).due_at == NOW + timedelta(hours=10)
+    # NOW is 10:00 on 4 May 2026, within the Labour Day holiday: ten working hours are Wednesday's
+    # nine (08:30 to 17:30) and Thursday's first hour
+    assert _new(resident).due_at == datetime(2026, 5, 7, 9, 30, tzinfo=SHANGHAI)
     urgent = _new(resident, is_urgent=True)
     assert urgent.due_at == NOW + timedelta(hours=1)
     assert urgent.response_due_at == NOW + timedelta(minutes=30)
@@ -100,13 +103,14 @@ def test_transfer_records_who_when_and_a_changed_due_time_needs_a_reason(residen
 
 
 def test_hold_stops_the_due_clock(resident, staff):
-    ticket = _new(resident)
+    monday = datetime(2026, 5, 11, 10, 0, tzinfo=SHANGHAI)
+    ticket = _new(resident, now=monday)
     due = ticket.due_at
-    tickets.hold(ticket, "等待配件", staff, NOW + timedelta(hours=1))
-    assert not ticket.is_overdue(NOW + timedelta(days=30))
-    tickets.resume(ticket, staff, NOW + timedelta(hours=6))
+    tickets.hold(ticket, "等待配件", staff, monday + timedelta(hours=1))
+    assert not ticket.is_overdue(monday + timedelta(days=30))
+    tickets.resume(ticket, staff, monday + timedelta(hours=6))
     db.session.commit()
-    assert ticket.due_at == due + timedelta(hours=5)
+    assert ticket.due_at == workdays.add_working_hours(due, 5)  # five working hours on hold
     assert ticket.status == TicketStatus.NEW
 
 

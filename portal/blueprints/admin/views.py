@@ -1,5 +1,5 @@
 """Administration: buildings, units, departments, people, the resident import and policy settings."""
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -21,13 +21,14 @@ from portal.blueprints.admin.forms import (
 )
 from portal.extensions import db
 from portal.forms import choices
-from portal.models import Building, Channel, Delivery, Department, KioskScreen, Role, SettingChange, Unit, User, utcnow
+from portal.models import Building, CalendarDay, Channel, Delivery, Department, KioskScreen, Role, SettingChange, Unit, User, utcnow
 from portal.notify import admin as channel_admin
 from portal.notify import delivery as notify_delivery
 from portal.notify import prefs
 from portal.permissions import role_required
 from portal.links import external_url
-from portal.services import auth, kiosk, people, settings
+from portal.i18n import to_local
+from portal.services import auth, duty, kiosk, people, settings, workdays
 
 PEOPLE_PAGE = 50
 
@@ -46,8 +47,39 @@ def index():
         "people": db.session.scalar(select(func.count(User.id))),
         "departments": db.session.scalar(select(func.count(Department.id))),
     }
-    failed = channel_admin.failed_since(utcnow() - timedelta(days=1))
-    return render_template("admin/index.html", counts=counts, failed_today=failed)
+    now = utcnow()
+    failed = channel_admin.failed_since(now - timedelta(days=1))
+    gaps = duty.Rota(now).gaps(duty.departments(), now)
+    calendar_years = workdays.coverage(to_local(now).date())
+    return render_template("admin/index.html", counts=counts, failed_today=failed, gaps=gaps, calendar_years=calendar_years)
+
+
+@bp.route("/calendar", methods=["GET", "POST"])
+def calendar():
+    """The working calendar: holidays and make-up working days per year, for years the
+    chinesecalendar package does not know (the State Council publishes them each autumn)."""
+    now = utcnow()
+    this_year = to_local(now).year
+    year = request.values.get("year", type=int) or this_year + 1
+    if not 2000 <= year <= 2100:
+        abort(404)
+    errors = []
+    text = request.form.get("days", "")
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        days, errors = workdays.parse_year(text, year)
+        if not errors:
+            workdays.save_year(year, days)
+            db.session.commit()
+            flash(_("%(n)d days saved for %(year)d.", n=len(days), year=year), "success")
+            return redirect(url_for("admin.calendar", year=year))
+    entered = db.session.scalars(select(CalendarDay).where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31))
+                                 .order_by(CalendarDay.day)).all()
+    if request.method == "GET":
+        text = "\n".join(f"{d.day.isoformat()} {d.name or ('补班' if d.is_workday else '放假')}" for d in entered)
+    return render_template("admin/calendar.html", year=year, text=text, errors=errors, entered=entered, source=workdays.source(year),
+                           years=workdays.coverage(date(this_year, 1, 1), 2), confirm=ConfirmForm()), (422 if errors else 200)
 
 
 # Buildings and units
@@ -274,7 +306,7 @@ def import_people():
 # Policy settings
 
 
-POLICY_GROUPS = ("policy", "due", "targets", "contact")
+POLICY_GROUPS = ("policy", "due", "targets", "contact", "paging", "calendar")
 
 
 def _save_settings(keys):
@@ -317,6 +349,7 @@ def policy_settings():
     return render_template(
         "admin/settings.html",
         groups=groups,
+        departments=departments,
         values={k: submitted.get(k, values.get(k, "")) for k in keys},
         errors=errors,
         definitions=settings.DEFINITIONS,

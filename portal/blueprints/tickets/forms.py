@@ -41,7 +41,11 @@ class IntakeForm(_Idempotent):
 
     channel = SelectField(
         _l("Channel"),
-        choices=choices((c.value, CHANNEL_LABELS[c]) for c in (TicketChannel.HOTLINE, TicketChannel.WALK_IN, TicketChannel.EMAIL)),
+        choices=choices((c.value, CHANNEL_LABELS[c]) for c in (
+            TicketChannel.HOTLINE, TicketChannel.WALK_IN, TicketChannel.EMAIL, TicketChannel.GOV_HOTLINE)),
+    )
+    gov_order_number = StringField(
+        _l("12345 work-order number"), validators=[Length(max=40), Regexp(r"^[A-Za-z0-9\-_]*$", message=_l("Letters, digits and - only."))],
     )
     resident_id = HiddenField()
     caller_name = StringField(_l("Caller's name"), validators=[Length(max=64)])
@@ -56,6 +60,10 @@ class IntakeForm(_Idempotent):
     is_urgent = BooleanField(_l("Urgent (emergency)"))
     photos = MultipleFileField(_l("Photos (optional)"))
 
+    def validate_gov_order_number(self, field):
+        if self.channel.data == TicketChannel.GOV_HOTLINE.value and not (field.data or "").strip():
+            raise ValidationError(_l("A 12345 work order needs its number."))
+
     def validate_caller_name(self, field):
         if not self.resident_id.data and not (field.data or "").strip():
             raise ValidationError(_l("Choose a registered resident, or write down the caller's name."))
@@ -63,6 +71,15 @@ class IntakeForm(_Idempotent):
 
 class ConfirmForm(FlaskForm):
     """A POST with nothing but its CSRF token."""
+
+
+class UrgencyForm(FlaskForm):
+    urgent = HiddenField(validators=[Regexp(r"^[01]$")])
+    reason = StringField(_l("Reason"), validators=[Length(max=300)])
+
+
+class GovReplyForm(FlaskForm):
+    text = TextAreaField(_l("Reply sent to the 12345 hotline"), validators=[DataRequired(_l("Write the reply.")), Length(max=4000)])
 
 
 class ClassifyForm(FlaskForm):

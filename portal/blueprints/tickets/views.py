@@ -22,6 +22,7 @@ from portal.blueprints.tickets.forms import (
     ConfirmForm,
     FeedbackForm,
     FormalReplyForm,
+    GovReplyForm,
     HoldForm,
     IntakeForm,
     MessageForm,
@@ -32,6 +33,7 @@ from portal.blueprints.tickets.forms import (
     ResidentTicketForm,
     ResolveForm,
     TransferForm,
+    UrgencyForm,
 )
 from portal.downloads import download
 from portal.extensions import db
@@ -41,6 +43,7 @@ from portal.i18n import from_local
 from portal.models import (
     Blob,
     Channel,
+    Page,
     Delivery,
     Department,
     EventKind,
@@ -59,7 +62,7 @@ from portal.pdf import render_pdf
 from portal.notify import admin as channel_admin
 from portal.notify import prefs
 from portal.permissions import BACK_OFFICE, role_required
-from portal.services import settings, tickets
+from portal.services import duty, paging, settings, tickets
 from portal.services.notices import UploadRejected
 from portal.services.tickets import CATEGORY_LABELS, CHANNEL_LABELS, EVENT_LABELS, FEEDBACK_METHODS, STATUS_LABELS, TicketError
 
@@ -342,6 +345,7 @@ def _intake():
                 preferred_visit=form.preferred_visit.data,
                 photos=files,
                 idempotency_key=form.idempotency_key.data or None,
+                gov_order_number="" if relayed else form.gov_order_number.data,
             )
         except (UploadRejected, TicketError) as exc:
             db.session.rollback()
@@ -350,9 +354,11 @@ def _intake():
             db.session.commit()
             flash(_("Registered as %(number)s.", number=ticket.number), "success")
             return redirect(url_for("tickets.show", ticket_id=ticket.id))
-    return render_template("tickets/intake.html", form=form, resident=resident, relayed=relayed), (
-        422 if request.method == "POST" else 200
-    )
+    now = utcnow()
+    rota = duty.Rota(now, days=1)
+    on_duty = [(d, rota.on_duty(d.id, now)) for d in duty.departments()]
+    return render_template("tickets/intake.html", form=form, resident=resident, relayed=relayed, on_duty=on_duty,
+                           manager=rota.on_duty(None, now)), (422 if request.method == "POST" else 200)
 
 
 @bp.route("/residents")
@@ -401,6 +407,9 @@ def _forms(ticket, bound=None):
         "formal_reply": FormalReplyForm(formdata=None),
         "rate": RatingForm(formdata=None),
         "callback": RatingForm(formdata=None),
+        "urgency": UrgencyForm(formdata=None, urgent="0" if ticket.is_urgent else "1"),
+        "gov_reply": GovReplyForm(formdata=None, text=ticket.gov_reply),
+        "confirm": ConfirmForm(formdata=None),
     }
     if bound:
         forms.update(bound)
@@ -437,6 +446,10 @@ def _page(ticket, bound=None, status=200):
             is_owner=current_user.role == Role.RESIDENT and ticket.resident_id == current_user.id,
             duty_phone=settings.get(settings.duty_phone_key(ticket.lead_department_id)) if ticket.lead_department_id else "",
             told={} if resident_view else told_by_step(ticket),
+            duty_now=None if resident_view else duty_for(ticket),
+            pages=[] if resident_view else db.session.scalars(
+                select(Page).options(selectinload(Page.user)).where(Page.ticket_id == ticket.id).order_by(Page.id)).all(),
+            can_acknowledge=can_acknowledge(ticket),
             unreachable=(not resident_view) and ticket.resident is not None and not reaches_by_message(ticket.resident),
             minutes=settings.get("emergency_response_minutes"),
             **_labels(),
@@ -455,6 +468,26 @@ def told_by_step(ticket):
         if row.ticket_event_id is not None:
             found.setdefault(row.ticket_event_id, []).append(row)
     return found
+
+
+def duty_for(ticket):
+    """Who is on duty now for the ticket's department (or the one its category routes to), and the manager."""
+    now = utcnow()
+    rota = duty.Rota(now, days=1)
+    department_id = paging.routed_department(ticket)
+    return {
+        "department": db.session.get(Department, department_id) if department_id else None,
+        "held": rota.on_duty(department_id, now) if department_id else None,
+        "manager": rota.on_duty(None, now),
+    }
+
+
+def can_acknowledge(ticket):
+    if not ticket.is_open or ticket.next_page_at is None and ticket.acknowledged_at is not None:
+        return False
+    if ticket.next_page_at is None and not ticket.is_urgent:
+        return False
+    return tickets.can_work(current_user, ticket)
 
 
 def reaches_by_message(person):
@@ -485,7 +518,7 @@ def _act(ticket_id, name, form_class, allowed, perform, message):
         return _page(ticket, {name: form}, 422)
     try:
         perform(ticket, form, utcnow())
-    except (TicketError, UploadRejected) as exc:
+    except (TicketError, UploadRejected, paging.PagingError) as exc:
         db.session.rollback()
         ticket = _visible(ticket_id)
         flash(str(exc), "error")
@@ -619,6 +652,63 @@ def callback(ticket_id):
                 _("The call-back was recorded."))
 
 
+@bp.route("/<int:ticket_id>/acknowledge", methods=["POST"])
+@login_required
+def acknowledge(ticket_id):
+    """已受理: someone on duty takes the emergency; paging stops for everyone."""
+    return _act(ticket_id, "confirm", ConfirmForm, can_acknowledge,
+                lambda t, f, now: paging.acknowledge(t, db.session.get(User, current_user.id), now, "button"), _("Acknowledged: paging has stopped."))
+
+
+@bp.route("/<int:ticket_id>/on-site", methods=["POST"])
+@login_required
+def on_site(ticket_id):
+    """到场: someone arrived."""
+    return _act(ticket_id, "confirm", ConfirmForm, lambda t: t.is_urgent and tickets.can_work(current_user, t),
+                lambda t, f, now: paging.on_site(t, db.session.get(User, current_user.id), now), _("The arrival was recorded."))
+
+
+@bp.route("/<int:ticket_id>/urgency", methods=["POST"])
+@login_required
+def urgency(ticket_id):
+    """Raise to urgent (paging starts) or lower with a reason."""
+    return _act(ticket_id, "urgency", UrgencyForm, lambda t: tickets.can_work(current_user, t),
+                lambda t, f, now: tickets.set_urgency(t, f.urgent.data == "1", f.reason.data or "", current_user, now),
+                _("The urgency was changed."))
+
+
+@bp.route("/<int:ticket_id>/gov-reply", methods=["POST"])
+@login_required
+def gov_reply(ticket_id):
+    """The reply sent back to the city's 12345 hotline."""
+    return _act(ticket_id, "gov_reply", GovReplyForm, _staff,
+                lambda t, f, now: tickets.gov_reply(t, f.text.data, current_user, now), _("The reply to the 12345 hotline was recorded."))
+
+
+@bp.route("/ack/<int:page_id>/<sig>", methods=["GET", "POST"])
+@login_required
+def ack_link(page_id, sig):
+    """A page's one-tap link: the signed-in person it paged sees the emergency and one button.
+    The link is theirs alone, works once and for 24 hours; anyone else gets 404."""
+    now = utcnow()
+    page = paging.page_for_link(page_id, sig, current_user, now)
+    if page is None:
+        abort(404)
+    ticket = db.session.get(Ticket, page.ticket_id)
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            paging.acknowledge(ticket, db.session.get(User, current_user.id), now, "link", page=page)
+        except paging.PagingError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(url_for("tickets.show", ticket_id=ticket.id))
+        db.session.commit()
+        flash(_("Acknowledged: paging has stopped."), "success")
+        return redirect(url_for("tickets.show", ticket_id=ticket.id))
+    return render_template("tickets/ack.html", ticket=ticket, page=page, form=form, sig=sig, now=now, **_labels())
+
+
 # Documents
 
 
@@ -644,12 +734,16 @@ def emergency_slip(ticket_id):
     if not ticket.is_urgent:
         abort(404)
     calls = [
-        {"body": e.body, "called_at": datetime.fromisoformat(e.data["called_at"])}
+        {"body": e.body, "called_at": datetime.fromisoformat(e.data["called_at"]), "recorded_at": e.created_at,
+         "late": e.data.get("recorded_late", False)}
         for e in ticket.events
         if e.kind == EventKind.CALLED and e.data.get("called_at")
     ]
-    pdf = render_pdf("pdf/emergency_slip.html", ticket=ticket, channel=CHANNEL_LABELS[ticket.channel], calls=calls,
-                     minutes=settings.get("emergency_response_minutes"))
+    pages = db.session.scalars(select(Page).options(selectinload(Page.user)).where(Page.ticket_id == ticket.id).order_by(Page.id)).all()
+    acknowledged_by = db.session.get(User, ticket.acknowledged_by_id) if ticket.acknowledged_by_id else None
+    on_site_by = db.session.get(User, ticket.on_site_by_id) if ticket.on_site_by_id else None
+    pdf = render_pdf("pdf/emergency_slip.html", ticket=ticket, channel=CHANNEL_LABELS[ticket.channel], calls=calls, pages=pages,
+                     acknowledged_by=acknowledged_by, on_site_by=on_site_by, minutes=settings.get("emergency_response_minutes"))
     return download(pdf, "application/pdf", f"{ticket.number}-emergency-slip.pdf")
 
 

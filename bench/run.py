@@ -170,6 +170,7 @@ def main():
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--night-speed", type=float, default=10.0, help="the bad night's clock runs this many times faster than real time")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk; make bench installs it as root)")
@@ -261,6 +262,7 @@ def main():
         stop(portal)
     try:
         notification_bench(app, args)
+        bad_night(app, args)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -348,6 +350,126 @@ def notification_bench(app, args, residents=10_000):
         if received != delivered:
             raise SystemExit(f"the stand-in received {received} SMS for {delivered} deliveries")
         print(f"rate sms_delivery {sent / elapsed:.0f} (messages per second, one worker, {sent} SMS through the Aliyun SDK)")
+
+
+WORKER_INTERVAL = 5.0  # seconds: `flask worker`'s default --interval
+
+
+def bad_night(app, args, emergencies=100, spread_minutes=10, tail_minutes=12):
+    """A bad night: 100 emergencies over 10 minutes, each paged through the providers' stand-in
+    (SMS and 企业微信) until acknowledged, some never. The worker's own code runs in a loop on a
+    clock `--night-speed` times faster than real time (each round's processing time counts that
+    many times over, so the lateness printed is an upper bound). Prints the 95th percentile of how
+    late pages went out against their schedule, and checks that every emergency was acknowledged
+    or escalated on schedule."""
+    import random
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.models import Delivery, DeliveryStatus, Page, Role, Ticket, User, utcnow
+    from portal.notify import delivery
+    from portal.services import paging, settings, tickets
+
+    rng = random.Random(7)
+    speed = args.night_speed
+    with app.app_context():
+        from tests.standins.providers import Providers
+
+        standin = Providers().start()
+        try:
+            app.config.update(SMS_URL=standin.urls()["aliyun"], WECOM_URL=standin.urls()["wecom"], CHANNEL_TIMEOUT=10)
+            app.extensions.pop("portal_channels", None)
+            from portal.notify import kinds
+            from portal.notify.admin import aliyun_template
+
+            with app.test_request_context("/"):
+                for i, kind in enumerate(kinds.KINDS.values()):
+                    standin.approve_template("aliyun_sms", f"SMS_{900000 + i}", list(kind.sms_params), content=aliyun_template(kind, "zh_Hans"))
+                    settings.update({f"sms_template.{kind.name}": f"SMS_{900000 + i}"}, None)
+            for userid in db.session.scalars(select(User.wecom_userid).where(User.wecom_userid.is_not(None))):
+                standin.add_member(userid)
+            db.session.commit()
+            repeat = timedelta(minutes=settings.get("page_repeat_minutes"))
+            escalate = timedelta(minutes=settings.get("page_escalate_minutes"))
+            kefu = db.session.scalar(select(User).where(User.username == "kefu"))
+            residents = db.session.scalars(select(User).where(User.role == Role.RESIDENT).limit(emergencies)).all()
+            head = db.session.scalar(select(User).where(User.username == "gongcheng"))
+            start_real = time.monotonic()
+            start_sim = utcnow()
+
+            def clock():
+                return start_sim + timedelta(seconds=(time.monotonic() - start_real) * speed)
+
+            arrivals = sorted(rng.uniform(0, spread_minutes * 60) for _ in range(emergencies))
+            acks = {}  # ticket id -> sim time to acknowledge (a third never)
+            made, pending = [], list(arrivals)
+            end = start_sim + timedelta(minutes=spread_minutes + tail_minutes)
+            while clock() < end:
+                now = clock()
+                while pending and start_sim + timedelta(seconds=pending[0]) <= now:
+                    pending.pop(0)
+                    person = residents[len(made) % len(residents)]
+                    unit = person.residencies[0].unit if person.residencies else None
+                    ticket, _ = tickets.create(category="repair", channel="hotline", description="夜间紧急报修", actor=kefu, now=now,
+                                               resident=person, unit=unit, is_urgent=True)
+                    db.session.commit()
+                    made.append(ticket.id)
+                    if rng.random() < 0.67:
+                        acks[ticket.id] = now + timedelta(minutes=rng.uniform(1, 14))
+                for ticket_id, when in list(acks.items()):
+                    if when <= now:
+                        ticket = db.session.get(Ticket, ticket_id)
+                        if ticket.acknowledged_at is None:
+                            paging.acknowledge(ticket, head, now, "link")
+                            db.session.commit()
+                        del acks[ticket_id]
+                paging.due(clock())
+                db.session.commit()
+                while delivery.deliver_due(now=clock()).sent >= 200:
+                    pass
+                time.sleep(WORKER_INTERVAL / speed)  # as `flask worker` sleeps between rounds
+            # how late each page went out: its first delivery against the page's schedule
+            late = []
+            pages = db.session.scalars(select(Page).where(Page.ticket_id.in_(made))).all()
+            for page in pages:
+                sent = db.session.scalars(select(Delivery.sent_at).where(
+                    Delivery.kind == "ticket_page", Delivery.user_id == page.user_id, Delivery.ticket_id == page.ticket_id,
+                    Delivery.dedupe_key.like(f"ticket_page:ticket{page.ticket_id}:r{page.round}:%"), Delivery.status == DeliveryStatus.SENT,
+                )).all()
+                if sent:
+                    late.append(max((min(sent) - page.due_at).total_seconds(), 0.0))
+            late.sort()
+            p95 = late[int(len(late) * 0.95) - 1] if late else float("nan")
+            # on schedule: every round due before the acknowledgement (or the end) was paged, none after it,
+            # and the chain grew to the deputy and the duty manager on time
+            problems = 0
+            by_ticket = {}
+            for page in pages:
+                by_ticket.setdefault(page.ticket_id, []).append(page)
+            for ticket in db.session.scalars(select(Ticket).where(Ticket.id.in_(made))):
+                mine = by_ticket.get(ticket.id, [])
+                # a round due within a worker interval before the acknowledgement may rightly never go
+                answered = ticket.acknowledged_at - timedelta(seconds=2 * WORKER_INTERVAL) if ticket.acknowledged_at else end
+                until = min(answered, end - repeat)
+                due_rounds = {k for k in range(ticket.page_round + 1) if ticket.paging_since + k * repeat < until}
+                if not due_rounds <= {p.round for p in mine}:
+                    problems += 1
+                if ticket.acknowledged_at and any(p.due_at > ticket.acknowledged_at for p in mine):
+                    problems += 1
+                for p in mine:
+                    if p.level > min(2, int(p.round * repeat / escalate)):
+                        problems += 1  # someone paged before their time
+            acknowledged = sum(1 for t in db.session.scalars(select(Ticket).where(Ticket.id.in_(made))) if t.acknowledged_at)
+            print(f"bad_night {len(made)} emergencies over {spread_minutes} minutes, {acknowledged} acknowledged, {len(pages)} pages, "
+                  f"{len(standin.messages('aliyun_sms'))} SMS and {len(standin.messages('wecom'))} 企业微信 messages at the stand-in")
+            print(f"latency pages_late_p95_s {p95:.1f} (clock at {speed:g}x: at most {p95 / speed:.1f} s of real time)")
+            if problems:
+                raise SystemExit(f"{problems} rounds were missing, at the wrong level or after the acknowledgement")
+            print("bad_night every emergency was acknowledged or escalated on schedule")
+        finally:
+            standin.stop()
 
 
 if __name__ == "__main__":

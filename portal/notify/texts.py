@@ -73,7 +73,7 @@ def values_for(obj, extra, now):
 
         v.update(number=obj.number, category=str(CATEGORY_LABELS[obj.category]), status=str(STATUS_LABELS[obj.status]),
                  due=_time(obj.due_at), contact=obj.contact_name or "",
-                 where=(obj.unit.label if obj.unit else obj.caller_unit) or "",
+                 where=(obj.unit.label if obj.unit else obj.caller_unit) or str(CATEGORY_LABELS[obj.category]),
                  department=obj.lead_department.name if obj.lead_department else "",
                  excerpt=_cut(obj.description, EXCERPT))
         if obj.expected_completion:

@@ -738,6 +738,8 @@ def register_query(user, filters, now):
         )
     if f.get("urgent"):
         query = query.where(Ticket.is_urgent)
+    if f.get("unreplied"):  # 12345 work orders whose reply to the hotline is still due
+        query = query.where(Ticket.channel == TicketChannel.GOV_HOTLINE, Ticket.gov_replied_at.is_(None))
     # The figures link here: "late" dates by when the result was given, "dissatisfied" by the
     # rating's date, everything else by registration, as the figure counted them.
     basis = Ticket.feedback_at if f.get("late") else Ticket.rated_at if f.get("dissatisfied") else Ticket.created_at
@@ -757,7 +759,8 @@ def register_query(user, filters, now):
         q = f["q"].strip()
         like = f"%{q.replace('%', '').replace('_', '')}%"
         query = query.where(
-            or_(Ticket.number == q.upper(), Ticket.caller_phone == q, Ticket.description.like(like), Ticket.caller_name.like(like))
+            or_(Ticket.number == q.upper(), Ticket.caller_phone == q, Ticket.gov_order_number == q, Ticket.description.like(like),
+                Ticket.caller_name.like(like))
         )
     return query
 

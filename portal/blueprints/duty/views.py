@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.blueprints.duty import bp
@@ -15,7 +16,7 @@ from portal.models import Department, Role, utcnow
 from portal.permissions import BACK_OFFICE, role_required
 from portal.services import duty
 
-WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEKDAY_NAMES = (_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"), _l("Saturday"), _l("Sunday"))
 
 
 def _may_edit(department_id):
@@ -100,7 +101,7 @@ def edit(key):
     return render_template(
         "duty/edit.html", key=key, department=department, shifts=shifts, people=sorted(people.values(), key=lambda u: u.name),
         schedule=rota.schedule(department_id, today), held=rota.on_duty(department_id, now), editable=editable,
-        shift_form=shift_form, change_form=change_form, confirm=ConfirmForm(), errors=errors, weekdays=[_(n) for n in WEEKDAY_NAMES],
+        shift_form=shift_form, change_form=change_form, confirm=ConfirmForm(), errors=errors, weekdays=[str(n) for n in WEEKDAY_NAMES],
         gaps=[g for g in rota.gaps([department] if department else [], now) if (g[0].id if g[0] else None) == department_id],
         posted=request.form if request.method == "POST" else None, today=today, now=now, timedelta=timedelta,
     ), (422 if errors else 200)

@@ -187,10 +187,13 @@ def index():
         "overdue": db.session.scalar(select(func.count()).select_from(tickets.register_query(current_user, {"overdue": True}, now).subquery())),
         "urgent": db.session.scalar(
             select(func.count()).select_from(
-                queue.where(Ticket.is_urgent, Ticket.responded_at.is_(None), Ticket.status.in_(OPEN_STATUSES)).subquery()
+                queue.where(Ticket.is_urgent, Ticket.acknowledged_at.is_(None), Ticket.status.in_(OPEN_STATUSES)).subquery()
             )
         ),
     }
+    unreplied = queue.where(Ticket.channel == TicketChannel.GOV_HOTLINE, Ticket.gov_replied_at.is_(None))
+    counts["gov_open"] = db.session.scalar(select(func.count()).select_from(unreplied.subquery()))
+    counts["gov_overdue"] = db.session.scalar(select(func.count()).select_from(unreplied.where(Ticket.gov_reply_due_at < now).subquery()))
     scheduled = db.session.scalar(select(func.count(Notice.id)).where(Notice.publish_at > now, Notice.withdrawn_at.is_(None)))
     studies = suggestions.overdue_studies(to_local(now).date())
     silent_screens = kiosk.silent(now) if permissions.is_back_office(current_user) else []

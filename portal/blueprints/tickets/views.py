@@ -157,6 +157,7 @@ def _filters():
         "building": args.get("building", type=int),
         "overdue": bool(args.get("overdue")),
         "urgent": bool(args.get("urgent")),
+        "unreplied": bool(args.get("unreplied")),
         "late": bool(args.get("late")),
         "dissatisfied": bool(args.get("dissatisfied")),
         "unresolved": bool(args.get("unresolved")),

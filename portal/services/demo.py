@@ -48,6 +48,7 @@ LOGINS = [
     ("gongcheng", "head", "工程维修部 负责人 张强"),
     ("baoan", "head", "秩序维护部 负责人 刘洋"),
     ("baojie", "worker", "保洁员 赵芳"),
+    ("weixiu", "worker", "维修工 李师傅（工程维修部值班）"),
     ("yewei", "committee", "业委会 孙建国"),
     ("13800000001", "resident", "业主 周杰（1号楼）"),
     ("13800000002", "resident", "业主 吴婷（2号楼）"),

@@ -101,7 +101,46 @@ def prepare_database(path, scale):
         building = db.session.scalar(db.select(Building).where(Building.name == "1号楼"))
         app.config["BENCH_KIOSK"] = kiosk.create(building, "大堂", "landscape", 12, 30, None, None, utcnow()).secret
         db.session.commit()
+        app.config["BENCH_CONVERSATION"] = open_conversations(200)
     return app
+
+
+def open_conversations(n):
+    """n open chats waiting for customer service (the demo has two); returns the demo resident's."""
+    from portal.extensions import db
+    from portal.models import Conversation, ConversationStatus, Role, Sender, User, utcnow
+    from portal.services import chat
+
+    have = db.session.scalar(db.select(db.func.count(Conversation.id)).where(Conversation.status != ConversationStatus.CLOSED))
+    residents = db.session.scalars(db.select(User).where(User.role == Role.RESIDENT, User.phone.like("137%")).limit(max(n - have, 0))).all()
+    for person in residents:
+        conversation = chat.start(person, person.residencies[0].unit if person.residencies else None, utcnow())
+        chat.post(conversation, Sender.RESIDENT, "请问物业费可以按季度交吗？", utcnow())
+    db.session.commit()
+    mine = db.session.scalar(db.select(User).where(User.phone == RESIDENT))
+    return chat.latest_for(mine).id
+
+
+WECHAT_TOKEN = "benchtoken"
+WECHAT_LUA = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local body = string.format("<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[o_bench%d]]></FromUserName>"
+    .. "<CreateTime>%d</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[电梯又坏了]]></Content>"
+    .. "<MsgId>%d%09d</MsgId></xml>", counter % 500, os.time(), math.random(1, 1000000), counter)
+  return wrk.format("POST", nil, {["Content-Type"] = "text/xml"}, body)
+end
+"""
+
+
+def wechat_query():
+    import hashlib
+    import secrets
+
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(5)
+    signature = hashlib.sha1("".join(sorted([WECHAT_TOKEN, timestamp, nonce])).encode()).hexdigest()
+    return f"signature={signature}&timestamp={timestamp}&nonce={nonce}"
 
 
 def cpu_seconds(pid):
@@ -179,7 +218,8 @@ def main():
     db_path = os.path.join(workdir, "bench.db")
     print(f"preparing the database (--scale {args.scale}) in {workdir} ...", flush=True)
     app = prepare_database(db_path, args.scale)
-    env = dict(os.environ, PORTAL_DATABASE_URL=f"sqlite:///{db_path}", PORTAL_SECRET_KEY="bench", PYTHONPATH=ROOT)
+    env = dict(os.environ, PORTAL_DATABASE_URL=f"sqlite:///{db_path}", PORTAL_SECRET_KEY="bench", PYTHONPATH=ROOT,
+               PORTAL_WECHAT_URL=f"wechat+http://wxbench:secret@127.0.0.1:9?token={WECHAT_TOKEN}")
     env.pop("PORTAL_REDIS_URL", None)
     hello_port, portal_port = free_port(), free_port()
     hello = gunicorn("hello:app", hello_port, env, args.workers, chdir=os.path.join(ROOT, "bench"))
@@ -257,6 +297,35 @@ def main():
                 raise SystemExit(f"the bell poll answered {answer.code}") from None
         print(f"notifications_poll_304_rps {rps:.0f}")
         print(f"ratio notifications_poll_304 {rps / hello_rps:.3f}")
+
+        # The chat: a resident's conversation poll that finds nothing new (304), with 200 open conversations.
+        poll = f"{base}/chat/{app.config['BENCH_CONVERSATION']}/messages"
+        request = urllib.request.Request(poll, headers={"Cookie": cookies[RESIDENT], "HX-Request": "true"})
+        tag = urllib.request.urlopen(request).headers["ETag"]
+        headers = [f"Cookie: {cookies[RESIDENT]}", f"If-None-Match: {tag}", "HX-Request: true"]
+        wrk(poll, 2, args.connections, headers)
+        rps, _, _ = wrk(poll, args.seconds, args.connections, headers)
+        try:
+            urllib.request.urlopen(urllib.request.Request(poll, headers={"Cookie": cookies[RESIDENT], "HX-Request": "true", "If-None-Match": tag}))
+            raise SystemExit("the chat poll did not answer 304")
+        except urllib.error.HTTPError as answer:
+            if answer.code != 304:
+                raise SystemExit(f"the chat poll answered {answer.code}") from None
+        print(f"chat_poll_304_rps {rps:.0f}")
+        print(f"ratio chat_poll_304 {rps / hello_rps:.3f}")
+
+        # WeChat's callback: signed plaintext text messages, each with its own MsgId.
+        script = os.path.join(workdir, "wechat.lua")
+        with open(script, "w") as f:
+            f.write(WECHAT_LUA)
+        callback = f"{base}/wechat/callback?{wechat_query()}"
+        out = subprocess.run(["wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "-s", script, callback],
+                             capture_output=True, text=True, check=True).stdout
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+        if errors:
+            raise SystemExit(f"the WeChat callback answered {errors.group(1)} errors under load")
+        print(f"rate wechat_callback {rps:.0f} (signed plaintext text messages per second)")
     finally:
         stop(hello)
         stop(portal)

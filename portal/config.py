@@ -20,6 +20,7 @@ class Config:
     WECOM_URL = _env("WECOM_URL")  # wecom://CORPID:SECRET@qyapi.weixin.qq.com?agent=…
     VOICE_URL = _env("VOICE_URL")  # aliyun://…@dyvmsapi.aliyuncs.com?show=… or tencent://…@vms.tencentcloudapi.com?app=…
     CHANNEL_TIMEOUT = float(_env("CHANNEL_TIMEOUT", "10"))  # seconds per provider call
+    TELEPHONY_SECRET = _env("TELEPHONY_SECRET")  # the PBX signs its call events with it; unset: they are refused
     REDIS_URL = _env("REDIS_URL")  # shared rate limits across workers
     BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")  # for links in emails, posters, QR codes
     TIMEZONE = _env("TIMEZONE", "Asia/Shanghai")

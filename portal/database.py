@@ -83,3 +83,14 @@ def begin_write(session):
         return
     session.commit()
     session.connection(execution_options={"sqlite_write": True})
+
+
+def insert_ignore(session, table, rows):
+    """Bulk insert that skips rows whose unique key is there already (a retry, a second worker)."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(table).on_conflict_do_nothing(), rows)

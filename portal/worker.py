@@ -9,7 +9,7 @@ from portal.models import utcnow
 def run_round(now=None):
     """Returns a dict of counts for the log. `now` (tests) freezes the clock for the whole round."""
     from portal.notify import delivery, fanout
-    from portal.services import consultations, events, notices, paging, tickets
+    from portal.services import chat, consultations, events, notices, paging, tickets
 
     def clock():
         return now or utcnow()
@@ -17,6 +17,8 @@ def run_round(now=None):
     counts = {}
     begin_write(db.session)  # SQLite: each part takes the write lock before it reads what it will change
     counts["paged"] = paging.due(clock())  # emergencies: the next round of the chain (S3.3.2)
+    db.session.commit()
+    counts["inbound"] = chat.process_inbound(clock())  # what followers wrote to the official account
     db.session.commit()
     begin_write(db.session)
     counts["published"] = notices.publish_due(clock())  # scheduled notices whose time has come

@@ -14,7 +14,9 @@ def register(app):
     from portal.blueprints.kiosk import bp as kiosk
     from portal.blueprints.records import bp as records
     from portal.blueprints.figures import bp as figures
+    from portal.blueprints.chat import bp as chat
     from portal.blueprints.duty import bp as duty
+    from portal.blueprints.telephony import bp as telephony
     from portal.blueprints.go import bp as go
     from portal.blueprints.notifications import bp as notifications
     from portal.blueprints.wechat import bp as wechat
@@ -35,3 +37,5 @@ def register(app):
     app.register_blueprint(wechat, url_prefix="/wechat")
     app.register_blueprint(go, url_prefix="/go")
     app.register_blueprint(duty, url_prefix="/duty")
+    app.register_blueprint(chat, url_prefix="/chat")
+    app.register_blueprint(telephony, url_prefix="/telephony")

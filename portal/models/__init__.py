@@ -60,3 +60,13 @@ from portal.models.notify import (  # noqa: F401
     NotifyJob,
 )
 from portal.models.duty import CalendarDay, Page, RotaChange, RotaEntry, Shift  # noqa: F401
+from portal.models.chat import (  # noqa: F401
+    Call,
+    CannedReply,
+    ChatMessage,
+    Conversation,
+    ConversationStatus,
+    InboundEvent,
+    Sender,
+    WeChatFollower,
+)

@@ -76,6 +76,7 @@ class User(UserMixin, db.Model):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
     language: Mapped[str] = mapped_column(String(8), default="zh_Hans")
     wecom_userid: Mapped[str | None] = mapped_column(String(64))  # staff: their 企业微信 member id
+    phone_extension: Mapped[str | None] = mapped_column(String(16))  # staff: their extension on the hotline's telephone system
     wechat_openid: Mapped[str | None] = mapped_column(String(64), unique=True)  # bound official-account follower
     wechat_bound_at: Mapped[datetime | None]
     sms_consent_at: Mapped[datetime | None]  # PIPL: consent in force since (the history is in consent_record)

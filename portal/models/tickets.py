@@ -37,6 +37,7 @@ class TicketChannel(enum.StrEnum):
     EVENT_FEEDBACK = "event_feedback"
     RELAYED = "relayed"
     GOV_HOTLINE = "hotline_12345"  # a work order from the city's 12345 hotline
+    WECHAT = "wechat"  # a conversation on the official account became a ticket
 
 
 class TicketStatus(enum.StrEnum):

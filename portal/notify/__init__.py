@@ -160,6 +160,11 @@ def activate(row, now, person=None):
         db.session.flush()
     row.status = DeliveryStatus.PENDING
     row.next_attempt_at = now
+    spec = KINDS.get(row.kind)
+    if spec is not None and spec.delay_minutes:
+        minutes = settings.get("chat_reply_minutes") if spec.delay_minutes < 0 else spec.delay_minutes
+        now = now + timedelta(minutes=minutes)  # in-app at once; the rest only if still unseen then
+        row.next_attempt_at = now
     resident = person is None or person.role in RESIDENT_ROLES
     if row.is_urgent or not resident or row.channel not in (Channel.SMS, Channel.WECHAT):
         return row

@@ -27,6 +27,7 @@ from portal.notify import activate, texts
 from portal.notify.channels import Message, PermanentError, TransientError, channels_for
 from portal.notify.channels.wechat import field_limit
 from portal.notify.kinds import KINDS
+from portal.services import chat
 
 log = logging.getLogger("portal.notify")
 
@@ -63,11 +64,18 @@ def deliver_due(limit=200, now=None, channels=None):
     if not claimed:
         return stats
     rows = db.session.scalars(select(Delivery).where(Delivery.id.in_(claimed)).order_by(Delivery.id)).all()
+    unneeded = [row for row in rows if not chat.still_needed(row)]
+    rows = [row for row in rows if row not in unneeded]
     messages = [message_for(row) for row in rows]
     results = list(_executor().map(lambda m: _send(channels, m), messages)) if len(messages) > 1 else [_send(channels, m) for m in messages]
     begin_write(db.session)
-    rows = db.session.scalars(select(Delivery).where(Delivery.id.in_(claimed)).order_by(Delivery.id)).all()  # refreshed in one query
+    sent_ids = [row.id for row in rows]
+    rows = db.session.scalars(select(Delivery).where(Delivery.id.in_(sent_ids)).order_by(Delivery.id)).all()  # refreshed in one query
     done_at = now if explicit else utcnow()
+    for row in db.session.scalars(select(Delivery).where(Delivery.id.in_([r.id for r in unneeded]))) if unneeded else ():
+        row.status, row.error_code, row.last_error = DeliveryStatus.SKIPPED, "seen", "the resident saw it on the portal"
+        row.claimed_until = row.claim_token = None
+        _skip_standby(row, done_at)
     for row, (outcome, value, seconds) in zip(rows, results):
         record(row, outcome, value, seconds, done_at)
         if outcome == "sent":
@@ -127,6 +135,9 @@ def message_for(row):
     kind = KINDS.get(row.kind)
     message = Message(channel=row.channel.value, address=row.address, kind=row.kind, subject=row.subject, body=row.body,
                       url=values.get("link", ""), reference=str(row.id), urgent=row.is_urgent)
+    if (row.payload or {}).get("custom"):
+        message.custom = True  # a 客服消息: plain text within WeChat's 48 hours
+        return message
     if kind is None:
         return message
     if row.channel in (Channel.SMS, Channel.VOICE):
@@ -240,6 +251,8 @@ def fall_back(row, now):
         activate(later, now, person=person)
         if later.status == DeliveryStatus.PENDING:
             return later
+    if (row.payload or {}).get("custom") and person is not None:
+        return chat.reply_another_way(row, person, now)  # past WeChat's 48 hours: a template message or an SMS
     unreachable(row, person, now)
     return None
 

@@ -4,7 +4,7 @@ earlier (interrupted) round already wrote. A job is locked while a batch runs (F
 LOCKED; SQLite's write lock), so two workers never take the same batch."""
 from sqlalchemy import and_, func, select
 
-from portal.database import begin_write
+from portal.database import begin_write, insert_ignore
 from portal.extensions import db
 from portal.models import (
     Channel,
@@ -124,10 +124,4 @@ def _capped(user_ids, when):
 
 
 def _insert_ignore(table, rows):
-    if not rows:
-        return
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    db.session.execute(insert(table).on_conflict_do_nothing(), rows)
+    insert_ignore(db.session, table, rows)

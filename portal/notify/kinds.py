@@ -62,6 +62,9 @@ LABELS = {
     "ticket_escalated": _l("Emergency not answered"),
     "channel_test": _l("Test message"),
     "ticket_page": _l("Emergency page"),
+    "chat_reply": _l("Reply in the chat"),
+    "chat_message": _l("New chat message"),
+    "chat_emergency": _l("Emergency word in the chat"),
     "ticket_acknowledged": _l("Emergency acknowledged"),
 }
 
@@ -82,6 +85,7 @@ class Kind:
     coalesce: bool = False  # several within the window become one SMS
     parallel: bool = False  # a page: SMS, 企业微信 and a voice call at once, not one after another
     voice_params: tuple = ("number", "where")  # what a voice call's TTS template reads
+    delay_minutes: int = 0  # messages beyond in-app wait this long (-1: the chat_reply_minutes setting)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -164,6 +168,14 @@ KINDS = {k.name: k for k in [
        _l("%(number)s taken, on the way %(link)s"), ("number", "link"), TICKET_FIELDS, urgent=True, email_template="ticket_step"),
     _k("ticket_page", STAFF, _l("EMERGENCY %(number)s %(where)s"), _l("%(excerpt)s Acknowledge now: the chain is paged until someone does."),
        _l("URGENT %(number)s %(where)s %(link)s"), ("number", "where", "link"), STAFF_FIELDS, urgent=True, parallel=True),
+    # Online customer service (S2.1.2)
+    _k("chat_reply", TICKETS, _l("Customer service replied"), _l("%(text)s"),
+       _l("Customer service replied %(link)s"), ("link",), (("thing1", "title"), ("thing2", "what"), ("time3", "time")),
+       coalesce=True, delay_minutes=-1),
+    _k("chat_message", STAFF, _l("Chat: %(contact)s"), _l("%(where)s %(contact)s: %(excerpt)s"),
+       _l("Chat from %(contact)s %(link)s"), ("contact", "link"), STAFF_FIELDS),
+    _k("chat_emergency", STAFF, _l("EMERGENCY in the chat: %(contact)s"), _l("%(where)s %(contact)s: %(excerpt)s"),
+       _l("URGENT chat %(contact)s %(link)s"), ("contact", "link"), STAFF_FIELDS, urgent=True),
     # Operating it
     _k("channel_test", STAFF, _l("Test message from the resident portal"), _l("If you read this, the channel works."),
        _l("Portal test message %(link)s"), ("link",), (("thing1", "title"), ("time2", "time")), urgent=True),

@@ -9,7 +9,7 @@ from portal.i18n import to_local
 
 # SMS values are kept short by us, before any provider's own limit, so that the whole message
 # stays one segment (70 characters with the signature).
-SMS_CAPS = {"title": 8, "department": 8, "category": 4, "place": 8, "status": 6, "where": 8}
+SMS_CAPS = {"title": 8, "department": 8, "category": 4, "place": 8, "status": 6, "where": 8, "contact": 6}
 EXCERPT = 60
 
 
@@ -28,13 +28,14 @@ class Target:
     ticket_id: int | None = None
 
 
-SHORT = {"ticket": "t", "notice": "n", "event": "e", "consultation": "c", "suggestion": "s"}
+SHORT = {"ticket": "t", "notice": "n", "event": "e", "consultation": "c", "suggestion": "s", "conversation": "h"}
 
 
 def target(obj):
-    from portal.models import Consultation, Event, Notice, Suggestion, Ticket
+    from portal.models import Consultation, Conversation, Event, Notice, Suggestion, Ticket
 
-    kind = {Ticket: "ticket", Notice: "notice", Event: "event", Consultation: "consultation", Suggestion: "suggestion"}.get(type(obj))
+    kind = {Ticket: "ticket", Notice: "notice", Event: "event", Consultation: "consultation", Suggestion: "suggestion",
+            Conversation: "conversation"}.get(type(obj))
     if kind is None:
         return Target("", None, "/")
     return Target(kind, obj.id, f"/go/{SHORT[kind]}{obj.id}", obj.id if kind == "ticket" else None)
@@ -62,7 +63,7 @@ def _time(value, fmt="%m-%d %H:%M"):
 
 def values_for(obj, extra, now):
     """Every value a kind's texts may use, in the current language."""
-    from portal.models import Consultation, Event, Notice, Suggestion, Ticket
+    from portal.models import Consultation, Conversation, Event, Notice, Suggestion, Ticket
 
     v = Values(extra or {})
     t = target(obj)
@@ -89,6 +90,12 @@ def values_for(obj, extra, now):
         from portal.services.suggestions import STATUS_LABELS
 
         v.update(title=obj.title, status=str(STATUS_LABELS[obj.status]))
+    elif isinstance(obj, Conversation):
+        from flask_babel import gettext
+
+        v.update(contact=obj.resident.name if obj.resident else gettext("WeChat follower"), where=obj.unit.label if obj.unit else "",
+                 title=gettext("Online customer service"), excerpt=_cut(v.get("text", ""), EXCERPT))
+        v["what"] = v.get("text", "")
     for key in ("text", "reason"):
         if key in v:
             v[key] = _cut(v[key], 500)
@@ -168,7 +175,7 @@ def sample_values():
     return Values({
         "number": "BX-2026-0001", "title": "一二三四五六七…", "due": "12-31 23:59", "expected": "12-31",
         "time": "12-31 23:59", "deadline": "12-31 23:59", "category": "报修", "department": "工程维修部一二…",
-        "status": "处理中", "where": "10号楼 2-1…", "link": sms_link(short_url("/go/t123456")),
+        "status": "处理中", "where": "10号楼 2-1…", "contact": "欧阳一二三…", "link": sms_link(short_url("/go/t123456")),
     })
 
 

@@ -121,9 +121,9 @@ def _seed_base(rng, now, pw):
     staff = [
         User(username="admin", name="陈立", role=Role.ADMIN, password_hash=pw, department=dept["客服中心"], wecom_userid="ChenLi"),
         User(username="kefu", name="王敏", role=Role.STAFF, password_hash=pw, department=dept["客服中心"], phone="13900000001",
-             wecom_userid="WangMin"),
+             wecom_userid="WangMin", phone_extension="8001"),
         User(username="kefu2", name="李娜", role=Role.STAFF, password_hash=pw, department=dept["客服中心"], phone="13900000002",
-             wecom_userid="LiNa"),
+             wecom_userid="LiNa", phone_extension="8002"),
         User(username="gongcheng", name="张强", role=Role.HEAD, password_hash=pw, department=dept["工程维修部"], phone="13900000003",
              wecom_userid="ZhangQiang"),
         User(username="baoan", name="刘洋", role=Role.HEAD, password_hash=pw, department=dept["秩序维护部"], phone="13900000004",
@@ -223,6 +223,7 @@ def _seed_base(rng, now, pw):
     settings.update({settings.duty_phone_key(d.id): f"1390000{1000 + i:04d}" for i, d in enumerate(departments)}, staff[0])
     _seed_rota(staff, dept)
     _seed_tickets(rng, now, residents, staff, departments)
+    _seed_chat(now, residents, staff)
     _seed_community(now, residents, staff, buildings)
 
 
@@ -254,6 +255,25 @@ def _seed_rota(staff, dept):
         duty.set_pattern(manager_night, weekday, managers[1 + weekday % 2], managers[0])
     routes = {"repair": "工程维修部", "complaint": "客服中心", "inquiry": "客服中心", "suggestion": "客服中心", "praise": "客服中心"}
     settings.update({"desk_department": dept["客服中心"].id, **{f"route.{c}": dept[d].id for c, d in routes.items()}}, None)
+    db.session.flush()
+
+
+def _seed_chat(now, residents, staff):
+    """Canned replies, a conversation answered, one waiting."""
+    from portal.models import CannedReply, Sender
+    from portal.services import chat
+
+    db.session.add_all([
+        CannedReply(title="快递柜位置", body="快递柜在小区东门岗亭旁边，24 小时可取件。"),
+        CannedReply(title="装修登记", body="装修前请携带施工方案和装修公司资质到客服中心办理装修登记。"),
+        CannedReply(title="稍等", body="您好，已收到，我们正在为您查询，请稍等。"),
+    ])
+    kefu = staff[1]
+    answered = chat.start(residents[0], residents[0].residencies[0].unit, now - timedelta(hours=3))
+    chat.post(answered, Sender.RESIDENT, "请问小区的快递柜在哪里？", now - timedelta(hours=3))
+    chat.post(answered, Sender.STAFF, "快递柜在小区东门岗亭旁边，24 小时可取件。", now - timedelta(hours=3) + timedelta(minutes=2), author=kefu)
+    waiting = chat.start(residents[1], residents[1].residencies[0].unit, now - timedelta(minutes=6))
+    chat.post(waiting, Sender.RESIDENT, "楼道的灯坏了好几天了，什么时候能修？", now - timedelta(minutes=6))
     db.session.flush()
 
 

@@ -78,6 +78,14 @@ def _definitions():
         Definition("gov_reply_hours", "int", 24, _l("12345 work orders: reply due within (working hours)"), "S2.1.1", 1, 24 * 30,
                    group="due"),
     ]
+    defs += [
+        Definition("chat_hours_start", "time", "08:00", _l("Online customer service answers from"), "S2.1.2", group="chat"),
+        Definition("chat_hours_end", "time", "20:00", _l("Online customer service answers until"), "S2.1.2", group="chat"),
+        Definition("chat_emergency_words", "text", "漏水, 跑水, 燃气, 煤气, 着火, 冒烟, 电梯困人, 停电",
+                   _l("Emergency words (a message with one prompts staff at once)"), "S3.3.2", group="chat"),
+        Definition("chat_reply_minutes", "int", 2, _l("A reply the resident has not seen goes to their channels after (minutes)"), "S2.1.2",
+                   0, 60, group="chat"),
+    ]
     defs += [Definition(f"route.{cat}", "department", 0, _l("Emergencies without a department, %(category)s: page", category=CATEGORY_LABELS[cat]),
                         "S3.3.2", group="paging") for cat in TICKET_CATEGORIES]
     for cat in TICKET_CATEGORIES:
@@ -188,7 +196,7 @@ def validate(key, raw):
         if any(not re.fullmatch(r"[a-z_]+\d*=[a-z_]+", p) for p in pairs):
             return None, _l("Write the fields as key=value pairs separated by commas, for example thing1=title, time2=time.")
         return ", ".join(pairs), None
-    return _clean_text(raw, 100)
+    return _clean_text(raw, 300 if key == "chat_emergency_words" else 100)
 
 
 def _clean_text(raw, max_len):

@@ -54,6 +54,7 @@ CHANNEL_LABELS = {
     TicketChannel.EVENT_FEEDBACK: _l("Event feedback"),
     TicketChannel.RELAYED: _l("Relayed by staff"),
     TicketChannel.GOV_HOTLINE: _l("12345 hotline"),
+    TicketChannel.WECHAT: _l("WeChat"),
 }
 STATUS_LABELS = {
     TicketStatus.NEW: _l("Registered"),

@@ -65,6 +65,10 @@ class PersonForm(FlaskForm):
         _l("企业微信 userid"), validators=[Optional(), Length(max=64), Regexp(r"^[A-Za-z0-9_.@-]+$", message=_l("Letters, digits, . _ @ and - only."))],
         description=_l("Staff: their member account in 企业微信 (通讯录 → 成员 → 账号)."),
     )
+    phone_extension = StringField(
+        _l("Hotline extension"), validators=[Optional(), Length(max=16), Regexp(r"^[0-9*#]+$", message=_l("Digits only."))],
+        description=_l("Staff: the extension they answer the hotline on (the caller screen's calls are recorded as theirs)."),
+    )
     sms_consent = BooleanField(_l("Agreed to SMS"), description=_l("Tick when the resident agreed on the registration form; untick when they withdraw."))
     units = TextAreaField(
         _l("Units"),

@@ -253,6 +253,7 @@ def person(user_id=None):
         item.department_id = form.department_id.data or None
         item.language = form.language.data
         item.wecom_userid = (form.wecom_userid.data or "").strip() or None
+        item.phone_extension = (form.phone_extension.data or "").strip() or None
         item.is_active = form.is_active.data
         if item.id is None:
             temp_password = people.temporary_password()

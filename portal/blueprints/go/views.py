@@ -10,6 +10,7 @@ TARGETS = {
     "e": ("events.show", "event_id"),
     "c": ("consultations.show", "consultation_id"),
     "s": ("suggestions.show", "suggestion_id"),
+    "h": ("chat.show", "conversation_id"),
 }
 
 

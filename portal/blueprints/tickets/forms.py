@@ -48,6 +48,7 @@ class IntakeForm(_Idempotent):
         _l("12345 work-order number"), validators=[Length(max=40), Regexp(r"^[A-Za-z0-9\-_]*$", message=_l("Letters, digits and - only."))],
     )
     resident_id = HiddenField()
+    call_id = HiddenField()
     caller_name = StringField(_l("Caller's name"), validators=[Length(max=64)])
     caller_phone = StringField(
         _l("Caller's phone"), validators=[Optional(), Regexp(r"^\+?[0-9][0-9\- ]{4,19}$", message=_l("Enter a valid phone number."))]

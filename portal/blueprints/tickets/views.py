@@ -42,6 +42,7 @@ from portal.htmx import render, render_kept, wants_fragment
 from portal.i18n import from_local
 from portal.models import (
     Blob,
+    Call,
     Channel,
     Page,
     Delivery,
@@ -318,6 +319,11 @@ def _intake():
     form = IntakeForm()
     if request.method == "GET" and request.args.get("resident_id"):
         form.resident_id.data = request.args["resident_id"]
+    if request.method == "GET" and request.args.get("caller_phone"):  # from the hotline's caller screen
+        form.caller_phone.data = request.args["caller_phone"][:32]
+        form.channel.data = TicketChannel.HOTLINE.value
+    if request.method == "GET" and request.args.get("call", "").isdigit():
+        form.call_id.data = request.args["call"]
     relayed = current_user.role == Role.WORKER
     resident = None
     if form.resident_id.data and re.fullmatch(r"[0-9]{1,9}", form.resident_id.data):
@@ -352,6 +358,9 @@ def _intake():
             db.session.rollback()
             form.photos.errors = [str(exc)]
         else:
+            call = db.session.get(Call, int(form.call_id.data)) if (form.call_id.data or "").isdigit() and len(form.call_id.data) < 10 else None
+            if call is not None:  # the call that brought it
+                call.ticket_id = ticket.id
             db.session.commit()
             flash(_("Registered as %(number)s.", number=ticket.number), "success")
             return redirect(url_for("tickets.show", ticket_id=ticket.id))

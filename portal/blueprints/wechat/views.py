@@ -1,18 +1,23 @@
 """The WeChat official account's side of the portal: binding a follower to their portal account
-through web OAuth (snsapi_base) from the account's menu."""
+through web OAuth (snsapi_base) from the account's menu, and the callback WeChat posts followers'
+messages and events to (checked, stored, answered at once; the worker does the rest)."""
 import secrets
+import time
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from portal.blueprints.wechat import bp
-from portal.extensions import db
+from portal.database import insert_ignore
+from portal.extensions import csrf, db
 from portal.forms import ConfirmForm
 from portal.links import external_url
-from portal.models import Channel, User, utcnow
+from portal.models import Channel, InboundEvent, User, utcnow
 from portal.notify import prefs
 from portal.notify.channels import ChannelError, LogAdapter, channels_for
+from portal.services import settings
 
 PENDING = "wechat_openid_pending"
 STATE = "wechat_oauth_state"
@@ -21,6 +26,101 @@ STATE = "wechat_oauth_state"
 def _account():
     adapter = channels_for(current_app._get_current_object()).get(Channel.WECHAT)
     return None if isinstance(adapter, LogAdapter) else adapter
+
+
+MAX_BODY = 1024 * 1024
+FRESH_SECONDS = 300  # a signed request older than this is a replay
+
+
+def _payload(message):
+    """What the worker needs of a parsed message or event, as plain JSON."""
+    data = {"type": message.type, "source": message.source, "id": str(getattr(message, "id", "") or ""), "time": message.time}
+    for name in ("content", "image", "media_id", "recognition", "label", "location_x", "location_y", "scale", "event", "key"):
+        value = getattr(message, name, None)
+        if value is not None and not callable(value):
+            data[name] = value if isinstance(value, (str, int, float)) else str(value)
+    return data
+
+
+def _external_id(message, data):
+    if data.get("id") and data["id"] != "0":
+        return f"msg:{data['id']}"
+    return f"event:{message.source}:{message.time}:{data.get('event', '')}:{data.get('key', '')}"
+
+
+@bp.route("/callback", methods=["GET", "POST"])
+@csrf.exempt
+def callback():
+    """WeChat's server check (GET, echoing echostr) and its messages (POST, plaintext or safe mode).
+    Every request's signature is checked; one older than five minutes is refused as a replay."""
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import fromstring
+    from wechatpy import parse_message
+    from wechatpy.crypto import WeChatCrypto
+    from wechatpy.exceptions import InvalidSignatureException
+    from wechatpy.replies import TextReply, create_reply
+    from wechatpy.utils import check_signature
+
+    account = _account()
+    if account is None or not account.token:
+        abort(404)
+    args = request.args
+    signature, timestamp, nonce = args.get("signature", ""), args.get("timestamp", ""), args.get("nonce", "")
+    try:
+        check_signature(account.token, signature, timestamp, nonce)
+    except InvalidSignatureException:
+        abort(403)
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > FRESH_SECONDS:
+        abort(403)
+    if request.method == "GET":
+        return Response(args.get("echostr", ""), mimetype="text/plain")
+    if (request.content_length or 0) > MAX_BODY:
+        abort(413)
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_BODY:
+        abort(413)
+    crypto = WeChatCrypto(account.token, account.aes_key, account.appid) if args.get("encrypt_type") == "aes" and account.aes_key else None
+    try:
+        fromstring(raw)  # refuses DTDs and entities (XXE, entity bombs) before anything else reads it
+        if crypto is not None:
+            raw = crypto.decrypt_message(raw, args.get("msg_signature", ""), timestamp, nonce)
+            fromstring(raw)
+        message = parse_message(raw)
+    except InvalidSignatureException:
+        abort(403)
+    except (DefusedXmlException, ValueError, SyntaxError, KeyError, TypeError) as exc:
+        current_app.logger.warning("wechat callback: refused %s", type(exc).__name__)
+        abort(400)
+    data = _payload(message)
+    now = utcnow()
+    _store(_external_id(message, data), data, now)
+    db.session.commit()
+    reply = _passive_reply(message)
+    if reply is None:
+        return Response("success", mimetype="text/plain")
+    xml = create_reply(reply, message).render() if not isinstance(reply, TextReply) else reply.render()
+    if crypto is not None:
+        xml = crypto.encrypt_message(xml, nonce, timestamp)
+    return Response(xml, mimetype="application/xml")
+
+
+def _store(external_id, data, now):
+    insert_ignore(db.session, InboundEvent.__table__, [{"source": "wechat", "external_id": external_id[:128], "payload": data, "received_at": now,
+                                            "processed_at": None, "error": ""}])
+
+
+def _passive_reply(message):
+    """A subscribe is welcomed, and the binding explained, in the same answer."""
+    from wechatpy.replies import TextReply
+
+    event = getattr(message, "event", "")
+    if message.type == "event" and event in ("subscribe", "subscribe_scan"):
+        text = _("Welcome! To hear of your requests here, tap “绑定账户” in the menu and sign in once. "
+                 "Write to us here any time; the 24-hour hotline is %(hotline)s.", hotline=settings.get("hotline"))
+        return TextReply(content=text, message=message)
+    if message.type == "event" and event == "click" and getattr(message, "key", "") in ("BIND", "bind"):
+        return TextReply(content=_("Bind your portal account: %(url)s", url=external_url("wechat.bind")), message=message)
+    return None
 
 
 @bp.route("/bind")
@@ -65,7 +165,7 @@ def confirm():
     if form.validate_on_submit():
         now = utcnow()
         user = db.session.get(User, current_user.id)
-        previous = db.session.query(User).filter(User.wechat_openid == openid, User.id != user.id).first()
+        previous = db.session.scalar(select(User).where(User.wechat_openid == openid, User.id != user.id))
         if previous is not None:  # the same WeChat moves to this account
             prefs.set_consent(previous, Channel.WECHAT, False, "WeChat bound to another account", now)
             previous.wechat_openid = None

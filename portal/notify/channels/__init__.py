@@ -58,6 +58,7 @@ class Message:
     fields: dict = field(default_factory=dict)  # WeChat template data: {"thing1": "..."}
     reference: str = ""  # our delivery id, passed as OutId / SessionContext where the provider keeps one
     urgent: bool = False
+    custom: bool = False  # WeChat: a 客服消息 (text) instead of a template message
 
 
 @dataclass

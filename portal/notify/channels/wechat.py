@@ -126,7 +126,10 @@ class WeChatOfficialAccount(TokenAdapter):
         self.aes_key = endpoint.param("aes_key")
 
     def send(self, message):
-        """A template message; `message.template` is the template id set for the kind."""
+        """A template message (`message.template` is the template id set for the kind), or a
+        客服消息 within WeChat's 48 hours when `message.custom`."""
+        if message.custom:
+            return self.send_text(message.address, message.body)
         if not message.template:
             raise PermanentError("no_template", "No WeChat template id is set for this kind (Administration → Channels).")
         self._token()
@@ -135,10 +138,11 @@ class WeChatOfficialAccount(TokenAdapter):
         return Receipt(str(result.get("msgid", "")))
 
     def send_text(self, openid, text):
-        """A 客服消息 within WeChat's 48 hours after the follower last wrote."""
+        """A 客服消息 within WeChat's 48 hours after the follower last wrote (45015 after that:
+        permanent, so the next channel takes over)."""
         self._token()
         call(self.client(), self._lock, lambda: self.client().message.send_text(openid, text))
-        return Receipt("")
+        return Receipt(f"custom:{openid}")
 
     def authorize_url(self, redirect_uri, state):
         """Where the account's menu sends a follower: WeChat asks nothing (snsapi_base) and comes back with a code."""

@@ -1,0 +1,44 @@
+import uuid
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from portal.forms import choices
+from portal.models import TicketCategory
+from portal.services.tickets import CATEGORY_LABELS
+
+
+class MessageForm(FlaskForm):
+    body = TextAreaField(_l("Message"), validators=[Length(max=2000)])
+    photo = FileField(_l("Photo"))
+    canned = SelectField(_l("Canned reply"), coerce=int, choices=[], validate_choice=False)
+    idempotency_key = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.idempotency_key.data:
+            self.idempotency_key.data = uuid.uuid4().hex
+
+
+class HandOverForm(FlaskForm):
+    colleague = SelectField(_l("Hand over to"), coerce=int, choices=[])
+
+
+class TicketForm(FlaskForm):
+    category = SelectField(_l("Category"), choices=choices((c.value, CATEGORY_LABELS[c]) for c in TicketCategory), default="repair")
+
+
+class LinkForm(FlaskForm):
+    phone = StringField(_l("The resident's mobile number"), validators=[DataRequired(_l("Enter the resident's mobile number.")), Length(max=32)])
+
+
+class SeenForm(FlaskForm):
+    upto = IntegerField(validators=[Optional(), NumberRange(min=0, max=2**31)])
+
+
+class CannedForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(_l("Enter a title.")), Length(max=64)])
+    body = TextAreaField(_l("Text"), validators=[DataRequired(_l("Write the reply.")), Length(max=2000)])

@@ -21,12 +21,13 @@ def create_app(config=None):
         # An embedded file needs no connection health check before every request.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k != "pool_pre_ping"}
 
-    from portal import blueprints, cache, cli, database, i18n
+    from portal import blueprints, cache, cli, database, errors, hooks, i18n, templating
+    from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+    from portal.fastpath import FastPath
     from portal.notify import channels
 
     channels.check_config(app.config)  # a malformed channel URL stops here, naming its variable
-    from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
-
+    # Extensions
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"), render_as_batch=True)
     with app.app_context():
@@ -36,15 +37,16 @@ def create_app(config=None):
     htmx.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
+    # What every request goes through, what every failure looks like, what every template shares
+    hooks.register(app)
+    errors.register(app)
+    templating.register(app)
+    # The pages
     blueprints.register(app)
-    cache.clear()  # one app per process in production; tests make many, each with a fresh database
     cli.init_app(app)
-    from portal.blueprints.kiosk.fastpath import KioskFastPath
-
-    from portal.blueprints.notifications.fastpath import BellFastPath
-
-    app.wsgi_app = KioskFastPath(app.wsgi_app, app)
-    app.wsgi_app = BellFastPath(app.wsgi_app, app)
+    cache.clear()  # one app per process in production; tests make many, each with a fresh database
+    # Polls that find nothing new are answered before Flask
+    app.wsgi_app = FastPath(app.wsgi_app, app)
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -46,7 +46,7 @@ def render_kept(name, key, version_key, page_template, fragment_template, contex
 
     html = cache.cached(name, full_key, version_key, build, now)
     if not fragment:
-        from portal.blueprints.main.views import banner_html, bell_html
+        from portal.templating import banner_html, bell_html
 
         html = html.replace(BANNER_HOLE, banner_html()).replace(BELL_HOLE, bell_html())
     response = make_response(html.replace(CSRF_HOLE, generate_csrf()))

@@ -10,16 +10,14 @@ from markupsafe import Markup
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
 
-from portal import cache
+from portal import cache, permissions
 from portal.extensions import db
 from portal.models import (
     Attachment,
     Blob,
     Notice,
     NoticeCategory,
-    Residency,
     Role,
-    Unit,
     notice_building,
 )
 from portal.notify import Audience, notify
@@ -70,18 +68,6 @@ def _clean(html):
     )
 
 
-def building_ids_of(user):
-    """The buildings where the user holds a unit (cached until anyone's units change)."""
-
-    def build():
-        ids = db.session.scalars(
-            select(Unit.building_id).join(Residency, Residency.unit_id == Unit.id).where(Residency.user_id == user.id).distinct()
-        ).all()
-        return tuple(sorted(ids)), None
-
-    return cache.cached("buildings", user.id, cache.PEOPLE, build)
-
-
 def current_clause(now):
     return and_(
         Notice.publish_at <= now,
@@ -103,7 +89,7 @@ def visible_clause(user, now, building_ids=None):
         return and_(clause, Notice.is_community_wide)
     if user.role in (Role.RESIDENT, Role.COMMITTEE):
         if building_ids is None:
-            building_ids = building_ids_of(user)
+            building_ids = permissions.building_ids_of(user)
         return and_(clause, scope_clause(building_ids))
     return clause
 
@@ -117,7 +103,7 @@ def can_read(user, notice, now):
         return True
     if not user.is_authenticated:
         return False
-    mine = set(building_ids_of(user))
+    mine = set(permissions.building_ids_of(user))
     return any(b.id in mine for b in notice.buildings)
 
 
@@ -165,7 +151,7 @@ def _audience(user, building_ids):
     if user is None or not user.is_authenticated:
         return "public"
     if user.role in (Role.RESIDENT, Role.COMMITTEE):
-        return tuple(sorted(building_ids if building_ids is not None else building_ids_of(user)))
+        return tuple(sorted(building_ids if building_ids is not None else permissions.building_ids_of(user)))
     return "all"
 
 

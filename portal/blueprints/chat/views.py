@@ -1,6 +1,6 @@
 """在线客服: a resident's chat with the service centre (phone first), and customer service's queue
 and conversation pages. New messages appear through htmx polling with conditional GET: 304 while
-nothing changed (answered before Flask, blueprints/notifications/fastpath.py)."""
+nothing changed (answered before Flask, portal/fastpath.py)."""
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required

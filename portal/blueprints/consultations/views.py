@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from portal.blueprints.consultations import bp
 from portal.blueprints.consultations.forms import AnswerForm, ConsultationForm
-from portal.blueprints.main.views import resident_building_ids
+from portal.permissions import resident_building_ids
 from portal.extensions import db
 from portal.forms import choices
 from portal.models import Building, Consultation, ConsultationAnswer, Role, User, utcnow

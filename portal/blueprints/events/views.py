@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from portal import cache
 from portal.blueprints.events import bp
 from portal.blueprints.events.forms import CancelEventForm, ChangeForm, ConfirmForm, EventForm, FeedbackForm, MinutesForm, SignupForm
-from portal.blueprints.main.views import resident_building_ids
+from portal.permissions import resident_building_ids
 from portal.downloads import download
 from portal.extensions import db
 from portal.forms import choices

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from portal import cache
-from portal.blueprints.main.views import resident_building_ids
+from portal.permissions import resident_building_ids
 from portal.blueprints.notices import bp
 from portal.blueprints.notices.forms import AnswerForm, AttachmentForm, NoticeForm, QuestionForm, WithdrawForm
 from portal.extensions import db

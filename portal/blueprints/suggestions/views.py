@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from portal.blueprints.main.views import resident_building_ids
+from portal.permissions import resident_building_ids
 from portal.blueprints.suggestions import bp
 from portal.blueprints.suggestions.forms import AgendaForm, AnswerForm, ConfirmForm, HideForm, StudyForm, SuggestionForm
 from portal.extensions import db

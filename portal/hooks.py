@@ -1,0 +1,72 @@
+"""What every request goes through: signing in, the SQLite write lock, the staff idle timeout and
+the security headers."""
+import time
+
+from flask import current_app, flash, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, logout_user
+
+from portal import database
+from portal.extensions import db, login_manager
+from portal.services import auth
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def register(app):
+    login_manager.user_loader(auth.load)
+    login_manager.unauthorized_handler(unauthorized)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = None  # sessions are server-side rows: see services/auth.py
+    app.before_request(sqlite_write_lock)
+    app.before_request(staff_idle_timeout)
+    app.after_request(security_headers)
+
+
+def unauthorized():
+    if request.method == "GET":
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return redirect(url_for("auth.login"))
+
+
+def sqlite_write_lock():
+    """On SQLite, a request that writes takes the write lock before it reads anything, so that
+    concurrent writers queue instead of failing (see database.begin_write)."""
+    if request.method in WRITES:
+        database.begin_write(db.session)
+
+
+def staff_idle_timeout():
+    """Back-office sessions end after PORTAL_STAFF_IDLE_MINUTES without a request."""
+    if request.endpoint in ("static", "main.healthz") or not current_user.is_authenticated:
+        return None
+    if not current_user.is_staff_side:
+        return None
+    now = int(time.time())
+    seen = session.get("seen", now)
+    if now - seen > current_app.config["STAFF_IDLE_MINUTES"] * 60:
+        auth.end_session(current_user.session_token)
+        db.session.commit()
+        logout_user()
+        session.clear()
+        flash(_("You were signed out after a period of inactivity."), "info")
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None))
+    if now - seen >= 60 or "seen" not in session:
+        session["seen"] = now
+    return None
+
+
+def security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if "_user_id" in session and "Cache-Control" not in headers:  # signed in (without loading the user)
+        headers["Cache-Control"] = "private, no-cache"
+    return response

@@ -6,6 +6,7 @@ import click
 from flask import current_app
 from sqlalchemy import select
 
+from portal.database import unit_of_work
 from portal.extensions import db
 from portal.models import Department, Role, User
 
@@ -31,8 +32,8 @@ def seed_demo(scale, if_empty):
     if if_empty and db.session.scalar(select(User.id).limit(1)) is not None:
         click.echo("The database already has data; demo not loaded.")
         return
-    demo.seed(scale=scale)
-    db.session.commit()
+    with unit_of_work():
+        demo.seed(scale=scale)
     click.echo("Demo community loaded.")
 
 
@@ -66,8 +67,8 @@ def create_user(name, role, username, phone, department, password):
             raise click.UsageError(f"No department called {department}")
         user.department_id = dept.id
     user.set_password(password)
-    db.session.add(user)
-    db.session.commit()
+    with unit_of_work():
+        db.session.add(user)
     click.echo(f"Created {role} {name}.")
 
 
@@ -88,8 +89,7 @@ def worker(once, interval):
             counts = run_round()
             if any(counts.values()):
                 log.info("worker: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
-        except Exception:  # keep the worker alive through a database restart
-            db.session.rollback()
+        except Exception:  # keep the worker alive through a database restart (the part's unit rolled back)
             log.exception("worker round failed")
             if once:
                 raise
@@ -113,8 +113,8 @@ def kiosk_link(building):
         raise click.UsageError(f"No building called {building}")
     screens = db.session.scalars(select(KioskScreen).where(KioskScreen.building_id == found.id, KioskScreen.revoked_at.is_(None))).all()
     if not screens:
-        screens = [kiosk.create(found, "大堂", "landscape", 12, 30, None, None, utcnow())]
-        db.session.commit()
+        with unit_of_work():
+            screens = [kiosk.create(found, "大堂", "landscape", 12, 30, None, None, utcnow())]
     for screen in screens:
         click.echo(f"{screen.name}: {external_url('kiosk.screen', secret=screen.secret)}")
 
@@ -130,8 +130,8 @@ def purge_expired(dry_run):
     if dry_run:
         cutoff, expired_records, expired_tickets = records.expired(utcnow())
     else:
-        cutoff, expired_records, expired_tickets = records.purge(utcnow())
-        db.session.commit()
+        with unit_of_work():
+            cutoff, expired_records, expired_tickets = records.purge(utcnow())
     verb = "would remove" if dry_run else "removed"
     click.echo(f"Retention cut-off {cutoff:%Y-%m-%d %H:%M} UTC: {verb} {len(expired_records)} records and {len(expired_tickets)} tickets.")
     for record in expired_records:
@@ -224,8 +224,8 @@ def channels_test(to):
         phone, problem = phones.check(to, current_app.config)
         if problem:
             raise click.UsageError(f"{to}: no such login, and {problem}")
-    results = admin.test_message(current_app._get_current_object(), person, phone, utcnow())
-    db.session.commit()
+    with unit_of_work():
+        results = admin.test_message(current_app._get_current_object(), person, phone, utcnow())
     if not results:
         click.echo(f"{to} has no channel beyond in-app (no phone with consent, no bound WeChat, no email, no 企业微信 userid).")
     for channel, address, outcome, answer in results:

@@ -1,4 +1,5 @@
 """Declarative base (with its naming convention), the UTC datetime column type, utcnow()."""
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import enum
@@ -83,6 +84,24 @@ def begin_write(session):
         return
     session.commit()
     session.connection(execution_options={"sqlite_write": True})
+
+
+@contextmanager
+def unit_of_work(session=None):
+    """One transaction outside a request (a part of a worker round, a CLI command, a step of the
+    outbox): takes the write lock up front on SQLite, commits when the block ends, rolls back if
+    it raises. Requests have theirs in hooks.unit_of_work."""
+    if session is None:
+        from portal.extensions import db
+
+        session = db.session
+    begin_write(session)
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
 
 
 def insert_ignore(session, table, rows):

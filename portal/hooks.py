@@ -1,8 +1,9 @@
-"""What every request goes through: signing in, the SQLite write lock, the staff idle timeout and
-the security headers."""
+"""What every request goes through: signing in, the SQLite write lock, the staff idle timeout, the
+security headers, and the request's one unit of work: a write request that succeeds commits
+everything its services flushed, anything else rolls back. Views and services never commit."""
 import time
 
-from flask import current_app, flash, redirect, request, session, url_for
+from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
@@ -25,6 +26,7 @@ def register(app):
     app.before_request(sqlite_write_lock)
     app.before_request(staff_idle_timeout)
     app.after_request(security_headers)
+    app.after_request(unit_of_work)  # after_request functions run last-registered first: this one first
 
 
 def unauthorized():
@@ -49,8 +51,10 @@ def staff_idle_timeout():
     now = int(time.time())
     seen = session.get("seen", now)
     if now - seen > current_app.config["STAFF_IDLE_MINUTES"] * 60:
+        # Session bookkeeping, the one write a GET may make: the expired session row goes now,
+        # so that its cookie can never be replayed.
         auth.end_session(current_user.session_token)
-        db.session.commit()
+        g.session_bookkeeping = True
         logout_user()
         session.clear()
         flash(_("You were signed out after a period of inactivity."), "info")
@@ -69,4 +73,15 @@ def security_headers(response):
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
     if "_user_id" in session and "Cache-Control" not in headers:  # signed in (without loading the user)
         headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def unit_of_work(response):
+    """The request's one commit. A write request (POST ...) that answered below 400 commits what
+    its services flushed; a GET, a refusal or an error rolls everything back. (An exception raised
+    by the commit itself becomes the 500 page, whose response rolls back here in turn.)"""
+    if response.status_code < 400 and (request.method in WRITES or g.pop("session_bookkeeping", False)):
+        db.session.commit()
+    else:
+        db.session.rollback()
     return response

@@ -1,8 +1,7 @@
-"""One round of `flask worker`: each part in its own transaction, so that one failing part (a
-database restart, a provider down) loses nothing the others did. Any number of workers may run
-on any number of hosts; every part claims its rows with row locks."""
-from portal.database import begin_write
-from portal.extensions import db
+"""One round of `flask worker`: each part in its own unit of work (database.unit_of_work), so that
+one failing part (a database restart, a provider down) loses nothing the others did. Any number
+of workers may run on any number of hosts; every part claims its rows with row locks."""
+from portal.database import unit_of_work
 from portal.models import utcnow
 
 
@@ -15,25 +14,22 @@ def run_round(now=None):
         return now or utcnow()
 
     counts = {}
-    begin_write(db.session)  # SQLite: each part takes the write lock before it reads what it will change
-    counts["paged"] = paging.due(clock())  # emergencies: the next round of the chain (S3.3.2)
-    db.session.commit()
-    counts["inbound"] = chat.process_inbound(clock())  # what followers wrote to the official account
-    db.session.commit()
-    begin_write(db.session)
-    counts["published"] = notices.publish_due(clock())  # scheduled notices whose time has come
-    db.session.commit()
-    begin_write(db.session)
-    counts["escalated"] = tickets.escalate(clock())  # emergencies, due within the hour, overdue (S4.2.1)
-    db.session.commit()
-    begin_write(db.session)
-    counts["closed"] = tickets.close_unrated(clock())  # results given long ago and never rated (S3.5.2)
-    counts["reminded"] = events.remind_due(clock()) + consultations.remind_closing(clock())
-    db.session.commit()
-    counts["told"] = fanout.run_jobs(clock())  # audiences: every resident of some buildings
+    # SQLite: each part takes the write lock before it reads what it will change
+    with unit_of_work():
+        counts["paged"] = paging.due(clock())  # emergencies: the next round of the chain (S3.3.2)
+    with unit_of_work():
+        counts["inbound"] = chat.process_inbound(clock())  # what followers wrote to the official account
+    with unit_of_work():
+        counts["published"] = notices.publish_due(clock())  # scheduled notices whose time has come
+    with unit_of_work():
+        counts["escalated"] = tickets.escalate(clock())  # emergencies, due within the hour, overdue (S4.2.1)
+    with unit_of_work():
+        counts["closed"] = tickets.close_unrated(clock())  # results given long ago and never rated (S3.5.2)
+        counts["reminded"] = events.remind_due(clock()) + consultations.remind_closing(clock())
+    counts["told"] = fanout.run_jobs(clock())  # audiences: every resident of some buildings (a unit per batch)
     sent = retried = failed = 0
     while True:  # a backlog is sent before the worker sleeps
-        result = delivery.deliver_due(now=now)
+        result = delivery.deliver_due(now=now)  # claim, send, record: a unit each
         sent, retried, failed = sent + result.sent, retried + result.retried, failed + result.failed
         if result.sent + result.retried + result.failed < 200:
             break

@@ -20,7 +20,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from portal.database import begin_write
+from portal.database import unit_of_work
 from portal.extensions import db
 from portal.models import Channel, Delivery, DeliveryAttempt, DeliveryStatus, EventKind, Role, Ticket, User, utcnow
 from portal.notify import activate, texts
@@ -67,12 +67,17 @@ def deliver_due(limit=200, now=None, channels=None):
     unneeded = [row for row in rows if not chat.still_needed(row)]
     rows = [row for row in rows if row not in unneeded]
     messages = [message_for(row) for row in rows]
+    sent_ids, unneeded_ids = [row.id for row in rows], [row.id for row in unneeded]
+    db.session.rollback()  # no transaction is held open while the providers answer
     results = list(_executor().map(lambda m: _send(channels, m), messages)) if len(messages) > 1 else [_send(channels, m) for m in messages]
-    begin_write(db.session)
-    sent_ids = [row.id for row in rows]
+    with unit_of_work():
+        _record_all(sent_ids, unneeded_ids, results, now if explicit else utcnow(), stats)
+    return stats
+
+
+def _record_all(sent_ids, unneeded_ids, results, done_at, stats):
     rows = db.session.scalars(select(Delivery).where(Delivery.id.in_(sent_ids)).order_by(Delivery.id)).all()  # refreshed in one query
-    done_at = now if explicit else utcnow()
-    for row in db.session.scalars(select(Delivery).where(Delivery.id.in_([r.id for r in unneeded]))) if unneeded else ():
+    for row in db.session.scalars(select(Delivery).where(Delivery.id.in_(unneeded_ids))) if unneeded_ids else ():
         row.status, row.error_code, row.last_error = DeliveryStatus.SKIPPED, "seen", "the resident saw it on the portal"
         row.claimed_until = row.claim_token = None
         _skip_standby(row, done_at)
@@ -84,8 +89,6 @@ def deliver_due(limit=200, now=None, channels=None):
             stats.retried += 1
         else:
             stats.failed += 1
-    db.session.commit()
-    return stats
 
 
 def _executor():
@@ -96,7 +99,11 @@ def _executor():
 
 
 def _claim(limit, now):
-    begin_write(db.session)
+    with unit_of_work():
+        return _claim_rows(limit, now)
+
+
+def _claim_rows(limit, now):
     due = (
         select(Delivery.id)
         .where(
@@ -110,7 +117,6 @@ def _claim(limit, now):
     )
     ids = db.session.scalars(due).all()
     if not ids:
-        db.session.commit()
         return []
     token = secrets.token_hex(8)
     db.session.execute(
@@ -120,9 +126,7 @@ def _claim(limit, now):
         .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS), claim_token=token)
         .execution_options(synchronize_session=False)
     )
-    claimed = db.session.scalars(select(Delivery.id).where(Delivery.id.in_(ids), Delivery.claim_token == token)).all()
-    db.session.commit()
-    return claimed
+    return db.session.scalars(select(Delivery.id).where(Delivery.id.in_(ids), Delivery.claim_token == token)).all()
 
 
 def message_for(row):

@@ -4,7 +4,7 @@ earlier (interrupted) round already wrote. A job is locked while a batch runs (F
 LOCKED; SQLite's write lock), so two workers never take the same batch."""
 from sqlalchemy import and_, func, select
 
-from portal.database import begin_write, insert_ignore
+from portal.database import insert_ignore, unit_of_work
 from portal.extensions import db
 from portal.models import (
     Channel,
@@ -33,15 +33,13 @@ def run_jobs(now, max_batches=40):
     """Expands pending jobs, one batch per transaction. Returns how many people were told."""
     told = 0
     for _ in range(max_batches):
-        begin_write(db.session)
-        job = db.session.scalar(
-            select(NotifyJob).where(NotifyJob.done_at.is_(None)).order_by(NotifyJob.id).limit(1).with_for_update(skip_locked=True)
-        )
-        if job is None:
-            db.session.commit()
-            break
-        told += _batch(job, now)
-        db.session.commit()
+        with unit_of_work():
+            job = db.session.scalar(
+                select(NotifyJob).where(NotifyJob.done_at.is_(None)).order_by(NotifyJob.id).limit(1).with_for_update(skip_locked=True)
+            )
+            if job is None:
+                break
+            told += _batch(job, now)
     return told
 
 

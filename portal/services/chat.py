@@ -330,10 +330,8 @@ def still_needed(row):
 
 def process_inbound(now, limit=200):
     """Worker: what WeChat sent, turned into followers, conversations and messages."""
-    from portal.database import begin_write
     from portal.models import InboundEvent
 
-    begin_write(db.session)
     rows = db.session.scalars(
         select(InboundEvent).where(InboundEvent.processed_at.is_(None)).order_by(InboundEvent.id).limit(limit).with_for_update(skip_locked=True)
     ).all()

@@ -4,7 +4,6 @@ import hashlib
 import html
 import re
 import secrets
-import threading
 from datetime import timedelta
 
 from flask import render_template
@@ -20,11 +19,8 @@ from portal.services.events import TYPE_LABELS
 from portal.services.notices import CATEGORY_LABELS
 
 PAGE_CHARS = {Orientation.LANDSCAPE: 260, Orientation.PORTRAIT: 420}
-REPORT_EVERY = timedelta(seconds=60)
+REPORT_EVERY = timedelta(seconds=60)  # the page's heartbeat
 SILENT_AFTER = timedelta(minutes=5)
-
-_reported = {}  # screen secret -> when this process last wrote its last_seen_at
-_reported_lock = threading.Lock()
 
 
 def create(building, name, orientation, slide_seconds, poll_seconds, night_start, night_end, now):
@@ -59,17 +55,8 @@ def screen_for(secret):
 
 
 def report_in(screen, now):
-    """Each poll reports the screen alive; the row is written at most once a minute per worker."""
-    with _reported_lock:
-        last = _reported.get(screen["secret"])
-        if last is not None and now - last < REPORT_EVERY:
-            return False
-        if len(_reported) > 10000:
-            _reported.clear()
-        _reported[screen["secret"]] = now
+    """The screen's heartbeat (a POST from its page once a minute): it is alive."""
     db.session.execute(update(KioskScreen).where(KioskScreen.id == screen["id"]).values(last_seen_at=now))  # Core: no cache bump
-    db.session.commit()
-    return True
 
 
 def silent(now):
@@ -110,10 +97,6 @@ def unchanged_etag(secret, versions, now):
     screen = cache.peek("kiosk-screen", secret, cache.KIOSK, versions)
     if not screen:
         return None
-    with _reported_lock:
-        last = _reported.get(secret)
-    if last is None or now - last >= REPORT_EVERY:
-        return None  # time to report in: take the full path, which writes last_seen_at
     kept = cache.peek("kiosk-content", _content_key(screen, versions), cache.NOTICES, versions, now)
     return kept[1] if kept else None
 

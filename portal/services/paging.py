@@ -19,7 +19,6 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import exists, select
 
-from portal.database import begin_write
 from portal.extensions import db
 from portal.models import OPEN_STATUSES, EventKind, Page, Role, Ticket, User
 from portal.notify import notify
@@ -121,7 +120,6 @@ def _gov_or_emergency(ticket):
 
 def due(now, limit=100):
     """Worker: every round whose time has come, each ticket locked while its round is written."""
-    begin_write(db.session)
     found = db.session.scalars(
         select(Ticket).where(Ticket.next_page_at.is_not(None), Ticket.next_page_at <= now)
         .order_by(Ticket.next_page_at).limit(limit).with_for_update(skip_locked=True)

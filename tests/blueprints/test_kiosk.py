@@ -102,7 +102,7 @@ def test_screens_report_in_and_silent_ones_show_on_the_staff_home(client, lobby,
     building, screen = lobby
     quiet = kiosk.create(make_building("9号楼"), "大堂", "portrait", 12, 30, None, None, utcnow())
     db.session.commit()
-    client.get(f"/kiosk/{screen.secret}/slides")
+    assert client.post(f"/kiosk/{screen.secret}/alive", csrf=False).status_code == 204  # the page's heartbeat, no session
     db.session.expire_all()
     assert db.session.get(KioskScreen, screen.id).last_seen_at is not None
     assert [s.id for s in kiosk.silent(utcnow())] == [quiet.id]

@@ -81,6 +81,8 @@ def test_new_since_last_visit_mark(client, make_user, make_notice):
     page = client.get("/notices/").get_data(as_text=True)
     new_items = re.findall(r'tag-new">[^<]*</span>\s*</span>\s*<span class="title">([^<]+)<', page)
     assert new_items == ["刚发布的"]
+    upto = re.search(r'hx-post="/notices/seen"[^>]*hx-vals=\'\{"upto": "([^"]+)"\}\'', page).group(1)
+    assert client.post("/notices/seen", {"upto": upto}).status_code == 204  # the page says it was seen
     again = client.get("/notices/").get_data(as_text=True)
     assert "tag-new" not in again
 

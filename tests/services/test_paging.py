@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from portal.database import unit_of_work
 from portal.extensions import db
 from portal.models import Channel, Delivery, DeliveryStatus, Department, EventKind, Page, Role, Ticket, TicketEvent, User
 from portal.services import duty, paging, settings, tickets
@@ -194,8 +195,8 @@ def test_two_workers_never_send_the_same_page_twice(concurrent_app):
         try:
             with concurrent_app.app_context():
                 for minutes in (5, 10):
-                    paging.due(T0 + timedelta(minutes=minutes, seconds=1))
-                    db.session.commit()
+                    with unit_of_work():  # as the worker's round runs it
+                        paging.due(T0 + timedelta(minutes=minutes, seconds=1))
                 db.session.remove()
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)

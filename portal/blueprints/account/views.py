@@ -36,7 +36,6 @@ def index():
         user.language = form.language.data
         user.email = (form.email.data or "").strip() or None
         session["lang"] = form.language.data
-        db.session.commit()
         flash(_("Your preferences were saved."), "success")
         return redirect(url_for("account.index"))
     return _page(user, form=form, status=422 if form.errors else 200)
@@ -50,7 +49,6 @@ def channels():
     if not form.validate_on_submit():
         return _page(user, channels_form=form, status=422)
     prefs.save(user, {c: [Channel(v) for v in getattr(form, c).data or []] for c in kinds.RESIDENT_CATEGORIES})
-    db.session.commit()
     flash(_("How we tell you was saved."), "success")
     return redirect(url_for("account.index") + "#channels")
 
@@ -66,7 +64,6 @@ def consent():
     user = db.session.get(User, current_user.id)
     granted = form.granted.data == "1"
     prefs.set_consent(user, Channel(form.channel.data), granted, "account page", utcnow())
-    db.session.commit()
     if granted:
         flash(_("Thank you: we may now send you messages on this channel."), "success")
     else:
@@ -84,7 +81,6 @@ def wechat_unbind():
     prefs.set_consent(user, Channel.WECHAT, False, "WeChat unbound", utcnow())
     user.wechat_openid = None
     user.wechat_bound_at = None
-    db.session.commit()
     flash(_("Your WeChat is no longer bound to this account."), "success")
     return redirect(url_for("account.index") + "#channels")
 
@@ -101,7 +97,6 @@ def password():
             auth.change_password(user, form.new.data)  # every session of this user ends...
             session.clear()
             auth.start_session(user)  # ...and this browser gets a fresh one
-            db.session.commit()
             session.permanent = True
             login_user(user)
             flash(_("Your password was changed. Other devices have been signed out."), "success")

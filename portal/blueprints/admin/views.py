@@ -71,7 +71,6 @@ def calendar():
         days, errors = workdays.parse_year(text, year)
         if not errors:
             workdays.save_year(year, days)
-            db.session.commit()
             flash(_("%(n)d days saved for %(year)d.", n=len(days), year=year), "success")
             return redirect(url_for("admin.calendar", year=year))
     entered = db.session.scalars(select(CalendarDay).where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31))
@@ -93,14 +92,15 @@ def buildings():
     return render_template("admin/buildings.html", rows=rows)
 
 
-def _save_or_error(form, template, **ctx):
+def _saved(change):
+    """Runs `change` in a savepoint and flushes it: (True, what it returned), or (False, None) with
+    nothing changed if that would break a unique rule (a name or number already taken)."""
     try:
-        db.session.commit()
-        return None
+        with db.session.begin_nested():
+            value = change()
     except IntegrityError:
-        db.session.rollback()
-        form.name.errors.append(_("This name is already taken.")) if hasattr(form, "name") else None
-        return render_template(template, form=form, **ctx), 422
+        return False, None
+    return True, value
 
 
 @bp.route("/buildings/new", methods=["GET", "POST"])
@@ -111,13 +111,11 @@ def building(building_id=None):
         abort(404)
     form = BuildingForm(obj=item)
     if form.validate_on_submit():
-        form.populate_obj(item)
-        db.session.add(item)
-        failed = _save_or_error(form, "admin/building.html", item=item)
-        if failed:
-            return failed
-        flash(_("Saved."), "success")
-        return redirect(url_for("admin.building", building_id=item.id))
+        if _saved(lambda: (form.populate_obj(item), db.session.add(item)))[0]:
+            flash(_("Saved."), "success")
+            return redirect(url_for("admin.building", building_id=item.id))
+        form.name.errors.append(_("This name is already taken."))
+        return render_template("admin/building.html", form=form, item=item), 422
     units = item.units if item.id else []
     return render_template("admin/building.html", form=form, item=item, units=units, unit_form=UnitForm(formdata=None)), (
         422 if request.method == "POST" else 200
@@ -128,16 +126,12 @@ def building(building_id=None):
 def add_unit(building_id):
     item = db.session.get(Building, building_id) or abort(404)
     form = UnitForm()
-    if form.validate_on_submit():
-        db.session.add(Unit(building=item, number=form.number.data.strip(), is_active=True))
-        try:
-            db.session.commit()
-            flash(_("Saved."), "success")
-        except IntegrityError:
-            db.session.rollback()
-            flash(_("This unit number already exists in this building."), "error")
-    else:
+    if not form.validate_on_submit():
         flash(_("Enter a unit number."), "error")
+    elif _saved(lambda: db.session.add(Unit(building=item, number=form.number.data.strip(), is_active=True)))[0]:
+        flash(_("Saved."), "success")
+    else:
+        flash(_("This unit number already exists in this building."), "error")
     return redirect(url_for("admin.building", building_id=item.id))
 
 
@@ -146,11 +140,7 @@ def unit(unit_id):
     item = db.session.get(Unit, unit_id) or abort(404)
     form = UnitForm(obj=item)
     if form.validate_on_submit():
-        form.populate_obj(item)
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
+        if not _saved(lambda: form.populate_obj(item))[0]:
             form.number.errors.append(_("This unit number already exists in this building."))
             return render_template("admin/unit.html", form=form, item=item), 422
         flash(_("Saved."), "success")
@@ -165,12 +155,10 @@ def unit(unit_id):
 def departments():
     form = DepartmentForm()
     if form.validate_on_submit():
-        db.session.add(Department(name=form.name.data.strip(), is_active=True))
-        failed = _save_or_error(form, "admin/departments.html", rows=_departments())
-        if failed:
-            return failed
-        flash(_("Saved."), "success")
-        return redirect(url_for("admin.departments"))
+        if _saved(lambda: db.session.add(Department(name=form.name.data.strip(), is_active=True)))[0]:
+            flash(_("Saved."), "success")
+            return redirect(url_for("admin.departments"))
+        form.name.errors.append(_("This name is already taken."))
     return render_template("admin/departments.html", form=form, rows=_departments()), (422 if request.method == "POST" else 200)
 
 
@@ -183,12 +171,10 @@ def department(department_id):
     item = db.session.get(Department, department_id) or abort(404)
     form = DepartmentForm(obj=item)
     if form.validate_on_submit():
-        form.populate_obj(item)
-        failed = _save_or_error(form, "admin/department.html", item=item)
-        if failed:
-            return failed
-        flash(_("Saved."), "success")
-        return redirect(url_for("admin.departments"))
+        if _saved(lambda: form.populate_obj(item))[0]:
+            flash(_("Saved."), "success")
+            return redirect(url_for("admin.departments"))
+        form.name.errors.append(_("This name is already taken."))
     return render_template("admin/department.html", form=form, item=item), (422 if request.method == "POST" else 200)
 
 
@@ -235,40 +221,15 @@ def person(user_id=None):
         form.department_id.data = item.department_id or 0
         form.units.data = "\n".join(f"{r.unit.building.name} {r.unit.number}" for r in item.residencies)
         form.sms_consent.data = bool(item.sms_consent_at)
-    temp_password = None
     if form.validate_on_submit():
         buildings = {b.name: b for b in db.session.scalars(select(Building))}
         with db.session.no_autoflush:
             units, errors = people.parse_units(form.units.data, buildings)
         if errors:
-            db.session.rollback()
             form.units.errors.extend(errors)
             return render_template("admin/person.html", form=form, item=item, confirm=ConfirmForm()), 422
-        was_active = item.is_active
-        item.name = form.name.data.strip()
-        item.phone = people.normalise_phone(form.phone.data) or None
-        item.username = (form.username.data or "").strip() or None
-        item.email = (form.email.data or "").strip() or None
-        item.role = Role(form.role.data)
-        item.department_id = form.department_id.data or None
-        item.language = form.language.data
-        item.wecom_userid = (form.wecom_userid.data or "").strip() or None
-        item.phone_extension = (form.phone_extension.data or "").strip() or None
-        item.is_active = form.is_active.data
-        if item.id is None:
-            temp_password = people.temporary_password()
-            item.set_password(temp_password)
-            db.session.add(item)
-        db.session.flush()
-        people.set_units(item, units)
-        source = "registration form at the service centre" if form.sms_consent.data else "withdrawn at the service centre"
-        prefs.set_consent(item, Channel.SMS, form.sms_consent.data, source, utcnow(), recorded_by=current_user)
-        if was_active and not item.is_active:
-            auth.end_all_sessions(item)
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
+        saved, temp_password = _saved(lambda: _save_person(item, form, units))
+        if not saved:
             form.phone.errors.append(_("This phone number or username is already taken."))
             return render_template("admin/person.html", form=form, item=item, confirm=ConfirmForm()), 422
         if temp_password:
@@ -281,12 +242,38 @@ def person(user_id=None):
     )
 
 
+def _save_person(item, form, units):
+    """The person form into the row; returns the temporary password of a new account."""
+    temp_password = None
+    was_active = item.is_active
+    item.name = form.name.data.strip()
+    item.phone = people.normalise_phone(form.phone.data) or None
+    item.username = (form.username.data or "").strip() or None
+    item.email = (form.email.data or "").strip() or None
+    item.role = Role(form.role.data)
+    item.department_id = form.department_id.data or None
+    item.language = form.language.data
+    item.wecom_userid = (form.wecom_userid.data or "").strip() or None
+    item.phone_extension = (form.phone_extension.data or "").strip() or None
+    item.is_active = form.is_active.data
+    if item.id is None:
+        temp_password = people.temporary_password()
+        item.set_password(temp_password)
+        db.session.add(item)
+    db.session.flush()
+    people.set_units(item, units)
+    source = "registration form at the service centre" if form.sms_consent.data else "withdrawn at the service centre"
+    prefs.set_consent(item, Channel.SMS, form.sms_consent.data, source, utcnow(), recorded_by=current_user)
+    if was_active and not item.is_active:
+        auth.end_all_sessions(item)
+    return temp_password
+
+
 @bp.route("/people/<int:user_id>/reset-password", methods=["POST"])
 def reset_password(user_id):
     item = db.session.get(User, user_id) or abort(404)
     if ConfirmForm().validate_on_submit():
         password = people.reset_password(item)
-        db.session.commit()
         flash(_("New temporary password for %(name)s: %(pw)s (shown once).", name=item.name, pw=password), "success")
     return redirect(url_for("admin.person", user_id=item.id))
 
@@ -297,10 +284,8 @@ def import_people():
     result = None
     if form.validate_on_submit():
         result = people.import_residents(form.file.data.read())
-        if result.errors:
-            db.session.rollback()
+        if result.errors:  # nothing is kept: the answer is 422, so the request rolls back
             return render_template("admin/import.html", form=form, result=result), 422
-        db.session.commit()
     return render_template("admin/import.html", form=form, result=result), (422 if request.method == "POST" and not result else 200)
 
 
@@ -311,7 +296,7 @@ POLICY_GROUPS = ("policy", "due", "targets", "contact", "paging", "calendar")
 
 
 def _save_settings(keys):
-    """Validates and applies the posted values of `keys`: (submitted, errors); commits when all are good."""
+    """Validates and applies the posted values of `keys`: (submitted, errors); saves when all are good."""
     errors, submitted, changes = {}, {}, {}
     if not ConfirmForm().validate_on_submit():
         abort(400)
@@ -325,7 +310,6 @@ def _save_settings(keys):
             changes[key] = value
     if not errors:
         changed = settings.update(changes, current_user)
-        db.session.commit()
         flash(_("%(n)d settings changed.", n=len(changed)) if changed else _("Nothing was changed."), "success")
     return submitted, errors
 
@@ -417,7 +401,6 @@ def retry_delivery(delivery_id):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     if notify_delivery.retry(row, utcnow()):
-        db.session.commit()
         flash(_("It will be sent again within a minute."), "success")
     else:
         flash(_("Only failed or skipped messages can be sent again."), "error")
@@ -436,7 +419,6 @@ def screens():
             db.session.get(Building, form.building_id.data), form.name.data, form.orientation.data, form.slide_seconds.data,
             form.poll_seconds.data, form.night_start.data, form.night_end.data, utcnow(),
         )
-        db.session.commit()
         flash(_("Screen created. Open its link on the lobby PC: %(url)s", url=external_url("kiosk.screen", secret=screen.secret)), "success")
         return redirect(url_for("admin.screens"))
     rows = db.session.scalars(select(KioskScreen).order_by(KioskScreen.revoked_at.is_not(None), KioskScreen.id)).all()
@@ -450,6 +432,5 @@ def revoke_screen(screen_id):
     screen = db.session.get(KioskScreen, screen_id) or abort(404)
     if ConfirmForm().validate_on_submit() and screen.revoked_at is None:
         kiosk.revoke(screen, utcnow())
-        db.session.commit()
         flash(_("The screen's link was revoked: it stops working at once."), "success")
     return redirect(url_for("admin.screens"))

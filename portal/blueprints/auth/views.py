@@ -32,7 +32,6 @@ def login():
         auth.start_session(user)
         if lang and not user.language:
             user.language = lang
-        db.session.commit()
         session.permanent = True
         login_user(user)
         return redirect(safe_next(form.next.data) or url_for("main.index"))
@@ -43,7 +42,6 @@ def login():
 def logout():
     if current_user.is_authenticated:
         auth.end_session(current_user.session_token)
-        db.session.commit()
         logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

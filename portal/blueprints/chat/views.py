@@ -140,19 +140,19 @@ def _send(conversation, author, new=False):
         canned = db.session.get(CannedReply, form.canned.data)
         body = canned.body if canned is not None else ""
     upload = form.photo.data
+    shown = conversation
     try:
-        if upload and getattr(upload, "filename", ""):
-            photo = store_blob(upload.read(), allowed=PHOTO_TYPES)
-        if new:
-            unit = author.residencies[0].unit if author.residencies else None
-            conversation = chat.start(author, unit, now)
-        chat.post(conversation, Sender.STAFF if is_desk(current_user) else Sender.RESIDENT, body, now, author=author, photo=photo,
-                  kind="image" if photo is not None and not body.strip() else "text", idempotency_key=form.idempotency_key.data or None)
+        with db.session.begin_nested():
+            if upload and getattr(upload, "filename", ""):
+                photo = store_blob(upload.read(), allowed=PHOTO_TYPES)
+            if new:
+                unit = author.residencies[0].unit if author.residencies else None
+                conversation = chat.start(author, unit, now)
+            chat.post(conversation, Sender.STAFF if is_desk(current_user) else Sender.RESIDENT, body, now, author=author, photo=photo,
+                      kind="image" if photo is not None and not body.strip() else "text", idempotency_key=form.idempotency_key.data or None)
     except (chat.ChatError, UploadRejected) as exc:
-        db.session.rollback()
         form.body.errors.append(str(exc))
-        return _page(db.session.get(Conversation, conversation.id) if conversation and conversation.id else None, form, 422)
-    db.session.commit()
+        return _page(shown, form, 422)
     if wants_fragment():
         return _page(conversation)
     return redirect(url_for("chat.show", conversation_id=conversation.id) if is_desk(current_user) else url_for("chat.index"))
@@ -187,7 +187,6 @@ def seen(conversation_id):
     if is_desk(current_user) or not form.validate_on_submit():
         return "", 204
     chat.mark_seen(conversation, form.upto.data or 0)
-    db.session.commit()
     return "", 204
 
 
@@ -198,12 +197,11 @@ def _desk_action(conversation_id, perform, message):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        result = perform(conversation, utcnow())
+        with db.session.begin_nested():
+            result = perform(conversation, utcnow())
     except chat.ChatError as exc:
-        db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("chat.show", conversation_id=conversation_id))
-    db.session.commit()
     flash(message if not callable(message) else message(result), "success")
     return redirect(url_for("chat.show", conversation_id=conversation_id))
 
@@ -267,12 +265,11 @@ def urgent(conversation_id):
     if is_desk(current_user) or not ConfirmForm().validate_on_submit():
         abort(404)
     try:
-        ticket = chat.to_ticket(conversation, "repair", db.session.get(User, current_user.id), utcnow(), urgent=True)
+        with db.session.begin_nested():
+            ticket = chat.to_ticket(conversation, "repair", db.session.get(User, current_user.id), utcnow(), urgent=True)
     except chat.ChatError as exc:
-        db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("chat.index"))
-    db.session.commit()
     flash(_("Registered as %(number)s. The people on duty are being called now.", number=ticket.number), "success")
     return redirect(url_for("tickets.show", ticket_id=ticket.id))
 
@@ -294,12 +291,10 @@ def canned():
     form = CannedForm()
     if form.validate_on_submit():
         db.session.add(CannedReply(title=form.title.data.strip(), body=form.body.data.strip()))
-        db.session.commit()
         flash(_("Saved."), "success")
         return redirect(url_for("chat.canned"))
     if request.method == "POST" and request.form.get("remove", "").isdigit() and ConfirmForm().validate_on_submit():
         item = db.session.get(CannedReply, int(request.form["remove"])) or abort(404)
         item.is_active = False
-        db.session.commit()
         return redirect(url_for("chat.canned"))
     return render_template("chat/canned.html", form=form, rows=_canned(), confirm=ConfirmForm(formdata=None)), (422 if form.errors else 200)

@@ -43,13 +43,12 @@ def new():
     if form.validate_on_submit():
         buildings = [b for b in (db.session.get(Building, i) for i in form.buildings.data or []) if b]
         try:
-            item = consultations.create(form.title.data, form.explanation.data or "", form.options.data.splitlines(), form.deadline.utc,
-                                        buildings, current_user, utcnow())
+            with db.session.begin_nested():
+                item = consultations.create(form.title.data, form.explanation.data or "", form.options.data.splitlines(),
+                                            form.deadline.utc, buildings, current_user, utcnow())
         except ConsultationError as exc:
-            db.session.rollback()
             form.options.errors.append(str(exc))
         else:
-            db.session.commit()
             flash(_("The consultation is open."), "success")
             return redirect(url_for("consultations.show", consultation_id=item.id))
     return render_template("consultations/new.html", form=form), (422 if request.method == "POST" else 200)
@@ -91,11 +90,10 @@ def answer(consultation_id):
     if not form.validate_on_submit():
         return _page(item, form, 422)
     try:
-        consultations.answer(item, db.session.get(User, current_user.id), unit, form.option.data, utcnow())
+        with db.session.begin_nested():
+            consultations.answer(item, db.session.get(User, current_user.id), unit, form.option.data, utcnow())
     except ConsultationError as exc:
-        db.session.rollback()
         form.option.errors.append(str(exc))
-        return _page(db.session.get(Consultation, consultation_id), form, 422)
-    db.session.commit()
+        return _page(item, form, 422)
     flash(_("Your household's answer was recorded. You can change it until the deadline."), "success")
     return redirect(url_for("consultations.show", consultation_id=item.id))

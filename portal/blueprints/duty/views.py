@@ -71,30 +71,33 @@ def edit(key):
             abort(404)
         action = request.form.get("action")
         try:
-            if action == "shift" and shift_form.validate_on_submit():
-                duty.add_shift(department, shift_form.name.data, shift_form.starts.data, shift_form.ends.data)
-            elif action == "pattern" and ConfirmForm().validate_on_submit():
-                _save_pattern(shifts, people, errors)
-            elif action == "change" and change_form.validate_on_submit():
-                shift = next((s for s in shifts if s.id == change_form.shift_id.data), None)
-                if shift is None:
-                    abort(404)
-                duty.change_day(shift, change_form.day.data, people.get(change_form.primary_id.data), people.get(change_form.deputy_id.data),
-                                change_form.reason.data or "", current_user, now)
-            elif action == "remove" and ConfirmForm().validate_on_submit():
-                shift = next((s for s in shifts if str(s.id) == request.form.get("shift")), None)
-                if shift is None:
-                    abort(404)
-                shift.is_active = False
-            else:
-                errors["form"] = True
+            with db.session.begin_nested():  # all of it or, with any error, none of it
+                if action == "shift" and shift_form.validate_on_submit():
+                    duty.add_shift(department, shift_form.name.data, shift_form.starts.data, shift_form.ends.data)
+                elif action == "pattern" and ConfirmForm().validate_on_submit():
+                    _save_pattern(shifts, people, errors)
+                elif action == "change" and change_form.validate_on_submit():
+                    shift = next((s for s in shifts if s.id == change_form.shift_id.data), None)
+                    if shift is None:
+                        abort(404)
+                    duty.change_day(shift, change_form.day.data, people.get(change_form.primary_id.data), people.get(change_form.deputy_id.data),
+                                    change_form.reason.data or "", current_user, now)
+                elif action == "remove" and ConfirmForm().validate_on_submit():
+                    shift = next((s for s in shifts if str(s.id) == request.form.get("shift")), None)
+                    if shift is None:
+                        abort(404)
+                    shift.is_active = False
+                else:
+                    errors["form"] = True
+                if errors:
+                    raise _NotSaved
         except duty.RotaError as exc:
             errors["form"] = str(exc)
+        except _NotSaved:
+            pass
         if not errors:
-            db.session.commit()
             flash(_("The rota was saved."), "success")
             return redirect(url_for("duty.edit", key=key))
-        db.session.rollback()
         rota = duty.Rota(now)
         shifts = rota.of(department_id)
     today = to_local(now).date()
@@ -105,6 +108,10 @@ def edit(key):
         gaps=[g for g in rota.gaps([department] if department else [], now) if (g[0].id if g[0] else None) == department_id],
         posted=request.form if request.method == "POST" else None, today=today, now=now, timedelta=timedelta,
     ), (422 if errors else 200)
+
+
+class _NotSaved(Exception):
+    """Leaves the savepoint: part of what was posted was refused, so none of it is kept."""
 
 
 def _save_pattern(shifts, people, errors):

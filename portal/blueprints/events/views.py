@@ -94,18 +94,17 @@ def new():
         now = utcnow()
         buildings = [db.session.get(Building, i) for i in form.buildings.data or []]
         try:
-            event = events.create(
-                kind=form.kind.data, title=form.title.data, description=form.description.data or "", location=form.location.data or "",
-                starts_at=form.starts_at.utc, ends_at=form.ends_at.utc, capacity=form.capacity.data,
-                seats_per_household=form.seats_per_household.data, signup_deadline=form.signup_deadline.utc,
-                buildings=[b for b in buildings if b], actor=current_user, now=now,
-                exception_reason=form.exception_reason.data or "", public_holiday=form.public_holiday.data,
-            )
+            with db.session.begin_nested():
+                event = events.create(
+                    kind=form.kind.data, title=form.title.data, description=form.description.data or "", location=form.location.data or "",
+                    starts_at=form.starts_at.utc, ends_at=form.ends_at.utc, capacity=form.capacity.data,
+                    seats_per_household=form.seats_per_household.data, signup_deadline=form.signup_deadline.utc,
+                    buildings=[b for b in buildings if b], actor=current_user, now=now,
+                    exception_reason=form.exception_reason.data or "", public_holiday=form.public_holiday.data,
+                )
         except EventError as exc:
-            db.session.rollback()
             form.exception_reason.errors.append(str(exc))
         else:
-            db.session.commit()
             flash(_("The event was created."), "success")
             return redirect(url_for("events.show", event_id=event.id))
     elif request.method == "POST" and form.starts_at.data and form.ends_at.data and form.kind.data in {k.value for k in EventType}:
@@ -162,12 +161,11 @@ def signup(event_id):
     if not form.validate_on_submit():
         return _page(event, {"signup": form}, 422)
     try:
-        result = events.sign_up(event, db.session.get(User, current_user.id), home, form.seats.data, utcnow())
+        with db.session.begin_nested():
+            result = events.sign_up(event, db.session.get(User, current_user.id), home, form.seats.data, utcnow())
     except EventError as exc:
-        db.session.rollback()
         form.seats.errors.append(str(exc))
         return _page(db.session.get(Event, event_id), {"signup": form}, 422)
-    db.session.commit()
     flash(_("You are signed up.") if result.status == SignupStatus.CONFIRMED else _("The event is full: you are on the waitlist."), "success")
     return redirect(url_for("events.show", event_id=event.id))
 
@@ -180,7 +178,6 @@ def cancel(event_id):
     if mine is None or mine.status == SignupStatus.CANCELLED or not ConfirmForm().validate_on_submit():
         abort(404)
     events.cancel(mine, utcnow())
-    db.session.commit()
     flash(_("Your sign-up was cancelled."), "success")
     return redirect(url_for("events.show", event_id=event.id))
 
@@ -193,14 +190,13 @@ def change(event_id):
     if not form.validate_on_submit():
         return _page(event, {"change": form}, 422)
     try:
-        told = events.change(event, starts_at=form.starts_at.utc, ends_at=form.ends_at.utc, location=form.location.data or "",
-                             reason=form.reason.data, actor=current_user, now=utcnow(), exception_reason=form.exception_reason.data or "",
-                             public_holiday=form.public_holiday.data)
+        with db.session.begin_nested():
+            told = events.change(event, starts_at=form.starts_at.utc, ends_at=form.ends_at.utc, location=form.location.data or "",
+                                 reason=form.reason.data, actor=current_user, now=utcnow(), exception_reason=form.exception_reason.data or "",
+                                 public_holiday=form.public_holiday.data)
     except EventError as exc:
-        db.session.rollback()
         form.reason.errors.append(str(exc))
         return _page(db.session.get(Event, event_id), {"change": form}, 422)
-    db.session.commit()
     flash(_("The event was changed; %(n)d signed up are being told.", n=len(told)), "success")
     return redirect(url_for("events.show", event_id=event.id))
 
@@ -213,12 +209,11 @@ def cancel_event(event_id):
     if not form.validate_on_submit():
         return _page(event, {"cancel_event": form}, 422)
     try:
-        told = events.cancel_event(event, form.reason.data, current_user, utcnow())
+        with db.session.begin_nested():
+            told = events.cancel_event(event, form.reason.data, current_user, utcnow())
     except EventError as exc:
-        db.session.rollback()
         form.reason.errors.append(str(exc))
         return _page(db.session.get(Event, event_id), {"cancel_event": form}, 422)
-    db.session.commit()
     flash(_("The event was cancelled; %(n)d signed up are being told.", n=len(told)), "success")
     return redirect(url_for("events.show", event_id=event.id))
 
@@ -255,7 +250,6 @@ def attendance(event_id):
         if not ConfirmForm().validate_on_submit():
             abort(400)
         events.mark_attendance(event, {int(i) for i in request.form.getlist("attended") if i.isdigit()})
-        db.session.commit()
         flash(_("Attendance was saved."), "success")
         return redirect(url_for("events.attendance", event_id=event.id))
     signups = [s for s in event.signups if s.status == SignupStatus.CONFIRMED]
@@ -282,7 +276,6 @@ def feedback(event_id):
     if not form.validate_on_submit():
         return _page(event, {"feedback": form}, 422)
     ticket = events.feedback(event, db.session.get(User, current_user.id), home, form.category.data, form.text.data, utcnow())
-    db.session.commit()
     flash(_("Thank you: your feedback is registered as %(number)s.", number=ticket.number), "success")
     return redirect(url_for("events.show", event_id=event.id))
 
@@ -299,7 +292,6 @@ def minutes(event_id):
     except EventError as exc:
         form.minutes.errors.append(str(exc))
         return _page(event, {"minutes": form}, 422)
-    db.session.commit()
     flash(_("The minutes were published to residents."), "success")
     return redirect(url_for("events.show", event_id=event.id))
 

@@ -123,7 +123,6 @@ def publish():
         ],
     }
     db.session.add(PublishedFigures(period_start=start_day, period_end=end_day, data=data, published_by_id=current_user.id))
-    db.session.commit()
     flash(_("Last month's figures were published to residents and the lobby screens."), "success")
     return redirect(url_for("figures.index"))
 
@@ -149,7 +148,7 @@ def reports():
             report = Report(title=form.title.data.strip(), period_start=form.period_start.data, period_end=form.period_end.data,
                             problems=form.problems.data or "", created_by_id=current_user.id)
             db.session.add(report)
-            db.session.commit()
+            db.session.flush()
             return redirect(url_for("figures.report", report_id=report.id))
     elif request.method == "POST" and current_user.role not in WRITERS:
         abort(404)
@@ -198,7 +197,6 @@ def report(report_id):
             row.published_at = utcnow()
         else:
             row.problems = request.form.get("problems", "")[:20000]
-        db.session.commit()
         flash(_("Saved."), "success")
         return redirect(url_for("figures.report", report_id=row.id))
     return render_template("figures/report.html", writer=current_user.role in WRITERS, **_report_context(row))
@@ -228,7 +226,6 @@ def measures():
     form = _measure_form(MeasureForm())
     if form.validate_on_submit():
         measure = _new_measure(form)
-        db.session.commit()
         flash(_("The measure was recorded with its figure before it started."), "success")
         return redirect(url_for("figures.measure", measure_id=measure.id))
     rows = db.session.scalars(select(Measure).order_by(Measure.id.desc())).all()
@@ -276,12 +273,10 @@ def measure(measure_id):
                 row.after_value = figures.single(row.figure, start, end, department=row.department_id)
                 row.verified_at = utcnow()
                 row.status = MeasureStatus.MET if row.after_value is not None and row.after_value >= row.target else MeasureStatus.MISSED
-            db.session.commit()
             return redirect(url_for("figures.measure", measure_id=row.id))
         if action == "revise" and form.validate_on_submit() and row.status == MeasureStatus.MISSED:
             revised = _new_measure(form, revision_of=row)
             row.status = MeasureStatus.REVISED
-            db.session.commit()
             flash(_("The revised measure is tracked again."), "success")
             return redirect(url_for("figures.measure", measure_id=revised.id))
     return render_template("figures/measure.html", row=row, form=form, labels=LABELS), (422 if request.method == "POST" else 200)

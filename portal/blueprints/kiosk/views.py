@@ -1,10 +1,12 @@
 """The lobby screen: /kiosk/<secret>, no login. The page polls /kiosk/<secret>/slides with
-If-None-Match; when nothing changed the answer is 304 after one small query (the cache versions)."""
+If-None-Match (when nothing changed the answer is 304 after one small query, portal/fastpath.py)
+and posts a heartbeat to /kiosk/<secret>/alive once a minute."""
 from flask import abort, make_response, render_template, request
 from flask_babel import force_locale
 from markupsafe import Markup
 
 from portal.blueprints.kiosk import bp
+from portal.extensions import csrf
 from portal.models import utcnow
 from portal.services import kiosk, settings
 
@@ -20,7 +22,6 @@ def _screen(secret):
 def screen(secret):
     info = _screen(secret)
     now = utcnow()
-    kiosk.report_in(info, now)
     with force_locale("zh_Hans"):  # the lobby speaks the community's language
         slides, etag = kiosk.content(info, now)
         response = make_response(render_template(
@@ -36,7 +37,6 @@ def screen(secret):
 def slides(secret):
     info = _screen(secret)
     now = utcnow()
-    kiosk.report_in(info, now)
     with force_locale("zh_Hans"):
         body, etag = kiosk.content(info, now)
     if request.if_none_match.contains(etag):
@@ -47,3 +47,10 @@ def slides(secret):
     response.set_etag(etag)
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+@bp.route("/<secret>/alive", methods=["POST"])
+@csrf.exempt  # a screen has no session; its secret is its credential
+def alive(secret):
+    kiosk.report_in(_screen(secret), utcnow())
+    return "", 204

@@ -52,7 +52,6 @@ def language():
         session["lang"] = lang
         if current_user.is_authenticated:
             db.session.get(User, current_user.id).language = lang
-            db.session.commit()
     return redirect(safe_next(request.form.get("next", "")) or url_for("main.index"))
 
 
@@ -61,7 +60,6 @@ def healthz():
     try:
         db.session.execute(text("SELECT 1"))
     except Exception as exc:  # any failure to reach the database is "unhealthy"
-        db.session.rollback()
         current_app.logger.warning("healthz: database unreachable: %s", exc)
         return jsonify(status="unavailable"), 503
     return jsonify(status="ok")

@@ -1,5 +1,6 @@
 """Notice board (S2.3.1), building bulletins (S2.3.2), posters, attachments and questions (S3.1.3)."""
 import secrets
+from datetime import datetime
 
 from flask import abort, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
@@ -75,10 +76,14 @@ def index():
         "labels": None,
         "items_html": None,
     }
+    newest = max((n.publish_at for n in [*pinned, *page]), default=None)
     if cursor is None:
         snap = notices.snapshot(current_user, now, resident_building_ids())
         locale = str(get_locale())
         context["items_html"] = notices.items_html([*pinned, *page], notices.prerendered(snap, locale, now), seen)
+        if newest is not None and (seen is None or newest > seen):
+            # "New since your last visit": the page posts that it was seen (notices.seen)
+            context["items_html"] += Markup(render_template("notices/_seen.html", upto=newest.isoformat()))  # noqa: S704 - a template
         if not wants_fragment() and "_flashes" not in session and not request.query_string:
             response = _cached_board_page(snap, locale, now, context)
         else:
@@ -86,13 +91,24 @@ def index():
     else:
         context["labels"] = {k: str(v) for k, v in CATEGORY_LABELS.items()}
         response = render("notices/index.html", "notices/_list.html", **context)
-    newest = max((n.publish_at for n in [*pinned, *page]), default=None)
-    if cursor is None and newest is not None and (seen is None or newest > seen):
-        # "New since your last visit": the marks stay for this view, gone on the next.
-        db.session.execute(update(User).where(User.id == current_user.id).values(notices_seen_at=now))
-        cache.bump(cache.PEOPLE)
-        db.session.commit()
     return response
+
+
+@bp.route("/seen", methods=["POST"])
+@login_required
+def seen():
+    """The board was shown up to the notice published at `upto`: its "new" marks go on the next view."""
+    try:
+        upto = datetime.fromisoformat(request.form.get("upto", ""))
+    except ValueError:
+        return "", 204
+    if upto.tzinfo is None:
+        return "", 204
+    user = db.session.get(User, current_user.id)
+    upto = min(upto, utcnow())
+    if user.notices_seen_at is None or upto > user.notices_seen_at:
+        user.notices_seen_at = upto
+    return "", 204
 
 
 def _cached_board_page(snap, locale, now, context):
@@ -134,6 +150,8 @@ def _building_choices(form):
 
 
 def _save_files(notice, files):
+    """Attaches the files; if any is refused, raises UploadRejected with every refusal (the
+    caller's savepoint then keeps none of them)."""
     errors = []
     for f in files or []:
         if not f or not f.filename:
@@ -142,7 +160,8 @@ def _save_files(notice, files):
             notices.attach(notice, f.filename, f.read())
         except UploadRejected as exc:
             errors.append(f"{f.filename}: {exc}")
-    return errors
+    if errors:
+        raise UploadRejected(errors)
 
 
 def _edit(notice):
@@ -157,28 +176,18 @@ def _edit(notice):
         publish_at = form.publish_at.utc if action == "publish" else None
         if action == "publish" and publish_at is None:
             publish_at = notice.publish_at if notice.publish_at and notice.publish_at <= now else now
-        file_errors = []
         with db.session.no_autoflush:
             chosen = [buildings[i] for i in form.buildings.data or [] if i in buildings]
-        notices.save(
-            notice,
-            title=form.title.data,
-            body=form.body.data,
-            category=form.category.data,
-            community_wide=form.community_wide.data,
-            buildings=chosen,
-            publish_at=publish_at,
-            expires_at=form.expires_at.utc,
-            is_pinned=form.is_pinned.data,
-            actor=current_user,
-            now=now,
-        )
-        file_errors = _save_files(notice, form.files.data)
-        if file_errors:
-            db.session.rollback()
-            form.files.errors = file_errors
-            return render_template("notices/edit.html", form=form, notice=notice if notice.id else None), 422
-        db.session.commit()
+        existing = notice.id is not None
+        try:
+            with db.session.begin_nested():
+                notices.save(notice, title=form.title.data, body=form.body.data, category=form.category.data,
+                             community_wide=form.community_wide.data, buildings=chosen, publish_at=publish_at,
+                             expires_at=form.expires_at.utc, is_pinned=form.is_pinned.data, actor=current_user, now=now)
+                _save_files(notice, form.files.data)
+        except UploadRejected as exc:
+            form.files.errors = list(exc.args[0])
+            return render_template("notices/edit.html", form=form, notice=notice if existing else None), 422
         flash(_("The notice was saved."), "success")
         return redirect(url_for("notices.show", notice_id=notice.id))
     status = 422 if request.method == "POST" else 200
@@ -228,7 +237,6 @@ def withdraw(notice_id):
     form = WithdrawForm()
     if form.validate_on_submit():
         notices.withdraw(notice, form.reason.data, current_user, utcnow())
-        db.session.commit()
         flash(_("The notice was withdrawn."), "success")
     else:
         flash(_("Give a reason for withdrawing the notice."), "error")
@@ -241,7 +249,6 @@ def lift(notice_id):
     notice = db.session.get(Notice, notice_id) or abort(404)
     if notice.is_emergency and notice.lifted_at is None:
         notices.lift(notice, current_user, utcnow())
-        db.session.commit()
         flash(_("The emergency banner was lifted."), "success")
     return redirect(url_for("notices.show", notice_id=notice.id))
 
@@ -252,13 +259,13 @@ def upload(notice_id):
     notice = db.session.get(Notice, notice_id) or abort(404)
     form = AttachmentForm()
     if form.validate_on_submit():
-        errors = _save_files(notice, form.files.data)
-        if errors:
-            db.session.rollback()
-            for e in errors:
+        try:
+            with db.session.begin_nested():
+                _save_files(notice, form.files.data)
+        except UploadRejected as exc:
+            for e in exc.args[0]:
                 flash(e, "error")
         else:
-            db.session.commit()
             flash(_("The attachments were added."), "success")
     return redirect(url_for("notices.show", notice_id=notice_id))
 
@@ -294,7 +301,6 @@ def ask(notice_id):
     if form.validate_on_submit():
         resident = db.session.get(User, current_user.id)
         question, _created = tickets.ask_on_notice(notice, resident, form.body.data, utcnow(), form.idempotency_key.data or None)
-        db.session.commit()
         if hx:
             response = make_response(
                 render_template("notices/_ask.html", notice=notice, question_form=QuestionForm(formdata=None), asked=question)
@@ -345,7 +351,6 @@ def answer(question_id):
             form.answer.errors.append(str(exc))
             status = 422
         else:
-            db.session.commit()
             form = AnswerForm(formdata=None)
             if not hx:
                 flash(_("The answer was published."), "success")

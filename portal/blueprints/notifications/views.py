@@ -65,7 +65,6 @@ def open_(notification_id):
         abort(400)
     item = _mine(notification_id)
     inbox.mark_read(current_user.id, utcnow(), item.id)
-    db.session.commit()
     return redirect(safe_next(item.link) or url_for("notifications.index"))
 
 
@@ -76,7 +75,6 @@ def read(notification_id):
         abort(400)
     item = _mine(notification_id)
     inbox.mark_read(current_user.id, utcnow(), item.id)
-    db.session.commit()
     if wants_fragment():
         return render_template("notifications/_item.html", n=item, confirm=ConfirmForm(formdata=None))
     return redirect(url_for("notifications.index"))
@@ -88,5 +86,4 @@ def read_all():
     if not ConfirmForm().validate_on_submit():
         abort(400)
     inbox.mark_read(current_user.id, utcnow())
-    db.session.commit()
     return redirect(url_for("notifications.index"))

@@ -93,7 +93,6 @@ def new():
             records.add(form.kind.data, form.occurred_at.utc or now, form.content.data, current_user, now, place=form.place.data or "",
                         participants=form.participants.data or "", result=form.result.data or "", resident=resident, ticket=ticket,
                         event=event)
-            db.session.commit()
             flash(_("The record was filed."), "success")
             return redirect(url_for("records.index"))
     return render_template("records/new.html", form=form), (422 if request.method == "POST" else 200)
@@ -155,7 +154,7 @@ def training():
                                       held_on=form.held_on.data, trainer=form.trainer.data.strip())
         session_row.attendees = [TrainingAttendance(user_id=i) for i in form.attendees.data or []]
         db.session.add(session_row)
-        db.session.commit()
+        db.session.flush()
         flash(_("The training session was recorded."), "success")
         return redirect(url_for("records.training_session", session_id=session_row.id))
     sessions = db.session.scalars(select(TrainingSession).order_by(TrainingSession.held_on.desc()).limit(100)).all()
@@ -174,7 +173,6 @@ def training_session(session_id):
                     flash(_("Scores are whole numbers from 0 to 100."), "error")
                     return render_template("records/session.html", row=row, **_labels()), 422
                 attendance.score = int(raw)
-        db.session.commit()
         flash(_("Saved."), "success")
         return redirect(url_for("records.training_session", session_id=row.id))
     return render_template("records/session.html", row=row, **_labels())

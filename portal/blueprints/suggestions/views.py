@@ -79,7 +79,6 @@ def new():
         author = db.session.get(User, current_user.id)
         item = suggestions.post(author, _home(), form.topic.data, form.title.data, form.body.data, form.anonymous.data,
                                 form.only_my_building.data, utcnow(), form.idempotency_key.data or None)
-        db.session.commit()
         flash(_("Thank you. Your suggestion is in the box; the service centre opens it regularly."), "success")
         return redirect(url_for("suggestions.show", suggestion_id=item.id))
     return render_template("suggestions/new.html", form=form), (422 if request.method == "POST" else 200)
@@ -124,7 +123,6 @@ def support(suggestion_id):
     except SuggestionError as exc:
         flash(str(exc), "error")
         return redirect(url_for("suggestions.show", suggestion_id=item.id))
-    db.session.commit()
     if request.headers.get("HX-Request"):
         return render_template("suggestions/_support.html", item=item, supported=True, support_form=ConfirmForm())
     flash(_("Thank you for your support.") if counted else _("Your household already supports this."), "success")
@@ -141,12 +139,11 @@ def _staff_act(suggestion_id, name, form_class, perform, message):
     if not form.validate_on_submit():
         return _page(item, {name: form}, 422)
     try:
-        perform(item, form)
+        with db.session.begin_nested():
+            perform(item, form)
     except SuggestionError as exc:
-        db.session.rollback()
         flash(str(exc), "error")
         return _page(db.session.get(Suggestion, suggestion_id), {name: form}, 422)
-    db.session.commit()
     flash(message, "success")
     return redirect(url_for("suggestions.show", suggestion_id=suggestion_id))
 
@@ -204,7 +201,6 @@ def box():
         if not ConfirmForm().validate_on_submit():
             abort(400)
         opening, items = suggestions.open_box(current_user, utcnow())
-        db.session.commit()
         opened = (opening, items)
     waiting = suggestions.unread()
     history = db.session.scalars(select(BoxOpening).order_by(BoxOpening.id.desc()).limit(20)).all()

@@ -34,9 +34,7 @@ def events():
             raise ValueError("not an object")
         call = telephony.handle(event, utcnow())
     except (ValueError, telephony.TelephonyError) as exc:
-        db.session.rollback()
         return jsonify(error=str(exc)[:200]), 400
-    db.session.commit()
     return jsonify(ok=True, call=call.id, resident=bool(call.resident_id))
 
 
@@ -65,7 +63,6 @@ def take(call_id):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     telephony.take(call, db.session.get(User, current_user.id))
-    db.session.commit()
     params = {"caller_phone": call.caller, "call": call.id}
     if call.resident_id:
         params["resident_id"] = call.resident_id

@@ -286,24 +286,23 @@ def _resident_new():
             abort(404)
         files = [(f.filename, f.read()) for f in form.photos.data or [] if f and f.filename]
         try:
-            ticket, _created = tickets.create(
-                category=form.category.data,
-                channel=TicketChannel.ONLINE,
-                description=form.description.data,
-                actor=resident,
-                now=utcnow(),
-                resident=resident,
-                unit=unit,
-                is_urgent=form.is_urgent.data,
-                preferred_visit=form.preferred_visit.data,
-                photos=files,
-                idempotency_key=form.idempotency_key.data or None,
-            )
+            with db.session.begin_nested():
+                ticket, _created = tickets.create(
+                    category=form.category.data,
+                    channel=TicketChannel.ONLINE,
+                    description=form.description.data,
+                    actor=resident,
+                    now=utcnow(),
+                    resident=resident,
+                    unit=unit,
+                    is_urgent=form.is_urgent.data,
+                    preferred_visit=form.preferred_visit.data,
+                    photos=files,
+                    idempotency_key=form.idempotency_key.data or None,
+                )
         except (UploadRejected, TicketError) as exc:
-            db.session.rollback()
             form.photos.errors = [str(exc)]
         else:
-            db.session.commit()
             flash(_("Registered as %(number)s. We will answer by %(due)s.", number=ticket.number, due=_due(ticket)), "success")
             return redirect(url_for("tickets.show", ticket_id=ticket.id))
     return render_template("tickets/new.html", form=form), (422 if request.method == "POST" else 200)
@@ -337,31 +336,30 @@ def _intake():
         unit = next((u for u in units if u.id == form.unit_id.data), units[0] if len(units) == 1 else None)
         files = [(f.filename, f.read()) for f in form.photos.data or [] if f and f.filename]
         try:
-            ticket, _created = tickets.create(
-                category=form.category.data,
-                channel=TicketChannel.RELAYED if relayed else form.channel.data,
-                description=form.description.data,
-                actor=current_user,
-                now=utcnow(),
-                resident=resident,
-                unit=unit,
-                caller_name=form.caller_name.data,
-                caller_phone=form.caller_phone.data,
-                caller_unit=form.caller_unit.data,
-                is_urgent=form.is_urgent.data,
-                preferred_visit=form.preferred_visit.data,
-                photos=files,
-                idempotency_key=form.idempotency_key.data or None,
-                gov_order_number="" if relayed else form.gov_order_number.data,
-            )
+            with db.session.begin_nested():
+                ticket, _created = tickets.create(
+                    category=form.category.data,
+                    channel=TicketChannel.RELAYED if relayed else form.channel.data,
+                    description=form.description.data,
+                    actor=current_user,
+                    now=utcnow(),
+                    resident=resident,
+                    unit=unit,
+                    caller_name=form.caller_name.data,
+                    caller_phone=form.caller_phone.data,
+                    caller_unit=form.caller_unit.data,
+                    is_urgent=form.is_urgent.data,
+                    preferred_visit=form.preferred_visit.data,
+                    photos=files,
+                    idempotency_key=form.idempotency_key.data or None,
+                    gov_order_number="" if relayed else form.gov_order_number.data,
+                )
         except (UploadRejected, TicketError) as exc:
-            db.session.rollback()
             form.photos.errors = [str(exc)]
         else:
             call = db.session.get(Call, int(form.call_id.data)) if (form.call_id.data or "").isdigit() and len(form.call_id.data) < 10 else None
             if call is not None:  # the call that brought it
                 call.ticket_id = ticket.id
-            db.session.commit()
             flash(_("Registered as %(number)s.", number=ticket.number), "success")
             return redirect(url_for("tickets.show", ticket_id=ticket.id))
     now = utcnow()
@@ -527,13 +525,12 @@ def _act(ticket_id, name, form_class, allowed, perform, message):
     if not form.validate_on_submit():
         return _page(ticket, {name: form}, 422)
     try:
-        perform(ticket, form, utcnow())
+        with db.session.begin_nested():
+            perform(ticket, form, utcnow())
     except (TicketError, UploadRejected, paging.PagingError) as exc:
-        db.session.rollback()
         ticket = _visible(ticket_id)
         flash(str(exc), "error")
         return _page(ticket, {name: form}, 422)
-    db.session.commit()
     flash(message, "success")
     return redirect(url_for("tickets.show", ticket_id=ticket.id))
 
@@ -708,12 +705,11 @@ def ack_link(page_id, sig):
     form = ConfirmForm()
     if request.method == "POST" and form.validate_on_submit():
         try:
-            paging.acknowledge(ticket, db.session.get(User, current_user.id), now, "link", page=page)
+            with db.session.begin_nested():
+                paging.acknowledge(ticket, db.session.get(User, current_user.id), now, "link", page=page)
         except paging.PagingError as exc:
-            db.session.rollback()
             flash(str(exc), "error")
             return redirect(url_for("tickets.show", ticket_id=ticket.id))
-        db.session.commit()
         flash(_("Acknowledged: paging has stopped."), "success")
         return redirect(url_for("tickets.show", ticket_id=ticket.id))
     return render_template("tickets/ack.html", ticket=ticket, page=page, form=form, sig=sig, now=now, **_labels())

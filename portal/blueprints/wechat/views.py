@@ -94,7 +94,6 @@ def callback():
     data = _payload(message)
     now = utcnow()
     _store(_external_id(message, data), data, now)
-    db.session.commit()
     reply = _passive_reply(message)
     if reply is None:
         return Response("success", mimetype="text/plain")
@@ -175,7 +174,6 @@ def confirm():
         user.wechat_bound_at = now
         prefs.set_consent(user, Channel.WECHAT, True, "WeChat binding", now)
         session.pop(PENDING, None)
-        db.session.commit()
         flash(_("Your WeChat is bound: we will send you messages there."), "success")
         return redirect(url_for("account.index") + "#channels")
     return render_template("wechat/confirm.html", form=form)

@@ -76,8 +76,14 @@
     });
   }
 
+  function alive() {  // the heartbeat: staff see a screen that stopped reporting
+    fetch(body.getAttribute("data-alive-url"), { method: "POST", cache: "no-store" }).catch(function () {});
+  }
+
   stamp();
   tick();
+  alive();
+  setInterval(alive, 60000);
   setInterval(tick, 10000);
   show(0);
   rotate();

@@ -34,7 +34,6 @@ from portal.models import (
 )
 from portal.services import demo, kiosk, notices, paging, tickets
 from tests.blueprints.test_notices import PNG
-from tests.conftest import PortalClient
 
 READ_ONLY = re.compile(r"^\s*(SELECT|WITH|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA)\b", re.I)
 MODELS = {

@@ -2,7 +2,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, LargeBinary, String, Table, Text
+from sqlalchemy import Column, ForeignKey, Index, LargeBinary, String, Table, Text, and_, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -67,6 +67,11 @@ class Notice(db.Model):
 
     def is_current(self, now):
         return self.is_published(now) and (self.expires_at is None or self.expires_at > now)
+
+    @classmethod
+    def current_clause(cls, now):
+        """is_current() as SQL."""
+        return and_(cls.publish_at <= now, cls.withdrawn_at.is_(None), or_(cls.expires_at.is_(None), cls.expires_at > now))
 
     def state(self, now):
         if self.withdrawn_at is not None:

@@ -5,9 +5,8 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Consultation, ConsultationAnswer, ConsultationOption, Residency, Unit, consultation_building
+from portal.models import Consultation, ConsultationAnswer, ConsultationOption, Residency, Unit
 from portal.notify import Audience, notify
-from portal.permissions import BACK_OFFICE
 
 
 class ConsultationError(ValueError):
@@ -52,12 +51,6 @@ def owner_units(user, consultation):
         )
         if u.building_id in aimed
     ]
-
-
-def visible_clause(user, building_ids):
-    if user.role in BACK_OFFICE:
-        return ()
-    return (Consultation.id.in_(select(consultation_building.c.consultation_id).where(consultation_building.c.building_id.in_(building_ids or [-1]))),)
 
 
 def answer(consultation, user, unit, option_id, now):

@@ -6,7 +6,7 @@ from datetime import timedelta
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.i18n import to_local
@@ -21,9 +21,7 @@ from portal.models import (
     SignupStatus,
     TicketChannel,
     Unit,
-    event_building,
 )
-from portal.permissions import BACK_OFFICE
 from portal.notify import notify
 from portal.services import notices, settings, tickets
 
@@ -106,20 +104,6 @@ def announce(event, actor, now):
     )
     event.notice_id = notice.id
     return notice
-
-
-def visible_clause(user, building_ids):
-    if user.role in BACK_OFFICE:
-        return ()
-    return (
-        or_(Event.is_community_wide, Event.id.in_(select(event_building.c.event_id).where(event_building.c.building_id.in_(building_ids or [-1])))),
-    )
-
-
-def can_see(user, event, building_ids):
-    if user.role in BACK_OFFICE:
-        return True
-    return event.is_community_wide or any(b.id in set(building_ids or ()) for b in event.buildings)
 
 
 def seats_taken(event):

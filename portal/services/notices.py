@@ -18,7 +18,6 @@ from portal.models import (
     Notice,
     NoticeCategory,
     Role,
-    notice_building,
 )
 from portal.notify import Audience, notify
 
@@ -68,45 +67,6 @@ def _clean(html):
     )
 
 
-def current_clause(now):
-    return and_(
-        Notice.publish_at <= now,
-        Notice.withdrawn_at.is_(None),
-        or_(Notice.expires_at.is_(None), Notice.expires_at > now),
-    )
-
-
-def scope_clause(building_ids):
-    """Community-wide notices, and bulletins for any of these buildings."""
-    in_buildings = select(notice_building.c.notice_id).where(notice_building.c.building_id.in_(building_ids or [-1]))
-    return or_(Notice.is_community_wide, Notice.id.in_(in_buildings))
-
-
-def visible_clause(user, now, building_ids=None):
-    """What a user may read: residents see current notices in their scope; the back office sees all current."""
-    clause = current_clause(now)
-    if user is None or not user.is_authenticated:
-        return and_(clause, Notice.is_community_wide)
-    if user.role in (Role.RESIDENT, Role.COMMITTEE):
-        if building_ids is None:
-            building_ids = permissions.building_ids_of(user)
-        return and_(clause, scope_clause(building_ids))
-    return clause
-
-
-def can_read(user, notice, now):
-    if user.is_authenticated and user.role not in (Role.RESIDENT, Role.COMMITTEE):
-        return True  # the back office reads every notice in every state
-    if not notice.is_current(now):
-        return False
-    if notice.is_community_wide:
-        return True
-    if not user.is_authenticated:
-        return False
-    mine = set(permissions.building_ids_of(user))
-    return any(b.id in mine for b in notice.buildings)
-
-
 LIST_COLUMNS = (
     Notice.id,
     Notice.title,
@@ -132,7 +92,7 @@ def board(user, now, before=None, building_ids=None):
         snap = snapshot(user, now, building_ids)
         return snap["pinned"], snap["page"], snap["cursor"]
     at, nid = before
-    return _page(visible_clause(user, now, building_ids), at, nid)
+    return _page(permissions.notice_scope(user, now, building_ids), at, nid)
 
 
 def _page(visible, at=None, nid=None):
@@ -150,7 +110,7 @@ def _page(visible, at=None, nid=None):
 def _audience(user, building_ids):
     if user is None or not user.is_authenticated:
         return "public"
-    if user.role in (Role.RESIDENT, Role.COMMITTEE):
+    if permissions.has_home(user):
         return tuple(sorted(building_ids if building_ids is not None else permissions.building_ids_of(user)))
     return "all"
 
@@ -163,7 +123,7 @@ def snapshot(user, now, building_ids=None):
     audience = _audience(user, building_ids)
 
     def build():
-        visible = visible_clause(user, now, list(audience) if isinstance(audience, tuple) else building_ids)
+        visible = permissions.notice_scope(user, now, list(audience) if isinstance(audience, tuple) else building_ids)
         pinned = _rows(select(*LIST_COLUMNS).where(visible, Notice.is_pinned).order_by(Notice.publish_at.desc(), Notice.id.desc()))
         _, page, cursor = _page(visible)
         emergencies = _rows(
@@ -272,7 +232,7 @@ def tell(notice, now):
 def publish_due(now):
     """Worker: scheduled notices whose time has come are told to their audience."""
     due = db.session.scalars(
-        select(Notice).where(current_clause(now), Notice.mailed_at.is_(None)).order_by(Notice.publish_at).limit(50)
+        select(Notice).where(Notice.current_clause(now), Notice.mailed_at.is_(None)).order_by(Notice.publish_at).limit(50)
     ).all()
     for notice in due:
         tell(notice, now)

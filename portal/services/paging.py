@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import OPEN_STATUSES, EventKind, Page, Role, Ticket, User
@@ -151,14 +151,6 @@ def page_for_link(page_id, sig, user, now):
     if now - page.created_at > timedelta(hours=LINK_HOURS):
         return None
     return page
-
-
-def was_paged(user, ticket):
-    return db.session.scalar(select(exists().where(Page.ticket_id == ticket.id, Page.user_id == user.id)))
-
-
-def paged_clause(user):
-    return exists().where(Page.ticket_id == Ticket.id, Page.user_id == user.id)
 
 
 def acknowledge(ticket, person, now, via, page=None):

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from flask import current_app
 
@@ -190,3 +191,41 @@ def reset_password(user):
     user.set_password(password)
     auth.end_all_sessions(user)
     return password
+
+
+def back_office_staff():
+    """Everyone active who works for the company, by name (owners of studies, measures, trainees)."""
+    from portal.permissions import BACK_OFFICE
+
+    return db.session.scalars(select(User).where(User.role.in_(BACK_OFFICE), User.is_active).order_by(User.name)).all()
+
+
+def desk_colleagues(user):
+    """The other active people of customer service (to hand a conversation over)."""
+    from portal.permissions import DESK
+
+    return db.session.scalars(select(User).where(User.role.in_(DESK), User.is_active, User.id != user.id).order_by(User.name)).all()
+
+
+def resident_by_phone(phone):
+    return db.session.scalar(select(User).where(User.phone == phone, User.role == Role.RESIDENT)) if phone else None
+
+
+def department_staff(department_id):
+    """The active staff of a department, by name (whom a head may assign)."""
+    return db.session.scalars(
+        select(User).where(User.department_id == department_id, User.is_active, User.role != Role.RESIDENT).order_by(User.name)
+    ).all()
+
+
+def find_residents(q, limit=20):
+    """Active residents whose phone, name or unit number contains `q` (to take their call)."""
+    like = f"%{q}%"
+    in_units = select(Residency.user_id).join(Unit, Unit.id == Residency.unit_id).where(Unit.number.like(like))
+    return db.session.scalars(
+        select(User)
+        .options(selectinload(User.residencies).selectinload(Residency.unit).selectinload(Unit.building))
+        .where(User.role == Role.RESIDENT, User.is_active, or_(User.phone.like(like), User.name.like(like), User.id.in_(in_units)))
+        .order_by(User.name)
+        .limit(limit)
+    ).all()

@@ -21,7 +21,6 @@ from portal.models import (
     User,
 )
 from portal.notify import notify
-from portal.permissions import BACK_OFFICE
 from portal.services import tickets
 
 TOPIC_LABELS = {
@@ -44,16 +43,6 @@ STATUS_LABELS = {
 
 class SuggestionError(ValueError):
     pass
-
-
-def visible_clause(user, building_ids):
-    """Residents: community-wide suggestions and those about their buildings; hidden ones only their own."""
-    if user.role in BACK_OFFICE:
-        return ()
-    return (
-        or_(Suggestion.building_id.is_(None), Suggestion.building_id.in_(building_ids or [-1])),
-        or_(Suggestion.hidden_at.is_(None), Suggestion.author_id == user.id),
-    )
 
 
 def post(author, unit, topic, title, body, anonymous, only_my_building, now, idempotency_key=None):

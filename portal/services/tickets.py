@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from portal import permissions
 from portal.extensions import db
 from portal.i18n import to_local
 from portal.notify import notify
@@ -664,62 +665,10 @@ def handlers(ticket, now):
 # Who sees what
 
 
-def visible_clause(user):
-    """Residents: their own tickets. Heads: their department's. Workers: what they relayed. Staff: all."""
-    if user.role in (Role.STAFF, Role.ADMIN):
-        return None
-    if user.role == Role.HEAD:
-        return or_(
-            exists().where(TicketDepartment.ticket_id == Ticket.id, TicketDepartment.department_id == (user.department_id or -1)),
-            Ticket.assignee_id == user.id,
-            paging.paged_clause(user),
-        )
-    if user.role == Role.WORKER:
-        return or_(Ticket.created_by_id == user.id, Ticket.assignee_id == user.id, paging.paged_clause(user))
-    if user.role == Role.RESIDENT:
-        return Ticket.resident_id == user.id
-    return Ticket.id < 0  # committee: nothing about individual residents
-
-
-def can_view(user, ticket):
-    if not user.is_authenticated:
-        return False
-    if user.role in (Role.STAFF, Role.ADMIN):
-        return True
-    if ticket.assignee_id is not None and ticket.assignee_id == user.id:
-        return True
-    if user.role in (Role.HEAD, Role.WORKER) and ticket.page_round and paging.was_paged(user, ticket):
-        return True  # whoever was paged for an emergency can open it
-    if user.role == Role.HEAD:
-        return user.department_id is not None and any(d.department_id == user.department_id for d in ticket.departments)
-    if user.role == Role.WORKER:
-        return ticket.created_by_id == user.id
-    if user.role == Role.RESIDENT:
-        return ticket.resident_id == user.id
-    return False
-
-
-def can_work(user, ticket):
-    """Progress, notes, hold, resolve: customer service, the heads of its departments, and the
-    person it is assigned to."""
-    if not user.is_authenticated:
-        return False
-    if ticket.assignee_id is not None and ticket.assignee_id == user.id and ticket.is_open:
-        return True
-    if user.role in (Role.HEAD, Role.WORKER) and ticket.page_round and ticket.is_open and paging.was_paged(user, ticket):
-        return True
-    return user.role in (Role.STAFF, Role.ADMIN) or (user.role == Role.HEAD and can_view(user, ticket))
-
-
-def can_direct(user):
-    """Classify, transfer, record calls, feedback, formal replies, call-back ratings: customer service."""
-    return user.role in (Role.STAFF, Role.ADMIN)
-
-
 def register_query(user, filters, now):
     """The register, filtered; keyset-paginated by id (newest first) by the caller."""
     query = select(Ticket)
-    clause = visible_clause(user)
+    clause = permissions.ticket_scope(user)
     if clause is not None:
         query = query.where(clause)
     f = filters

@@ -24,7 +24,6 @@ from portal.models import (
     Sender,
     Ticket,
     TicketChannel,
-    User,
     utcnow,
 )
 from portal.services import chat, settings

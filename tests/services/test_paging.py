@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from portal.database import unit_of_work
 from portal.extensions import db
-from portal.models import Channel, Delivery, DeliveryStatus, Department, EventKind, Page, Role, Ticket, TicketEvent, User
+from portal.models import Channel, Delivery, DeliveryStatus, Department, EventKind, Page, Role, User
 from portal.services import duty, paging, settings, tickets
 from portal.services.tickets import TicketError
 

@@ -5,7 +5,6 @@ from flask_login import current_user, login_user, logout_user
 
 from portal.blueprints.auth import bp
 from portal.blueprints.auth.forms import LoginForm
-from portal.extensions import db
 from portal.i18n import safe_next
 from portal.services import auth
 

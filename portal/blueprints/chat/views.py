@@ -12,30 +12,18 @@ from portal.downloads import download
 from portal.extensions import db
 from portal.forms import ConfirmForm, choices
 from portal.htmx import wants_fragment
-from portal.models import Blob, CannedReply, ChatMessage, Conversation, Role, Sender, Ticket, User, utcnow
+from portal.models import Blob, CannedReply, ChatMessage, Conversation, Sender, Ticket, User, utcnow
 from portal.notify import phones
-from portal.permissions import role_required
-from portal.services import chat, tickets
+from portal.permissions import DESK, can_see_conversation, get_or_404, is_desk, is_resident, role_required
+from portal.services import chat, people, tickets
 from portal.services.notices import UploadRejected, store_blob
 
-DESK = (Role.STAFF, Role.ADMIN)
 PHOTO_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/heic"}
-
-
-def is_desk(user):
-    return user.is_authenticated and user.role in DESK
 
 
 def _visible(conversation_id):
     """The conversation, if this person may read it; otherwise 404 like a missing one."""
-    conversation = db.session.get(Conversation, conversation_id)
-    if conversation is None:
-        abort(404)
-    if is_desk(current_user):
-        return conversation
-    if current_user.role == Role.RESIDENT and conversation.resident_id == current_user.id:
-        return conversation
-    abort(404)
+    return get_or_404(Conversation, conversation_id, can_see_conversation)
 
 
 def etag(conversation, viewer):
@@ -80,7 +68,7 @@ def _context(conversation, form=None):
     desk = is_desk(current_user)
     context = _chat_context(conversation, form)
     if desk and conversation is not None:
-        colleagues = db.session.scalars(select(User).where(User.role.in_(DESK), User.is_active, User.id != current_user.id).order_by(User.name)).all()
+        colleagues = people.desk_colleagues(current_user)
         handover = HandOverForm(formdata=None)
         handover.colleague.choices = choices((u.id, u.name) for u in colleagues)
         open_tickets = db.session.scalars(select(Ticket).where(Ticket.resident_id == conversation.resident_id).order_by(Ticket.id.desc()).limit(5)
@@ -105,7 +93,7 @@ def _canned():
 def index():
     if is_desk(current_user):
         return _queue()
-    if current_user.role != Role.RESIDENT:
+    if not is_resident(current_user):
         abort(404)
     resident = db.session.get(User, current_user.id)
     conversation = chat.open_conversation(resident) or chat.latest_for(resident)
@@ -217,7 +205,7 @@ def take(conversation_id):
 def handover(conversation_id):
     def perform(conversation, now):
         colleague = db.session.get(User, request.form.get("colleague", type=int) or 0)
-        if colleague is None or colleague.role not in DESK or not colleague.is_active:
+        if colleague is None or not is_desk(colleague) or not colleague.is_active:
             raise chat.ChatError(_("Choose a colleague."))
         chat.hand_over(conversation, colleague, db.session.get(User, current_user.id), now)
 
@@ -249,7 +237,7 @@ def link(conversation_id):
     """An unknown WeChat follower is a resident the desk recognises."""
     def perform(conversation, now):
         number = phones.normalize(request.form.get("phone", ""))
-        resident = db.session.scalar(select(User).where(User.phone == number, User.role == Role.RESIDENT)) if number else None
+        resident = people.resident_by_phone(number)
         if resident is None:
             raise chat.ChatError(_("No resident has this mobile number."))
         chat.link_follower(conversation, resident, db.session.get(User, current_user.id), now)

@@ -6,37 +6,41 @@ from sqlalchemy import select
 
 from portal.blueprints.consultations import bp
 from portal.blueprints.consultations.forms import AnswerForm, ConsultationForm
-from portal.permissions import resident_building_ids
 from portal.extensions import db
 from portal.forms import choices
 from portal.models import Building, Consultation, ConsultationAnswer, Role, User, utcnow
-from portal.permissions import BACK_OFFICE, NOTICE_EDITORS, role_required
+from portal.permissions import (
+    OFFICE,
+    can_see_community,
+    can_see_consultation,
+    consultation_scope,
+    get_or_404,
+    is_back_office,
+    is_resident,
+    resident_building_ids,
+    role_required,
+)
 from portal.services import consultations
 from portal.services.consultations import ConsultationError
 
 
 def _visible(consultation_id):
-    item = db.session.get(Consultation, consultation_id)
-    if item is None or current_user.role == Role.COMMITTEE:
-        abort(404)
-    if current_user.role not in BACK_OFFICE and not set(resident_building_ids() or ()) & {b.id for b in item.buildings}:
-        abort(404)
-    return item
+    return get_or_404(Consultation, consultation_id, lambda user, item: can_see_consultation(user, item, resident_building_ids()))
 
 
 @bp.route("/")
 @login_required
 def index():
-    if current_user.role == Role.COMMITTEE:
+    if not can_see_community(current_user):
         abort(404)
     rows = db.session.scalars(
-        select(Consultation).where(*consultations.visible_clause(current_user, resident_building_ids())).order_by(Consultation.deadline.desc()).limit(50)
+        select(Consultation).where(*consultation_scope(current_user, resident_building_ids())).order_by(Consultation.deadline.desc()).limit(50)
     ).all()
     return render_template("consultations/index.html", rows=rows, now=utcnow())
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def new():
     form = ConsultationForm()
     form.buildings.choices = choices((b.id, b.name) for b in db.session.scalars(select(Building).where(Building.is_active).order_by(Building.name)))
@@ -56,12 +60,12 @@ def new():
 
 def _page(item, form=None, status=200):
     now = utcnow()
-    units = consultations.owner_units(current_user, item) if current_user.role == Role.RESIDENT else []
+    units = consultations.owner_units(current_user, item) if is_resident(current_user) else []
     answers = {}
     if units:
         answers = dict(db.session.execute(select(ConsultationAnswer.unit_id, ConsultationAnswer.option_id).where(
             ConsultationAnswer.consultation_id == item.id, ConsultationAnswer.unit_id.in_([u.id for u in units]))).all())
-    staff = current_user.role in BACK_OFFICE
+    staff = is_back_office(current_user)
     results = consultations.results(item) if staff or now >= item.deadline else None
     form = form or AnswerForm(formdata=None, option=answers.get(units[0].id) if units else None)
     form.option.choices = choices((o.id, o.label) for o in item.options)

@@ -12,17 +12,15 @@ from portal.blueprints.duty.forms import DayChangeForm, ShiftForm
 from portal.extensions import db
 from portal.forms import ConfirmForm, choices
 from portal.i18n import to_local
-from portal.models import Department, Role, utcnow
-from portal.permissions import BACK_OFFICE, role_required
+from portal.models import Department, utcnow
+from portal.permissions import BACK_OFFICE, can_edit_rota, role_required
 from portal.services import duty
 
 WEEKDAY_NAMES = (_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"), _l("Saturday"), _l("Sunday"))
 
 
 def _may_edit(department_id):
-    if current_user.role in (Role.STAFF, Role.ADMIN):
-        return True
-    return current_user.role == Role.HEAD and department_id is not None and current_user.department_id == department_id
+    return can_edit_rota(current_user, department_id)
 
 
 def _department(key):

@@ -22,8 +22,21 @@ from portal.i18n import to_local
 from portal.links import external_url
 from portal.models import Building, Event, EventSignup, EventType, Role, SignupStatus, Suggestion, User, utcnow
 from portal.pdf import render_pdf
-from portal.permissions import BACK_OFFICE, NOTICE_EDITORS, role_required
-from portal.services import events, suggestions
+from portal.permissions import (
+    BACK_OFFICE,
+    OFFICE,
+    can_edit_notices,
+    can_see_community,
+    can_see_event,
+    event_scope,
+    get_or_404,
+    is_back_office,
+    is_resident,
+    role_required,
+    viewer_kind,
+    suggestion_scope,
+)
+from portal.services import events
 from portal.services.events import SIGNUP_LABELS, TYPE_LABELS, EventError
 
 
@@ -32,28 +45,25 @@ def _labels():
 
 
 def _visible(event_id):
-    event = db.session.get(Event, event_id)
-    if event is None or current_user.role == Role.COMMITTEE or not events.can_see(current_user, event, resident_building_ids()):
-        abort(404)
-    return event
+    return get_or_404(Event, event_id, lambda user, event: can_see_event(user, event, resident_building_ids()))
 
 
 @bp.route("/")
 @login_required
 def index():
-    if current_user.role == Role.COMMITTEE:
+    if not can_see_community(current_user):
         abort(404)
     now = utcnow()
 
     def context():
         rows = db.session.scalars(
             select(Event)
-            .where(*events.visible_clause(current_user, resident_building_ids()), Event.ends_at >= now - timedelta(days=30))
+            .where(*event_scope(current_user, resident_building_ids()), Event.ends_at >= now - timedelta(days=30))
             .order_by(Event.starts_at)
             .limit(100)
         ).all()
         mine = {}
-        if current_user.role == Role.RESIDENT and rows:
+        if is_resident(current_user) and rows:
             mine = dict(db.session.execute(
                 select(EventSignup.event_id, EventSignup.status).where(
                     EventSignup.user_id == current_user.id, EventSignup.event_id.in_([e.id for e in rows]))
@@ -65,7 +75,7 @@ def index():
 
     # Kept per person (their sign-ups are on it), role and buildings (what they may see), until any
     # event or sign-up changes.
-    key = (current_user.id, current_user.role.value, tuple(resident_building_ids() or ()))
+    key = (current_user.id, viewer_kind(current_user), tuple(resident_building_ids() or ()))
     return render_kept("events", key, cache.COMMUNITY, "events/index.html", "events/_list.html", context, now)
 
 
@@ -86,7 +96,7 @@ def _event_form():
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def new():
     form = _event_form()
     breaches = []
@@ -113,7 +123,7 @@ def new():
 
 
 def _my_signup(event):
-    if current_user.role != Role.RESIDENT:
+    if not is_resident(current_user):
         return None, None
     home = events.household_of(current_user, event)
     if home is None:
@@ -128,7 +138,7 @@ def _page(event, forms=None, status=200):
             "change": ChangeForm(formdata=None, starts_at=event.starts_at, ends_at=event.ends_at, location=event.location),
             "cancel_event": CancelEventForm(formdata=None)}
     base.update(forms or {})
-    staff = current_user.role in BACK_OFFICE
+    staff = is_back_office(current_user)
     signups = []
     if staff:
         signups = db.session.scalars(
@@ -136,11 +146,11 @@ def _page(event, forms=None, status=200):
             .where(EventSignup.event_id == event.id).order_by(EventSignup.queued_at, EventSignup.id)
         ).all()
     agenda = db.session.scalars(select(Suggestion).where(
-        Suggestion.forum_id == event.id, Suggestion.hidden_at.is_(None), *suggestions.visible_clause(current_user, resident_building_ids())
+        Suggestion.forum_id == event.id, Suggestion.hidden_at.is_(None), *suggestion_scope(current_user, resident_building_ids())
     )).all()
     return render_template(
         "events/show.html", event=event, home=home, signup=signup, forms=base, staff=staff, signups=signups, agenda=agenda,
-        taken=events.seats_taken(event), now=utcnow(), editor=current_user.role in NOTICE_EDITORS, **_labels(),
+        taken=events.seats_taken(event), now=utcnow(), editor=can_edit_notices(current_user), **_labels(),
     ), status
 
 
@@ -183,7 +193,7 @@ def cancel(event_id):
 
 
 @bp.route("/<int:event_id>/change", methods=["POST"])
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def change(event_id):
     event = _visible(event_id)
     form = ChangeForm()
@@ -202,7 +212,7 @@ def change(event_id):
 
 
 @bp.route("/<int:event_id>/cancel-event", methods=["POST"])
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def cancel_event(event_id):
     event = _visible(event_id)
     form = CancelEventForm()
@@ -281,7 +291,7 @@ def feedback(event_id):
 
 
 @bp.route("/<int:event_id>/minutes", methods=["POST"])
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def minutes(event_id):
     event = _visible(event_id)
     form = MinutesForm()

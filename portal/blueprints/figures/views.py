@@ -15,15 +15,24 @@ from portal.extensions import db
 from portal.forms import choices
 from portal.htmx import render_kept
 from portal.i18n import to_local
-from portal.models import Department, FigureKey, Measure, MeasureStatus, PublishedFigures, Report, Role, TicketCategory, User, utcnow
+from portal.models import Department, FigureKey, Measure, MeasureStatus, PublishedFigures, Report, TicketCategory, utcnow
 from portal.pdf import render_pdf
-from portal.permissions import BACK_OFFICE, role_required
-from portal.services import figures, settings
+from portal.permissions import (
+    DESK,
+    FIGURE_READERS,
+    OFFICE,
+    can_see_report,
+    can_use_register,
+    can_write_figures,
+    figures_department,
+    get_or_404,
+    role_required,
+    viewer_kind,
+)
+from portal.services import figures, people, settings
 from portal.services.figures import LABELS
 from portal.services.tickets import CATEGORY_LABELS
 
-READERS = (Role.STAFF, Role.HEAD, Role.ADMIN, Role.COMMITTEE)
-WRITERS = (Role.STAFF, Role.HEAD, Role.ADMIN)
 
 
 def _day(name, default):
@@ -36,14 +45,11 @@ def _day(name, default):
 
 def _scope():
     """A head sees their department's figures; the committee the whole community, without links."""
-    if current_user.role == Role.HEAD:
-        return current_user.department_id
-    department = request.args.get("department", type=int)
-    return department if current_user.role != Role.COMMITTEE else None
+    return figures_department(current_user, request.args.get("department", type=int))
 
 
 @bp.route("/")
-@role_required(*READERS)
+@role_required(*FIGURE_READERS)
 def index():
     today = to_local(utcnow()).date()
     default_start, default_end = figures.half_year_before(today)
@@ -52,7 +58,7 @@ def index():
         start_day, end_day = default_start, default_end
     category = request.args.get("category") if request.args.get("category") in {c.value for c in TicketCategory} else None
     department = _scope()
-    building = request.args.get("building", type=int) if current_user.role != Role.COMMITTEE else None
+    building = request.args.get("building", type=int) if can_use_register(current_user) else None
 
     def context():
         start, end = figures.period(start_day, end_day)
@@ -63,14 +69,14 @@ def index():
             "result": result, "breakdowns": breakdowns, "start_day": start_day, "end_day": end_day, "category": category,
             "department": department, "building": building, "names": names, "labels": LABELS,
             "categories": {k: str(v) for k, v in CATEGORY_LABELS.items()},
-            "targets": {k: figures.target(k) for k in LABELS}, "links": current_user.role != Role.COMMITTEE,
+            "targets": {k: figures.target(k) for k in LABELS}, "links": can_use_register(current_user),
             "published": db.session.scalars(select(PublishedFigures).order_by(PublishedFigures.id.desc()).limit(1)).first(),
         }, None
 
     # Kept per view until any ticket changes (cache.TICKETS) or events and consultations do: it
     # never shows figures older than the newest record it includes.
     versions = cache.versions()
-    key = (current_user.role.value, start_day, end_day, category, department, building, versions.get(cache.COMMUNITY, 0),
+    key = (viewer_kind(current_user), start_day, end_day, category, department, building, versions.get(cache.COMMUNITY, 0),
            versions.get(cache.NOTICES, 0))  # the "last published" figures line
     return render_kept("dashboard", key, cache.TICKETS, "figures/index.html", "figures/index.html", context)
 
@@ -99,7 +105,7 @@ def _last_month(today):
 
 
 @bp.route("/publish", methods=["POST"])
-@role_required(Role.STAFF, Role.ADMIN)
+@role_required(*DESK)
 def publish():
     """Last month's headline figures, for residents and the lobby screens."""
     from flask_wtf.csrf import validate_csrf
@@ -138,10 +144,10 @@ def published():
 
 
 @bp.route("/reports", methods=["GET", "POST"])
-@role_required(*READERS)
+@role_required(*FIGURE_READERS)
 def reports():
     form = ReportForm()
-    if current_user.role in WRITERS and form.validate_on_submit():
+    if can_write_figures(current_user) and form.validate_on_submit():
         if form.period_end.data < form.period_start.data:
             form.period_end.errors.append(_("The last day must come after the first."))
         else:
@@ -150,22 +156,19 @@ def reports():
             db.session.add(report)
             db.session.flush()
             return redirect(url_for("figures.report", report_id=report.id))
-    elif request.method == "POST" and current_user.role not in WRITERS:
+    elif request.method == "POST" and not can_write_figures(current_user):
         abort(404)
     if request.method == "GET":
         form.period_start.data, form.period_end.data = figures.half_year_before(to_local(utcnow()).date())
     query = select(Report).order_by(Report.period_end.desc())
-    if current_user.role == Role.COMMITTEE:
+    if not can_write_figures(current_user):
         query = query.where(Report.published_at.is_not(None))
     return render_template("figures/reports.html", rows=db.session.scalars(query).all(), form=form,
-                           writer=current_user.role in WRITERS), (422 if form.errors else 200)
+                           writer=can_write_figures(current_user)), (422 if form.errors else 200)
 
 
 def _report(report_id):
-    report = db.session.get(Report, report_id)
-    if report is None or (current_user.role == Role.COMMITTEE and report.published_at is None):
-        abort(404)
-    return report
+    return get_or_404(Report, report_id, can_see_report)
 
 
 def _report_context(report):
@@ -184,11 +187,11 @@ def _report_context(report):
 
 
 @bp.route("/reports/<int:report_id>", methods=["GET", "POST"])
-@role_required(*READERS)
+@role_required(*FIGURE_READERS)
 def report(report_id):
     row = _report(report_id)
     if request.method == "POST":
-        if current_user.role not in WRITERS:
+        if not can_write_figures(current_user):
             abort(404)
         from flask_wtf.csrf import validate_csrf
 
@@ -199,11 +202,11 @@ def report(report_id):
             row.problems = request.form.get("problems", "")[:20000]
         flash(_("Saved."), "success")
         return redirect(url_for("figures.report", report_id=row.id))
-    return render_template("figures/report.html", writer=current_user.role in WRITERS, **_report_context(row))
+    return render_template("figures/report.html", writer=can_write_figures(current_user), **_report_context(row))
 
 
 @bp.route("/reports/<int:report_id>/report.pdf")
-@role_required(*READERS)
+@role_required(*FIGURE_READERS)
 def report_pdf(report_id):
     row = _report(report_id)
     with force_locale("zh_Hans"):  # the company's written report is Chinese
@@ -216,12 +219,12 @@ def report_pdf(report_id):
 
 def _measure_form(form):
     form.department_id.choices = choices([(0, "—")] + [(d.id, d.name) for d in db.session.scalars(select(Department).where(Department.is_active))])
-    form.owner_id.choices = choices((u.id, u.name) for u in db.session.scalars(select(User).where(User.role.in_(BACK_OFFICE), User.is_active).order_by(User.name)))
+    form.owner_id.choices = choices((u.id, u.name) for u in people.back_office_staff())
     return form
 
 
 @bp.route("/measures", methods=["GET", "POST"])
-@role_required(*WRITERS)
+@role_required(*OFFICE)
 def measures():
     form = _measure_form(MeasureForm())
     if form.validate_on_submit():
@@ -252,7 +255,7 @@ def _new_measure(form, revision_of=None):
 
 
 @bp.route("/measures/<int:measure_id>", methods=["GET", "POST"])
-@role_required(*WRITERS)
+@role_required(*OFFICE)
 def measure(measure_id):
     row = db.session.get(Measure, measure_id) or abort(404)
     form = _measure_form(MeasureForm(obj=row if request.method == "GET" else None))

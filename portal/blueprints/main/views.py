@@ -7,7 +7,7 @@ from portal import permissions
 from portal.blueprints.main import bp
 from portal.extensions import db
 from portal.i18n import safe_next, to_local
-from portal.models import OPEN_STATUSES, Notice, Role, Ticket, TicketChannel, TicketStatus, User, utcnow
+from portal.models import OPEN_STATUSES, Notice, Ticket, TicketChannel, TicketStatus, User, utcnow
 from portal.services import kiosk, records, suggestions, tickets
 
 
@@ -38,7 +38,7 @@ def index():
     scheduled = db.session.scalar(select(func.count(Notice.id)).where(Notice.publish_at > now, Notice.withdrawn_at.is_(None)))
     studies = suggestions.overdue_studies(to_local(now).date())
     silent_screens = kiosk.silent(now) if permissions.is_back_office(current_user) else []
-    outreach = records.outreach_today(current_user, now) if current_user.role in (Role.STAFF, Role.HEAD) else None
+    outreach = records.outreach_today(current_user, now) if permissions.sees_outreach(current_user) else None
     return render_template(
         "main/index.html", unanswered=unanswered, drafts=drafts, scheduled=scheduled, counts=counts, studies=studies,
         unread=len(suggestions.unread()), silent_screens=silent_screens, outreach=outreach,

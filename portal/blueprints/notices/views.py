@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal import cache
@@ -20,9 +20,18 @@ from portal.downloads import download
 from portal.forms import choices
 from portal.htmx import CSRF_HOLE, render, wants_fragment
 from portal.links import external_url
-from portal.models import OPEN_STATUSES, Attachment, Blob, Building, Notice, Role, Ticket, TicketChannel, User, utcnow
+from portal.models import OPEN_STATUSES, Attachment, Blob, Building, Notice, Ticket, TicketChannel, User, utcnow
 from portal.pdf import qr_svg, render_pdf
-from portal.permissions import NOTICE_EDITORS, can_edit_notices, role_required
+from portal.permissions import (
+    OFFICE,
+    can_edit_notices,
+    can_read_notice,
+    can_see_question,
+    get_or_404,
+    is_resident,
+    role_required,
+    viewer_kind,
+)
 from portal.services import notices, tickets
 from portal.services.notices import CATEGORY_LABELS, STATE_LABELS, UploadRejected
 
@@ -30,22 +39,12 @@ MANAGE_PAGE = 30
 
 
 def _readable_notice(notice_id):
-    notice = db.session.get(Notice, notice_id)
-    if notice is None or not notices.can_read(current_user, notice, utcnow()):
-        abort(404)
-    return notice
+    return get_or_404(Notice, notice_id, lambda user, notice: can_read_notice(user, notice, utcnow()))
 
 
 def _own_or_staff_question(ticket_id):
     """A question asked under a notice is a ticket: its asker and the notice editors see it."""
-    question = db.session.get(Ticket, ticket_id)
-    if question is None or question.notice_id is None:
-        abort(404)
-    if can_edit_notices(current_user):
-        return question
-    if question.resident_id != current_user.id or not notices.can_read(current_user, db.session.get(Notice, question.notice_id), utcnow()):
-        abort(404)
-    return question
+    return get_or_404(Ticket, ticket_id, lambda user, question: can_see_question(user, question, utcnow()))
 
 
 def _questions(notice, mine_only):
@@ -112,7 +111,7 @@ def seen():
 
 
 def _cached_board_page(snap, locale, now, context):
-    key = (snap["audience"], locale, current_user.role, cache.versions().get(cache.SETTINGS, 0))
+    key = (snap["audience"], locale, viewer_kind(current_user), cache.versions().get(cache.SETTINGS, 0))
 
     def build():
         html = render_template("notices/index.html", **{**context, "items_html": _ITEMS_HOLE, "csrf": CSRF_HOLE})
@@ -195,13 +194,13 @@ def _edit(notice):
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def new():
     return _edit(Notice())
 
 
 @bp.route("/<int:notice_id>/edit", methods=["GET", "POST"])
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def edit(notice_id):
     notice = db.session.get(Notice, notice_id) or abort(404)
     if notice.withdrawn_at is not None:
@@ -211,7 +210,7 @@ def edit(notice_id):
 
 
 @bp.route("/manage")
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def manage():
     query = select(Notice).options(selectinload(Notice.buildings)).order_by(Notice.id.desc())
     before = request.args.get("before", type=int)
@@ -231,7 +230,7 @@ def manage():
 
 
 @bp.route("/<int:notice_id>/withdraw", methods=["POST"])
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def withdraw(notice_id):
     notice = db.session.get(Notice, notice_id) or abort(404)
     form = WithdrawForm()
@@ -244,7 +243,7 @@ def withdraw(notice_id):
 
 
 @bp.route("/<int:notice_id>/lift", methods=["POST"])
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def lift(notice_id):
     notice = db.session.get(Notice, notice_id) or abort(404)
     if notice.is_emergency and notice.lifted_at is None:
@@ -254,7 +253,7 @@ def lift(notice_id):
 
 
 @bp.route("/<int:notice_id>/attachments", methods=["POST"])
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def upload(notice_id):
     notice = db.session.get(Notice, notice_id) or abort(404)
     form = AttachmentForm()
@@ -294,7 +293,7 @@ def poster(notice_id):
 @login_required
 def ask(notice_id):
     notice = _readable_notice(notice_id)
-    if notice.withdrawn_at is not None or current_user.role != Role.RESIDENT:
+    if notice.withdrawn_at is not None or not is_resident(current_user):
         abort(404)
     form = QuestionForm()
     hx = bool(request.headers.get("HX-Request"))
@@ -338,7 +337,7 @@ def question(question_id):
 
 
 @bp.route("/questions/<int:question_id>/answer", methods=["POST"])
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def answer(question_id):
     q = _own_or_staff_question(question_id)
     form = AnswerForm()
@@ -365,7 +364,7 @@ def answer(question_id):
 
 
 @bp.route("/questions")
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def questions():
     rows = db.session.scalars(
         select(Ticket)

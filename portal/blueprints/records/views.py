@@ -1,10 +1,8 @@
 """Communication records (S3.6), daily outreach (S4.1.1) and training (S6.2)."""
-import csv
-import io
 import re
 from datetime import datetime, timedelta
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -12,18 +10,17 @@ from sqlalchemy import select
 
 from portal.blueprints.records import bp
 from portal.blueprints.records.forms import RecordForm, TrainingForm
-from portal.downloads import download
+from portal.downloads import csv_download, download
 from portal.extensions import db
 from portal.forms import choices
 from portal.i18n import from_local, to_local
-from portal.models import Event, RecordKind, Role, Ticket, TrainingAttendance, TrainingSession, User, utcnow
+from portal.models import Event, RecordKind, Ticket, TrainingAttendance, TrainingSession, User, utcnow
 from portal.pdf import render_pdf
-from portal.permissions import BACK_OFFICE, role_required
-from portal.services import records
+from portal.permissions import BACK_OFFICE, OFFICE, can_see_training_of, get_or_404, outreach_department, role_required
+from portal.services import people, records
 from portal.services.records import KIND_LABELS, METHOD_LABELS, TOPIC_LABELS
 
 PAGE = 50
-STAFF_SIDE = (Role.STAFF, Role.HEAD, Role.ADMIN)
 
 
 def _labels():
@@ -52,7 +49,7 @@ def _query():
 
 
 @bp.route("/")
-@role_required(*STAFF_SIDE)
+@role_required(*OFFICE)
 def index():
     query, kind, since, until = _query()
     before = request.args.get("before", type=int)
@@ -67,7 +64,7 @@ def index():
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@role_required(*STAFF_SIDE)
+@role_required(*OFFICE)
 def new():
     form = RecordForm()
     now = utcnow()
@@ -80,7 +77,7 @@ def new():
     if form.validate_on_submit():
         resident = None
         if (form.resident_phone.data or "").strip():
-            resident = db.session.scalar(select(User).where(User.phone == form.resident_phone.data.strip(), User.role == Role.RESIDENT))
+            resident = people.resident_by_phone(form.resident_phone.data.strip())
             if resident is None:
                 form.resident_phone.errors.append(_("No registered resident has this phone number."))
         ticket = None
@@ -99,30 +96,22 @@ def new():
 
 
 @bp.route("/export.csv")
-@role_required(*STAFF_SIDE)
+@role_required(*OFFICE)
 def export():
     query, *_rest = _query()
     labels = _labels()
 
-    def rows():
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        buf.write("\ufeff")
-        writer.writerow([_("When"), _("Kind"), _("Place"), _("Participants"), _("Content"), _("Result"), _("Recorded by")])
-        for r in db.session.scalars(query.order_by(records.CommRecord.occurred_at).execution_options(yield_per=500)):
-            writer.writerow([to_local(r.occurred_at).strftime("%Y-%m-%d %H:%M"), labels["kinds"][r.kind], r.place, r.participants,
-                             r.content, r.result, r.staff.name])
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
+    header = [_("When"), _("Kind"), _("Place"), _("Participants"), _("Content"), _("Result"), _("Recorded by")]
 
-    response = Response(rows(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = "attachment; filename=communication-records.csv"
-    return response
+    def row(r):
+        return [to_local(r.occurred_at).strftime("%Y-%m-%d %H:%M"), labels["kinds"][r.kind], r.place, r.participants, r.content, r.result,
+                r.staff.name]
+
+    return csv_download("communication-records.csv", header, query.order_by(records.CommRecord.occurred_at), row)
 
 
 @bp.route("/register.pdf")
-@role_required(*STAFF_SIDE)
+@role_required(*OFFICE)
 def register_pdf():
     """The records of a period as a printed register, filed by time and kind."""
     query, kind, since, until = _query()
@@ -138,16 +127,17 @@ def outreach():
     now = utcnow()
     done, target = records.outreach_today(current_user, now)
     week = days = None
-    if current_user.role in (Role.HEAD, Role.ADMIN):
-        week, days = records.outreach_week(current_user.department_id if current_user.role == Role.HEAD else None, now)
+    sees_week, department_id = outreach_department(current_user)
+    if sees_week:
+        week, days = records.outreach_week(department_id, now)
     return render_template("records/outreach.html", done=done, target=target, week=week, days=days)
 
 
 @bp.route("/training", methods=["GET", "POST"])
-@role_required(*STAFF_SIDE)
+@role_required(*OFFICE)
 def training():
     form = TrainingForm()
-    staff = db.session.scalars(select(User).where(User.role.in_(BACK_OFFICE), User.is_active).order_by(User.name)).all()
+    staff = people.back_office_staff()
     form.attendees.choices = choices((u.id, u.name) for u in staff)
     if form.validate_on_submit():
         session_row = TrainingSession(title=form.title.data.strip(), topic=form.topic.data, method=form.method.data,
@@ -162,7 +152,7 @@ def training():
 
 
 @bp.route("/training/<int:session_id>", methods=["GET", "POST"])
-@role_required(*STAFF_SIDE)
+@role_required(*OFFICE)
 def training_session(session_id):
     row = db.session.get(TrainingSession, session_id) or abort(404)
     if request.method == "POST":
@@ -179,11 +169,9 @@ def training_session(session_id):
 
 
 @bp.route("/training/people/<int:user_id>")
-@role_required(*STAFF_SIDE)
+@role_required(*OFFICE)
 def history(user_id):
-    person = db.session.get(User, user_id)
-    if person is None or person.role not in BACK_OFFICE:
-        abort(404)
+    person = get_or_404(User, user_id, can_see_training_of)
     return render_template("records/history.html", person=person, rows=records.training_history(person), **_labels())
 
 

@@ -6,15 +6,25 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from portal.permissions import resident_building_ids
 from portal.blueprints.suggestions import bp
 from portal.blueprints.suggestions.forms import AgendaForm, AnswerForm, ConfirmForm, HideForm, StudyForm, SuggestionForm
 from portal.extensions import db
 from portal.forms import choices
 from portal.htmx import render
 from portal.models import Event, EventType, Residency, Role, Suggestion, SuggestionStatus, SuggestionSupport, SuggestionTopic, Unit, User, utcnow
-from portal.permissions import BACK_OFFICE, NOTICE_EDITORS, role_required
-from portal.services import suggestions
+from portal.permissions import (
+    OFFICE,
+    can_edit_notices,
+    can_see_community,
+    can_see_suggestion,
+    get_or_404,
+    is_back_office,
+    is_resident,
+    resident_building_ids,
+    role_required,
+    suggestion_scope,
+)
+from portal.services import people, suggestions
 from portal.services.suggestions import STATUS_LABELS, TOPIC_LABELS, SuggestionError
 
 SORTS = {"new": Suggestion.id.desc(), "support": Suggestion.support_count.desc(), "status": Suggestion.status}
@@ -25,22 +35,8 @@ def _labels():
     return {"topics": {k: str(v) for k, v in TOPIC_LABELS.items()}, "statuses": {k: str(v) for k, v in STATUS_LABELS.items()}}
 
 
-def _staff():
-    return current_user.role in BACK_OFFICE
-
-
 def _visible(suggestion_id):
-    item = db.session.get(Suggestion, suggestion_id)
-    if item is None or current_user.role == Role.COMMITTEE:
-        abort(404)
-    if _staff():
-        return item
-    ids = resident_building_ids() or []
-    if item.building_id is not None and item.building_id not in ids:
-        abort(404)
-    if item.hidden_at is not None and item.author_id != current_user.id:
-        abort(404)
-    return item
+    return get_or_404(Suggestion, suggestion_id, lambda user, item: can_see_suggestion(user, item, resident_building_ids()))
 
 
 def _home():
@@ -51,16 +47,16 @@ def _home():
 @bp.route("/")
 @login_required
 def index():
-    if current_user.role == Role.COMMITTEE:
+    if not can_see_community(current_user):
         abort(404)
     topic = request.args.get("topic", "")
     sort = request.args.get("sort", "new")
-    query = select(Suggestion).where(*suggestions.visible_clause(current_user, resident_building_ids()))
+    query = select(Suggestion).where(*suggestion_scope(current_user, resident_building_ids()))
     if topic in {t.value for t in SuggestionTopic}:
         query = query.where(Suggestion.topic == SuggestionTopic(topic))
     rows = db.session.scalars(query.order_by(SORTS.get(sort, SORTS["new"]), Suggestion.id.desc()).limit(PAGE * 4)).all()
     supported = set()
-    if current_user.role == Role.RESIDENT and rows:
+    if is_resident(current_user) and rows:
         home = _home()
         if home:
             supported = set(db.session.scalars(select(SuggestionSupport.suggestion_id).where(
@@ -93,16 +89,15 @@ def _page(item, forms=None, status=200):
         "confirm": ConfirmForm(),
     }
     base.update(forms or {})
-    if _staff():
-        staff = db.session.scalars(select(User).where(User.role.in_(BACK_OFFICE), User.is_active).order_by(User.name)).all()
-        base["study"].owner.choices = choices((u.id, u.name) for u in staff)
+    if is_back_office(current_user):
+        base["study"].owner.choices = choices((u.id, u.name) for u in people.back_office_staff())
         forums = db.session.scalars(select(Event).where(Event.kind == EventType.FORUM, Event.starts_at > utcnow()).order_by(Event.starts_at)).all()
         base["agenda"].forum.choices = choices((f.id, f.title) for f in forums)
-    home = _home() if current_user.role == Role.RESIDENT else None
+    home = _home() if is_resident(current_user) else None
     supported = bool(home and db.session.scalar(select(SuggestionSupport.id).where(
         SuggestionSupport.suggestion_id == item.id, SuggestionSupport.unit_id == home.id)))
     return render_template("suggestions/show.html", item=item, forms=base, supported=supported, support_form=base["confirm"], mine=item.author_id == current_user.id,
-                           staff=_staff(), editor=current_user.role in NOTICE_EDITORS, **_labels()), status
+                           staff=is_back_office(current_user), editor=can_edit_notices(current_user), **_labels()), status
 
 
 @bp.route("/<int:suggestion_id>")
@@ -119,7 +114,8 @@ def support(suggestion_id):
     if not ConfirmForm().validate_on_submit() or home is None:
         abort(400)
     try:
-        counted = suggestions.support(item, current_user, home, utcnow())
+        with db.session.begin_nested():
+            counted = suggestions.support(item, current_user, home, utcnow())
     except SuggestionError as exc:
         flash(str(exc), "error")
         return redirect(url_for("suggestions.show", suggestion_id=item.id))
@@ -133,7 +129,7 @@ def _staff_act(suggestion_id, name, form_class, perform, message):
     item = db.session.get(Suggestion, suggestion_id) or abort(404)
     form = form_class()
     if name == "study":
-        form.owner.choices = choices((u.id, u.name) for u in db.session.scalars(select(User).where(User.role.in_(BACK_OFFICE))))
+        form.owner.choices = choices((u.id, u.name) for u in people.back_office_staff())
     if name == "agenda":
         form.forum.choices = choices((f.id, f.title) for f in db.session.scalars(select(Event).where(Event.kind == EventType.FORUM)))
     if not form.validate_on_submit():
@@ -149,14 +145,14 @@ def _staff_act(suggestion_id, name, form_class, perform, message):
 
 
 @bp.route("/<int:suggestion_id>/hide", methods=["POST"])
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def hide(suggestion_id):
     return _staff_act(suggestion_id, "hide", HideForm, lambda i, f: suggestions.hide(i, f.reason.data, current_user, utcnow()),
                       _("The suggestion was hidden; its author sees why."))
 
 
 @bp.route("/<int:suggestion_id>/answer", methods=["POST"])
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def answer(suggestion_id):
     def perform(item, form):
         duplicate = None
@@ -169,7 +165,7 @@ def answer(suggestion_id):
 
 
 @bp.route("/<int:suggestion_id>/study", methods=["POST"])
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def study(suggestion_id):
     return _staff_act(suggestion_id, "study", StudyForm,
                       lambda i, f: suggestions.start_study(i, db.session.get(User, f.owner.data), f.deadline.data, f.notes.data or "", current_user, utcnow()),
@@ -177,21 +173,21 @@ def study(suggestion_id):
 
 
 @bp.route("/<int:suggestion_id>/ticket", methods=["POST"])
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def to_ticket(suggestion_id):
     return _staff_act(suggestion_id, "confirm", ConfirmForm, lambda i, f: suggestions.to_ticket(i, current_user, utcnow()),
                       _("The suggestion joined the register."))
 
 
 @bp.route("/<int:suggestion_id>/agenda", methods=["POST"])
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def to_agenda(suggestion_id):
     return _staff_act(suggestion_id, "agenda", AgendaForm,
                       lambda i, f: suggestions.to_agenda(i, db.session.get(Event, f.forum.data)), _("The suggestion is on the forum's agenda."))
 
 
 @bp.route("/box", methods=["GET", "POST"])
-@role_required(*NOTICE_EDITORS)
+@role_required(*OFFICE)
 def box():
     """Opening the box: what arrived since the last opening, and the record of openings."""
     from portal.models import BoxOpening

@@ -8,11 +8,10 @@ from portal.blueprints.telephony import bp
 from portal.extensions import csrf, db
 from portal.forms import ConfirmForm
 from portal.htmx import wants_fragment
-from portal.models import Call, Role, User, utcnow
-from portal.permissions import role_required
+from portal.models import Call, User, utcnow
+from portal.permissions import DESK, role_required
 from portal.services import telephony
 
-DESK = (Role.STAFF, Role.ADMIN)
 MAX_BODY = 64 * 1024
 
 

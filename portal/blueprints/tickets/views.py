@@ -1,16 +1,14 @@
 """Tickets (诉求/工单): intake from every channel, the register, the transfer slip, handling,
 feedback, the formal reply and the satisfaction rating (S2.1, S3.1–S3.6, S4.2.1)."""
-import csv
-import io
 import re
 from datetime import datetime, timedelta
 
-from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal import cache
@@ -35,7 +33,7 @@ from portal.blueprints.tickets.forms import (
     TransferForm,
     UrgencyForm,
 )
-from portal.downloads import download
+from portal.downloads import csv_download, download
 from portal.extensions import db
 from portal.forms import choices
 from portal.htmx import render, render_kept, wants_fragment
@@ -48,22 +46,33 @@ from portal.models import (
     Delivery,
     Department,
     EventKind,
-    Residency,
-    Role,
     Ticket,
     TicketCategory,
     TicketChannel,
     TicketPhoto,
     TicketStatus,
-    Unit,
     User,
     utcnow,
 )
 from portal.pdf import render_pdf
 from portal.notify import admin as channel_admin
 from portal.notify import prefs
-from portal.permissions import BACK_OFFICE, role_required
-from portal.services import duty, paging, settings, tickets
+from portal.permissions import (
+    BACK_OFFICE,
+    can_act,
+    can_use_register,
+    can_view_ticket,
+    get_or_404,
+    is_back_office,
+    is_head,
+    is_resident,
+    relays_tickets,
+    role_required,
+    sees_internal,
+    ticket_actions,
+    ticket_audience,
+)
+from portal.services import duty, paging, people, settings, tickets
 from portal.services.notices import UploadRejected
 from portal.services.tickets import CATEGORY_LABELS, CHANNEL_LABELS, EVENT_LABELS, FEEDBACK_METHODS, STATUS_LABELS, TicketError
 
@@ -95,10 +104,7 @@ def _build_labels():
 
 def _visible(ticket_id):
     """The ticket, if this person may see it; otherwise 404, exactly like a missing one."""
-    ticket = db.session.get(Ticket, ticket_id)
-    if ticket is None or not tickets.can_view(current_user, ticket):
-        abort(404)
-    return ticket
+    return get_or_404(Ticket, ticket_id, can_view_ticket)
 
 
 # Lists
@@ -107,9 +113,9 @@ def _visible(ticket_id):
 @bp.route("/")
 @login_required
 def index():
-    if current_user.role == Role.COMMITTEE:
+    if not can_use_register(current_user):
         abort(404)
-    if current_user.role == Role.RESIDENT:
+    if is_resident(current_user):
         return _resident_list()
     return _register()
 
@@ -208,15 +214,8 @@ def _register():
             **_labels(),
         }, _next_due(rows, now)
 
-    # Everyone with the same view of the register shares the kept page: all customer service,
-    # the heads of one department, or one worker (what they relayed).
-    if current_user.role == Role.HEAD:
-        scope = ("head", current_user.department_id)
-    elif current_user.role == Role.WORKER:
-        scope = ("worker", current_user.id)
-    else:
-        scope = (current_user.role.value,)
-    key = (scope, before, tuple(sorted(args.items())))
+    # Everyone with the same view of the register shares the kept page.
+    key = (ticket_audience(current_user), before, tuple(sorted(args.items())))
     return render_kept("register", key, cache.TICKETS, "tickets/register.html", "tickets/_register_rows.html", context, now)
 
 
@@ -239,27 +238,17 @@ def export():
 
         return to_local(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
-    def rows():
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        buf.write("\ufeff")
-        writer.writerow(header)
-        for t in db.session.scalars(query.execution_options(yield_per=500)):
-            on_time = t.answered_on_time
-            writer.writerow([
-                t.number, labels["categories"][t.category], labels["channels"][t.channel], labels["statuses"][t.status],
-                _("yes") if t.is_urgent else "", local(t.created_at), t.caller_name, t.caller_phone,
-                names["buildings"].get(t.building_id, ""), t.caller_unit, names["departments"].get(t.lead_department_id, ""),
-                local(t.due_at), local(t.resolved_at), local(t.feedback_at),
-                "" if on_time is None else (_("yes") if on_time else _("no")), t.rating or "", t.description,
-            ])
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
+    def row(t):
+        on_time = t.answered_on_time
+        return [
+            t.number, labels["categories"][t.category], labels["channels"][t.channel], labels["statuses"][t.status],
+            _("yes") if t.is_urgent else "", local(t.created_at), t.caller_name, t.caller_phone,
+            names["buildings"].get(t.building_id, ""), t.caller_unit, names["departments"].get(t.lead_department_id, ""),
+            local(t.due_at), local(t.resolved_at), local(t.feedback_at),
+            "" if on_time is None else (_("yes") if on_time else _("no")), t.rating or "", t.description,
+        ]
 
-    response = Response(stream_with_context(rows()), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f"attachment; filename=tickets-{now:%Y%m%d}.csv"
-    return response
+    return csv_download(f"tickets-{now:%Y%m%d}.csv", header, query, row)
 
 
 # Intake
@@ -268,9 +257,9 @@ def export():
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
-    if current_user.role == Role.RESIDENT:
+    if is_resident(current_user):
         return _resident_new()
-    if current_user.role in BACK_OFFICE:
+    if is_back_office(current_user):
         return _intake()
     abort(404)
 
@@ -323,11 +312,11 @@ def _intake():
         form.channel.data = TicketChannel.HOTLINE.value
     if request.method == "GET" and request.args.get("call", "").isdigit():
         form.call_id.data = request.args["call"]
-    relayed = current_user.role == Role.WORKER
+    relayed = relays_tickets(current_user)
     resident = None
     if form.resident_id.data and re.fullmatch(r"[0-9]{1,9}", form.resident_id.data):
         resident = db.session.get(User, int(form.resident_id.data))
-        if resident is None or resident.role != Role.RESIDENT:
+        if resident is None or not is_resident(resident):
             resident = None
             form.resident_id.data = ""
     units = [r.unit for r in resident.residencies] if resident else []
@@ -374,37 +363,34 @@ def _intake():
 def lookup():
     """Find a registered resident by phone, name or unit, to take their call."""
     q = (request.args.get("q") or "").strip()[:50]
-    rows = []
-    if len(q) >= 2:
-        like = f"%{q}%"
-        rows = db.session.scalars(
-            select(User)
-            .options(selectinload(User.residencies).selectinload(Residency.unit).selectinload(Unit.building))
-            .where(
-                User.role == Role.RESIDENT,
-                User.is_active,
-                or_(
-                    User.phone.like(like),
-                    User.name.like(like),
-                    User.id.in_(select(Residency.user_id).join(Unit, Unit.id == Residency.unit_id).where(Unit.number.like(like))),
-                ),
-            )
-            .order_by(User.name)
-            .limit(20)
-        ).all()
+    rows = people.find_residents(q) if len(q) >= 2 else []
     return render("tickets/lookup.html", "tickets/_lookup.html", rows=rows, q=q)
 
 
 # One ticket
 
 
+def transfer_form(ticket, formdata=None):
+    """The transfer slip's form, its departments to choose from, the current lead preselected."""
+    form = TransferForm(formdata=formdata)
+    form.lead.choices = form.co.choices = choices(
+        (d.id, d.name) for d in db.session.scalars(select(Department).where(Department.is_active).order_by(Department.id)))
+    if formdata is None and ticket.lead_department_id:
+        form.lead.data = ticket.lead_department_id
+    return form
+
+
+def assign_form(formdata=None):
+    """A head assigns to someone of their department."""
+    form = AssignForm(formdata=formdata)
+    form.assignee.choices = choices((u.id, u.name) for u in people.department_staff(current_user.department_id)) if is_head(current_user) else []
+    return form
+
+
 def _forms(ticket, bound=None):
     """Every form the page may show, with the one that was just sent keeping its input."""
-    departments = db.session.scalars(select(Department).where(Department.is_active).order_by(Department.id)).all()
     forms = {
         "classify": ClassifyForm(formdata=None, category=ticket.category.value),
-        "transfer": TransferForm(formdata=None),
-        "assign": AssignForm(formdata=None),
         "call": CallForm(formdata=None),
         "progress": ProgressForm(formdata=None),
         "note": NoteForm(formdata=None),
@@ -419,23 +405,16 @@ def _forms(ticket, bound=None):
         "gov_reply": GovReplyForm(formdata=None, text=ticket.gov_reply),
         "confirm": ConfirmForm(formdata=None),
     }
-    if bound:
-        forms.update(bound)
-    dept_choices = choices((d.id, d.name) for d in departments)
-    forms["transfer"].lead.choices = dept_choices
-    forms["transfer"].co.choices = dept_choices
-    if "transfer" not in (bound or {}) and ticket.lead_department_id:
-        forms["transfer"].lead.data = ticket.lead_department_id
-    if current_user.role == Role.HEAD:
-        people = db.session.scalars(
-            select(User).where(User.department_id == current_user.department_id, User.is_active, User.role != Role.RESIDENT).order_by(User.name)
-        ).all()
-        forms["assign"].assignee.choices = choices((u.id, u.name) for u in people)
+    if "transfer" not in (bound or {}):
+        forms["transfer"] = transfer_form(ticket)
+    if "assign" not in (bound or {}):
+        forms["assign"] = assign_form()
+    forms.update(bound or {})
     return forms
 
 
 def _page(ticket, bound=None, status=200):
-    resident_view = current_user.role == Role.RESIDENT or (current_user.role == Role.WORKER and ticket.assignee_id != current_user.id)
+    resident_view = not sees_internal(current_user, ticket)
     events = [e for e in ticket.events if not (resident_view and e.is_internal)]
     actors = {e.actor_id for e in events if e.actor_id}
     people = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(actors))).all()) if actors else {}
@@ -449,15 +428,12 @@ def _page(ticket, bound=None, status=200):
             calls=calls,
             forms=_forms(ticket, bound),
             now=utcnow(),
-            can_work=tickets.can_work(current_user, ticket),
-            can_direct=tickets.can_direct(current_user),
-            is_owner=current_user.role == Role.RESIDENT and ticket.resident_id == current_user.id,
+            may=ticket_actions(current_user, ticket),
             duty_phone=settings.get(settings.duty_phone_key(ticket.lead_department_id)) if ticket.lead_department_id else "",
             told={} if resident_view else told_by_step(ticket),
             duty_now=None if resident_view else duty_for(ticket),
             pages=[] if resident_view else db.session.scalars(
                 select(Page).options(selectinload(Page.user)).where(Page.ticket_id == ticket.id).order_by(Page.id)).all(),
-            can_acknowledge=can_acknowledge(ticket),
             unreachable=(not resident_view) and ticket.resident is not None and not reaches_by_message(ticket.resident),
             minutes=settings.get("emergency_response_minutes"),
             **_labels(),
@@ -490,14 +466,6 @@ def duty_for(ticket):
     }
 
 
-def can_acknowledge(ticket):
-    if not ticket.is_open or ticket.next_page_at is None and ticket.acknowledged_at is not None:
-        return False
-    if ticket.next_page_at is None and not ticket.is_urgent:
-        return False
-    return tickets.can_work(current_user, ticket)
-
-
 def reaches_by_message(person):
     return any(c in (Channel.SMS, Channel.WECHAT) for c in prefs.reachable(person))
 
@@ -508,188 +476,312 @@ def show(ticket_id):
     return _page(_visible(ticket_id))
 
 
-def _act(ticket_id, name, form_class, allowed, perform, message):
-    """One step on a ticket: check who may, validate, perform, commit once, back to the page."""
+def _acting_on(ticket_id, action):
+    """The ticket, if this person may see it and take `action` on it; otherwise 404."""
     ticket = _visible(ticket_id)
-    if not allowed(ticket):
+    if not can_act(current_user, ticket, action):
         abort(404)
-    form = form_class()
-    if form_class is TransferForm:
-        form.lead.choices = form.co.choices = choices(
-            (d.id, d.name) for d in db.session.scalars(select(Department).where(Department.is_active))
-        )
-    if current_user.role == Role.HEAD and form_class is AssignForm:
-        form.assignee.choices = choices(
-            (u.id, u.name) for u in db.session.scalars(select(User).where(User.department_id == current_user.department_id, User.is_active))
-        )
-    if not form.validate_on_submit():
-        return _page(ticket, {name: form}, 422)
-    try:
-        with db.session.begin_nested():
-            perform(ticket, form, utcnow())
-    except (TicketError, UploadRejected, paging.PagingError) as exc:
-        ticket = _visible(ticket_id)
-        flash(str(exc), "error")
-        return _page(ticket, {name: form}, 422)
+    return ticket
+
+
+def _refused(ticket, name, form, error):
+    """The service said no: the page again, with the reason and what was typed."""
+    flash(str(error), "error")
+    return _page(ticket, {name: form}, 422)
+
+
+def _done(ticket, message):
     flash(message, "success")
     return redirect(url_for("tickets.show", ticket_id=ticket.id))
 
 
-def _staff(ticket):
-    return tickets.can_direct(current_user)
-
-
-def _worker(ticket):
-    return tickets.can_work(current_user, ticket)
-
-
-def _owner(ticket):
-    return current_user.role == Role.RESIDENT and ticket.resident_id == current_user.id
+REFUSALS = (TicketError, UploadRejected, paging.PagingError)
 
 
 @bp.route("/<int:ticket_id>/classify", methods=["POST"])
 @login_required
 def classify(ticket_id):
-    return _act(ticket_id, "classify", ClassifyForm, _staff,
-                lambda t, f, now: tickets.reclassify(t, f.category.data, current_user, now), _("The category was changed."))
+    ticket = _acting_on(ticket_id, "classify")
+    form = ClassifyForm()
+    if not form.validate_on_submit():
+        return _page(ticket, {"classify": form}, 422)
+    try:
+        with db.session.begin_nested():
+            tickets.reclassify(ticket, form.category.data, current_user, utcnow())
+    except REFUSALS as exc:
+        return _refused(ticket, "classify", form, exc)
+    return _done(ticket, _("The category was changed."))
 
 
 @bp.route("/<int:ticket_id>/transfer", methods=["POST"])
 @login_required
 def transfer(ticket_id):
-    def perform(ticket, form, now):
-        lead = db.session.get(Department, form.lead.data)
-        co = [db.session.get(Department, i) for i in form.co.data or []]
-        tickets.transfer(ticket, lead, [d for d in co if d], current_user, now, due_at=form.due_at.utc, due_reason=form.due_reason.data or "")
-
-    return _act(ticket_id, "transfer", TransferForm, _staff, perform, _("The transfer slip was issued."))
+    """The transfer slip (信息传递单): the lead department, any co-departments, the due time."""
+    ticket = _acting_on(ticket_id, "transfer")
+    form = transfer_form(ticket, formdata=request.form)
+    if not form.validate_on_submit():
+        return _page(ticket, {"transfer": form}, 422)
+    lead = db.session.get(Department, form.lead.data)
+    co = [d for d in (db.session.get(Department, i) for i in form.co.data or []) if d]
+    try:
+        with db.session.begin_nested():
+            tickets.transfer(ticket, lead, co, current_user, utcnow(), due_at=form.due_at.utc, due_reason=form.due_reason.data or "")
+    except REFUSALS as exc:
+        return _refused(ticket, "transfer", form, exc)
+    return _done(ticket, _("The transfer slip was issued."))
 
 
 @bp.route("/<int:ticket_id>/assign", methods=["POST"])
 @login_required
 def assign(ticket_id):
-    def allowed(ticket):
-        return current_user.role == Role.HEAD and tickets.can_view(current_user, ticket)
-
-    return _act(ticket_id, "assign", AssignForm, allowed,
-                lambda t, f, now: tickets.assign_person(t, db.session.get(User, f.assignee.data), current_user, now), _("Saved."))
+    """A head gives the ticket to someone of the department."""
+    ticket = _acting_on(ticket_id, "assign")
+    form = assign_form(formdata=request.form)
+    if not form.validate_on_submit():
+        return _page(ticket, {"assign": form}, 422)
+    try:
+        with db.session.begin_nested():
+            tickets.assign_person(ticket, db.session.get(User, form.assignee.data), current_user, utcnow())
+    except REFUSALS as exc:
+        return _refused(ticket, "assign", form, exc)
+    return _done(ticket, _("Saved."))
 
 
 @bp.route("/<int:ticket_id>/call", methods=["POST"])
 @login_required
 def call(ticket_id):
-    def perform(ticket, form, now):
-        tickets.record_call(ticket, form.to_whom.data, form.called_at.utc or now, current_user, now)
-
-    return _act(ticket_id, "call", CallForm, _staff, perform, _("The call was recorded."))
+    """A call to the head about an emergency, recorded with the time it was made."""
+    ticket = _acting_on(ticket_id, "call")
+    form = CallForm()
+    if not form.validate_on_submit():
+        return _page(ticket, {"call": form}, 422)
+    now = utcnow()
+    try:
+        with db.session.begin_nested():
+            tickets.record_call(ticket, form.to_whom.data, form.called_at.utc or now, current_user, now)
+    except REFUSALS as exc:
+        return _refused(ticket, "call", form, exc)
+    return _done(ticket, _("The call was recorded."))
 
 
 @bp.route("/<int:ticket_id>/progress", methods=["POST"])
 @login_required
 def progress(ticket_id):
-    return _act(ticket_id, "progress", ProgressForm, _worker,
-                lambda t, f, now: tickets.progress(t, f.body.data, f.expected_completion.data, current_user, now), _("The progress was posted."))
+    ticket = _acting_on(ticket_id, "progress")
+    form = ProgressForm()
+    if not form.validate_on_submit():
+        return _page(ticket, {"progress": form}, 422)
+    try:
+        with db.session.begin_nested():
+            tickets.progress(ticket, form.body.data, form.expected_completion.data, current_user, utcnow())
+    except REFUSALS as exc:
+        return _refused(ticket, "progress", form, exc)
+    return _done(ticket, _("The progress was posted."))
 
 
 @bp.route("/<int:ticket_id>/note", methods=["POST"])
 @login_required
 def note(ticket_id):
-    return _act(ticket_id, "note", NoteForm, _worker,
-                lambda t, f, now: tickets.internal_note(t, f.body.data, current_user, now), _("The note was added."))
+    ticket = _acting_on(ticket_id, "note")
+    form = NoteForm()
+    if not form.validate_on_submit():
+        return _page(ticket, {"note": form}, 422)
+    try:
+        with db.session.begin_nested():
+            tickets.internal_note(ticket, form.body.data, current_user, utcnow())
+    except REFUSALS as exc:
+        return _refused(ticket, "note", form, exc)
+    return _done(ticket, _("The note was added."))
 
 
 @bp.route("/<int:ticket_id>/message", methods=["POST"])
 @login_required
 def message(ticket_id):
     """The resident writes to customer service on their own ticket."""
-    return _act(ticket_id, "message", MessageForm, _owner,
-                lambda t, f, now: tickets.resident_reply(t, f.body.data, db.session.get(User, current_user.id), now), _("Your message was sent."))
+    ticket = _acting_on(ticket_id, "message")
+    form = MessageForm()
+    if not form.validate_on_submit():
+        return _page(ticket, {"message": form}, 422)
+    try:
+        with db.session.begin_nested():
+            tickets.resident_reply(ticket, form.body.data, db.session.get(User, current_user.id), utcnow())
+    except REFUSALS as exc:
+        return _refused(ticket, "message", form, exc)
+    return _done(ticket, _("Your message was sent."))
 
 
 @bp.route("/<int:ticket_id>/hold", methods=["POST"])
 @login_required
 def hold(ticket_id):
-    return _act(ticket_id, "hold", HoldForm, _worker,
-                lambda t, f, now: tickets.hold(t, f.reason.data, current_user, now), _("The ticket is on hold."))
+    ticket = _acting_on(ticket_id, "hold")
+    form = HoldForm()
+    if not form.validate_on_submit():
+        return _page(ticket, {"hold": form}, 422)
+    try:
+        with db.session.begin_nested():
+            tickets.hold(ticket, form.reason.data, current_user, utcnow())
+    except REFUSALS as exc:
+        return _refused(ticket, "hold", form, exc)
+    return _done(ticket, _("The ticket is on hold."))
 
 
 @bp.route("/<int:ticket_id>/resume", methods=["POST"])
 @login_required
 def resume(ticket_id):
-    return _act(ticket_id, "resume", ConfirmForm, _worker,
-                lambda t, f, now: tickets.resume(t, current_user, now), _("The ticket resumed."))
+    ticket = _acting_on(ticket_id, "resume")
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return _page(ticket, {"confirm": form}, 422)
+    try:
+        with db.session.begin_nested():
+            tickets.resume(ticket, current_user, utcnow())
+    except REFUSALS as exc:
+        return _refused(ticket, "confirm", form, exc)
+    return _done(ticket, _("The ticket resumed."))
 
 
 @bp.route("/<int:ticket_id>/resolve", methods=["POST"])
 @login_required
 def resolve(ticket_id):
-    return _act(ticket_id, "resolve", ResolveForm, _worker,
-                lambda t, f, now: tickets.resolve(t, f.result.data, current_user, now), _("The result was recorded."))
+    ticket = _acting_on(ticket_id, "resolve")
+    form = ResolveForm()
+    if not form.validate_on_submit():
+        return _page(ticket, {"resolve": form}, 422)
+    try:
+        with db.session.begin_nested():
+            tickets.resolve(ticket, form.result.data, current_user, utcnow())
+    except REFUSALS as exc:
+        return _refused(ticket, "resolve", form, exc)
+    return _done(ticket, _("The result was recorded."))
 
 
 @bp.route("/<int:ticket_id>/feedback", methods=["POST"])
 @login_required
 def feedback(ticket_id):
-    return _act(ticket_id, "feedback", FeedbackForm, _staff,
-                lambda t, f, now: tickets.feedback(t, f.method.data, current_user, now), _("Recorded how the resident was told."))
+    """How the resident was told the result (S3.5.1)."""
+    ticket = _acting_on(ticket_id, "feedback")
+    form = FeedbackForm()
+    if not form.validate_on_submit():
+        return _page(ticket, {"feedback": form}, 422)
+    try:
+        with db.session.begin_nested():
+            tickets.feedback(ticket, form.method.data, current_user, utcnow())
+    except REFUSALS as exc:
+        return _refused(ticket, "feedback", form, exc)
+    return _done(ticket, _("Recorded how the resident was told."))
 
 
 @bp.route("/<int:ticket_id>/formal-reply", methods=["POST"])
 @login_required
 def formal_reply(ticket_id):
-    return _act(ticket_id, "formal_reply", FormalReplyForm, _staff,
-                lambda t, f, now: tickets.formal_reply(t, f.text.data, current_user, now), _("The formal reply was issued."))
+    """A complaint's formal written reply, issued as a PDF."""
+    ticket = _acting_on(ticket_id, "formal_reply")
+    form = FormalReplyForm()
+    if not form.validate_on_submit():
+        return _page(ticket, {"formal_reply": form}, 422)
+    try:
+        with db.session.begin_nested():
+            tickets.formal_reply(ticket, form.text.data, current_user, utcnow())
+    except REFUSALS as exc:
+        return _refused(ticket, "formal_reply", form, exc)
+    return _done(ticket, _("The formal reply was issued."))
 
 
 @bp.route("/<int:ticket_id>/rate", methods=["POST"])
 @login_required
 def rate(ticket_id):
     """Only a submitted form records a rating: no link does."""
-    return _act(ticket_id, "rate", RatingForm, _owner,
-                lambda t, f, now: tickets.rate(t, f.rating.data, f.comment.data, f.resolved.data == "yes", db.session.get(User, current_user.id), now),
-                _("Thank you for your rating."))
+    ticket = _acting_on(ticket_id, "rate")
+    form = RatingForm()
+    if not form.validate_on_submit():
+        return _page(ticket, {"rate": form}, 422)
+    resident = db.session.get(User, current_user.id)
+    try:
+        with db.session.begin_nested():
+            tickets.rate(ticket, form.rating.data, form.comment.data, form.resolved.data == "yes", resident, utcnow())
+    except REFUSALS as exc:
+        return _refused(ticket, "rate", form, exc)
+    return _done(ticket, _("Thank you for your rating."))
 
 
 @bp.route("/<int:ticket_id>/callback", methods=["POST"])
 @login_required
 def callback(ticket_id):
     """Staff record the rating given on the call-back (回访)."""
-    return _act(ticket_id, "callback", RatingForm, _staff,
-                lambda t, f, now: tickets.rate(t, f.rating.data, f.comment.data, f.resolved.data == "yes", current_user, now, by_staff=True),
-                _("The call-back was recorded."))
+    ticket = _acting_on(ticket_id, "callback")
+    form = RatingForm()
+    if not form.validate_on_submit():
+        return _page(ticket, {"callback": form}, 422)
+    try:
+        with db.session.begin_nested():
+            tickets.rate(ticket, form.rating.data, form.comment.data, form.resolved.data == "yes", current_user, utcnow(), by_staff=True)
+    except REFUSALS as exc:
+        return _refused(ticket, "callback", form, exc)
+    return _done(ticket, _("The call-back was recorded."))
 
 
 @bp.route("/<int:ticket_id>/acknowledge", methods=["POST"])
 @login_required
 def acknowledge(ticket_id):
     """已受理: someone on duty takes the emergency; paging stops for everyone."""
-    return _act(ticket_id, "confirm", ConfirmForm, can_acknowledge,
-                lambda t, f, now: paging.acknowledge(t, db.session.get(User, current_user.id), now, "button"), _("Acknowledged: paging has stopped."))
+    ticket = _acting_on(ticket_id, "acknowledge")
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return _page(ticket, {"confirm": form}, 422)
+    try:
+        with db.session.begin_nested():
+            paging.acknowledge(ticket, db.session.get(User, current_user.id), utcnow(), "button")
+    except REFUSALS as exc:
+        return _refused(ticket, "confirm", form, exc)
+    return _done(ticket, _("Acknowledged: paging has stopped."))
 
 
 @bp.route("/<int:ticket_id>/on-site", methods=["POST"])
 @login_required
 def on_site(ticket_id):
     """到场: someone arrived."""
-    return _act(ticket_id, "confirm", ConfirmForm, lambda t: t.is_urgent and tickets.can_work(current_user, t),
-                lambda t, f, now: paging.on_site(t, db.session.get(User, current_user.id), now), _("The arrival was recorded."))
+    ticket = _acting_on(ticket_id, "on_site")
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return _page(ticket, {"confirm": form}, 422)
+    try:
+        with db.session.begin_nested():
+            paging.on_site(ticket, db.session.get(User, current_user.id), utcnow())
+    except REFUSALS as exc:
+        return _refused(ticket, "confirm", form, exc)
+    return _done(ticket, _("The arrival was recorded."))
 
 
 @bp.route("/<int:ticket_id>/urgency", methods=["POST"])
 @login_required
 def urgency(ticket_id):
     """Raise to urgent (paging starts) or lower with a reason."""
-    return _act(ticket_id, "urgency", UrgencyForm, lambda t: tickets.can_work(current_user, t),
-                lambda t, f, now: tickets.set_urgency(t, f.urgent.data == "1", f.reason.data or "", current_user, now),
-                _("The urgency was changed."))
+    ticket = _acting_on(ticket_id, "urgency")
+    form = UrgencyForm()
+    if not form.validate_on_submit():
+        return _page(ticket, {"urgency": form}, 422)
+    try:
+        with db.session.begin_nested():
+            tickets.set_urgency(ticket, form.urgent.data == "1", form.reason.data or "", current_user, utcnow())
+    except REFUSALS as exc:
+        return _refused(ticket, "urgency", form, exc)
+    return _done(ticket, _("The urgency was changed."))
 
 
 @bp.route("/<int:ticket_id>/gov-reply", methods=["POST"])
 @login_required
 def gov_reply(ticket_id):
     """The reply sent back to the city's 12345 hotline."""
-    return _act(ticket_id, "gov_reply", GovReplyForm, _staff,
-                lambda t, f, now: tickets.gov_reply(t, f.text.data, current_user, now), _("The reply to the 12345 hotline was recorded."))
+    ticket = _acting_on(ticket_id, "gov_reply")
+    form = GovReplyForm()
+    if not form.validate_on_submit():
+        return _page(ticket, {"gov_reply": form}, 422)
+    try:
+        with db.session.begin_nested():
+            tickets.gov_reply(ticket, form.text.data, current_user, utcnow())
+    except REFUSALS as exc:
+        return _refused(ticket, "gov_reply", form, exc)
+    return _done(ticket, _("The reply to the 12345 hotline was recorded."))
 
 
 @bp.route("/ack/<int:page_id>/<sig>", methods=["GET", "POST"])

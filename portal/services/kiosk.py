@@ -112,7 +112,7 @@ def content(screen, now):
         bodies = dict(db.session.execute(select(Notice.id, Notice.body_html).where(Notice.id.in_(ids or [-1]))).all())
         slides = []
         size = PAGE_CHARS[screen["orientation"]]
-        for n in (*snap["pinned"], *snap["page"][: 12 - len(snap["pinned"])]):
+        for n in (*snap["pinned"], *snap["page"][: max(0, 12 - len(snap["pinned"]))]):
             pages = _pages(_plain(bodies.get(n.id, "")), size)
             url = external_url("notices.show", notice_id=n.id)
             for i, page in enumerate(pages):

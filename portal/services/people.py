@@ -97,93 +97,146 @@ def read_csv(data):
 def import_residents(data):
     """Validates every row first; adds nothing unless every row is good. The caller commits."""
     result = ImportResult()
-    text = read_csv(data)
-    if text is None:
-        result.errors.append((0, _l("The file is not UTF-8 or GB18030 text.")))
-        return result
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        result.errors.append((0, _l("The file is empty.")))
-        return result
-    columns = {}
-    for key, names in HEADERS.items():
-        for i, h in enumerate(header):
-            if h in names:
-                columns[key] = i
-    missing = [k for k in ("name", "phone", "building", "unit") if k not in columns]
-    if missing:
-        result.errors.append((1, _l("Missing columns: %(cols)s. The first line must name: name, phone, building, unit, email, language.", cols=", ".join(missing))))
+    reader, columns, problem = _open_csv(data)
+    if problem is not None:
+        result.errors.append(problem)
         return result
     buildings = {b.name: b for b in db.session.scalars(select(Building).where(Building.is_active))}
     existing = {u.phone: u for u in db.session.scalars(select(User).where(User.phone.is_not(None)))}
-    seen_names = {}
-    rows = []
-    for line_no, row in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-
-        def cell(key):
-            i = columns.get(key)
-            return row[i].strip() if i is not None and i < len(row) else ""
-
-        name, building_name, unit_no = cell("name"), cell("building"), cell("unit")
-        email, language, consent = cell("email"), cell("language"), cell("sms_consent").lower() in YES
-        problems = []
-        if not name or len(name) > 64:
-            problems.append(_l("a name of 1 to 64 characters is needed"))
-        phone, phone_problem = phones.check(cell("phone"), current_app.config)
-        if phone_problem:
-            problems.append(phone_problem)
-            phone = normalise_phone(cell("phone"))
-        if building_name not in buildings:
-            problems.append(_("there is no building called %(name)s", name=building_name or "-"))
-        if not unit_no or len(unit_no) > 32:
-            problems.append(_l("a unit number is needed"))
-        if email:
-            try:
-                email = validate_email(email, check_deliverability=False).normalized
-            except EmailNotValidError:
-                problems.append(_l("the email address is not valid"))
-        lang = LANGUAGE_ALIASES.get(language.lower())
-        if lang is None:
-            problems.append(_l("the language must be zh_Hans or en"))
-        if phone in seen_names and seen_names[phone] != name:
-            problems.append(_l("this phone number appears above with another name"))
-        other = existing.get(phone)
-        if other is not None and other.role != Role.RESIDENT:
-            problems.append(_l("this phone number belongs to a staff account"))
-        if problems:
-            result.errors.append((line_no, "; ".join(str(p) for p in problems)))
-            continue
-        seen_names[phone] = name
-        rows.append((name, phone, buildings[building_name], unit_no, email, lang, consent))
+    rows = _checked_rows(reader, columns, buildings, existing, result)
     if result.errors:
         return result
     if not rows:
         result.errors.append((0, _l("The file has no residents in it.")))
         return result
+    _add_rows(rows, existing, result)
+    return result
+
+
+def _open_csv(data):
+    """(reader positioned after the header, {column key: index}, None) or (None, None, (line, error))."""
+    text = read_csv(data)
+    if text is None:
+        return None, None, (0, _l("The file is not UTF-8 or GB18030 text."))
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        return None, None, (0, _l("The file is empty."))
+    columns = _columns(header)
+    missing = [k for k in ("name", "phone", "building", "unit") if k not in columns]
+    if missing:
+        return None, None, (1, _l("Missing columns: %(cols)s. The first line must name: name, phone, building, unit, email, language.",
+                                  cols=", ".join(missing)))
+    return reader, columns, None
+
+
+def _columns(header):
+    """{column key: index} for the header's known names (the last of two alike wins)."""
+    columns = {}
+    for key, names in HEADERS.items():
+        for i, h in enumerate(header):
+            if h in names:
+                columns[key] = i
+    return columns
+
+
+@dataclass
+class _Row:
+    name: str
+    phone: str
+    building: Building
+    unit_no: str
+    email: str
+    language: str
+    consent: bool
+
+
+def _checked_rows(reader, columns, buildings, existing, result):
+    """The good rows as _Row; each bad row's problems go into result.errors with its line number."""
+    seen_names = {}
+    rows = []
+    for line_no, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        values = {key: row[i].strip() if i < len(row) else "" for key, i in columns.items()}
+        checked, problems = _check_row(values, buildings, existing, seen_names)
+        if problems:
+            result.errors.append((line_no, "; ".join(str(p) for p in problems)))
+            continue
+        seen_names[checked.phone] = checked.name
+        rows.append(checked)
+    return rows
+
+
+def _check_row(values, buildings, existing, seen_names):
+    """(_Row or None, [problems]) for one line's cells {column key: text}."""
+    name, building_name, unit_no = values.get("name", ""), values.get("building", ""), values.get("unit", "")
+    problems = []
+    if not name or len(name) > 64:
+        problems.append(_l("a name of 1 to 64 characters is needed"))
+    phone, phone_problem = phones.check(values.get("phone", ""), current_app.config)
+    if phone_problem:
+        problems.append(phone_problem)
+        phone = normalise_phone(values.get("phone", ""))
+    if building_name not in buildings:
+        problems.append(_("there is no building called %(name)s", name=building_name or "-"))
+    if not unit_no or len(unit_no) > 32:
+        problems.append(_l("a unit number is needed"))
+    email, email_problem = _check_email(values.get("email", ""))
+    if email_problem:
+        problems.append(email_problem)
+    lang = LANGUAGE_ALIASES.get(values.get("language", "").lower())
+    if lang is None:
+        problems.append(_l("the language must be zh_Hans or en"))
+    problems += _phone_conflicts(phone, name, existing, seen_names)
+    if problems:
+        return None, problems
+    consent = values.get("sms_consent", "").lower() in YES
+    return _Row(name, phone, buildings[building_name], unit_no, email, lang, consent), []
+
+
+def _check_email(email):
+    """(normalised address or "", None) or (the address as typed, why)."""
+    if not email:
+        return email, None
+    try:
+        return validate_email(email, check_deliverability=False).normalized, None
+    except EmailNotValidError:
+        return email, _l("the email address is not valid")
+
+
+def _phone_conflicts(phone, name, existing, seen_names):
+    problems = []
+    if phone in seen_names and seen_names[phone] != name:
+        problems.append(_l("this phone number appears above with another name"))
+    other = existing.get(phone)
+    if other is not None and other.role != Role.RESIDENT:
+        problems.append(_l("this phone number belongs to a staff account"))
+    return problems
+
+
+def _add_rows(rows, existing, result):
+    """Creates the new residents (with temporary passwords), adds units and records SMS consent."""
     created = {}
-    for name, phone, building, unit_no, email, lang, consent in rows:
-        user = existing.get(phone) or created.get(phone)
+    for row in rows:
+        user = existing.get(row.phone) or created.get(row.phone)
         if user is None:
-            user = User(name=name, phone=phone, role=Role.RESIDENT, email=email or None, language=lang)
+            user = User(name=row.name, phone=row.phone, role=Role.RESIDENT, email=row.email or None, language=row.language)
             password = temporary_password()
             user.set_password(password)
             db.session.add(user)
-            created[phone] = user
+            created[row.phone] = user
             result.created.append((user, password))
-        elif user not in result.updated and phone not in created:
+        elif user not in result.updated and row.phone not in created:
             result.updated.append(user)
-        unit = unit_in(building, unit_no)
+        unit = unit_in(row.building, row.unit_no)
         db.session.flush()
-        if consent:
+        if row.consent:
             prefs.set_consent(user, Channel.SMS, True, "residents import (registration form)", utcnow())
         if not any(r.unit_id == unit.id for r in user.residencies):
             user.residencies.append(Residency(unit=unit))
     db.session.flush()
-    return result
 
 
 def reset_password(user):

@@ -3,15 +3,19 @@ import logging
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 
+from portal import cache
 from portal.extensions import db
 from portal.i18n import from_local, to_local
 from portal.models import (
     OUTREACH_KINDS,
+    Call,
     CommRecord,
+    Conversation,
     RecordKind,
     Role,
+    Suggestion,
     Ticket,
     TicketStatus,
     TrainingAttendance,
@@ -133,11 +137,22 @@ def purge(now):
     for ticket in tickets:
         log.info("purged ticket %s closed %s", ticket.number, ticket.closed_at.date())
     if records:
-        db.session.execute(delete(CommRecord).where(CommRecord.id.in_([r.id for r in records])))
+        ids = [r.id for r in records]
+        db.session.execute(update(Call).where(Call.record_id.in_(ids)).values(record_id=None))  # the call stays, its record goes
+        db.session.execute(delete(CommRecord).where(CommRecord.id.in_(ids)))
+    if tickets:
+        _unlink([t.id for t in tickets])
     for ticket in tickets:
         db.session.delete(ticket)  # its timeline, photos and departments go with it
     db.session.flush()
     return cutoff, records, tickets
+
+
+def _unlink(ticket_ids):
+    """What outlives a purged ticket (a newer record, a suggestion, a conversation, a call) no longer points at it."""
+    for model in (CommRecord, Suggestion, Conversation, Call):
+        db.session.execute(update(model).where(model.ticket_id.in_(ticket_ids)).values(ticket_id=None))
+    cache.bump(cache.COMMUNITY)  # a Core UPDATE: suggestions are cached
 
 
 def training_history(user):

@@ -65,7 +65,7 @@ def handle(event, now):
     agent = str(event.get("agent", "") or "")[:32]
     if agent:
         call.agent = agent
-    if kind == "answered" and call.answered_at is None:
+    if kind == "answered" and call.answered_at is None and call.ended_at is None:  # a late "answered" cannot revive an ended call
         call.answered_at = at
         call.state = "answered"
     elif kind == "ended" and call.ended_at is None:

@@ -1,0 +1,234 @@
+"""Lobby screens at the service level: the secret link and its revocation, reporting in and silent
+screens, the slides (this building's notices and bulletins, upcoming events, the figures), long
+notices paged, an emergency taking over, and the ETag that lets an unchanged poll cost nothing."""
+import re
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from portal import cache
+from portal.extensions import db
+from portal.models import Event, EventType, KioskScreen, NoticeCategory, Orientation, PublishedFigures, Role
+from portal.services import kiosk, notices
+
+NOW = datetime(2026, 12, 8, 2, 0, tzinfo=timezone.utc)
+EARLIER = NOW - timedelta(hours=1)
+
+
+@pytest.fixture
+def lobby(make_building):
+    building = make_building("1号楼")
+    screen = kiosk.create(building, " 大堂 ", "landscape", 12, 30, 23, 6, NOW)
+    db.session.commit()
+    return building, screen
+
+
+@pytest.fixture
+def staff(make_user):
+    return make_user(role=Role.STAFF)
+
+
+def _info(screen):
+    return kiosk.screen_for(screen.secret)
+
+
+def _slides(screen, now=NOW):
+    html, etag = kiosk.content(_info(screen), now)
+    return html, etag
+
+
+def _titles(html):
+    return re.findall(r"<h1>([^<]*)</h1>", html)
+
+
+def _event(staff, title, starts, hours=2, buildings=(), **kw):
+    event = Event(kind=EventType.ACTIVITY, title=title, location="中心广场", starts_at=starts, ends_at=starts + timedelta(hours=hours),
+                  is_community_wide=not buildings, buildings=list(buildings), created_by_id=staff.id, **kw)
+    db.session.add(event)
+    db.session.commit()
+    return event
+
+
+def test_a_screen_gets_a_long_random_secret_and_keeps_its_settings(lobby, make_building):
+    building, screen = lobby
+    other = kiosk.create(building, "侧门", "portrait", 20, 60, None, None, NOW)
+    assert screen.secret != other.secret and len(screen.secret) >= 32
+    assert screen.name == "大堂" and screen.orientation == Orientation.LANDSCAPE and other.orientation == Orientation.PORTRAIT
+    info = _info(screen)
+    assert info == {"id": screen.id, "building_id": building.id, "building": "1号楼", "orientation": Orientation.LANDSCAPE,
+                    "slide_seconds": 12, "poll_seconds": 30, "night_start": 23, "night_end": 6, "secret": screen.secret}
+
+
+def test_a_revoked_or_unknown_link_finds_no_screen_at_once(lobby):
+    _building, screen = lobby
+    assert _info(screen) is not None  # now cached
+    kiosk.revoke(screen, NOW)
+    db.session.commit()
+    assert kiosk.screen_for(screen.secret) is None
+    assert kiosk.screen_for("no-such-secret") is None
+
+
+def test_a_screen_reports_in_at_most_once_a_minute(lobby):
+    _building, screen = lobby
+    info = _info(screen)
+    assert kiosk.report_in(info, NOW)
+    assert not kiosk.report_in(info, NOW + timedelta(seconds=59))
+    assert kiosk.report_in(info, NOW + timedelta(seconds=60))
+    db.session.expire_all()
+    assert db.session.get(KioskScreen, screen.id).last_seen_at == NOW + timedelta(seconds=60)
+
+
+def test_silent_screens_are_those_never_seen_or_not_for_five_minutes(lobby, make_building):
+    building, seen = lobby
+    never = kiosk.create(building, "从未上线", "landscape", 12, 30, None, None, NOW)
+    gone = kiosk.create(building, "已断线", "landscape", 12, 30, None, None, NOW)
+    revoked = kiosk.create(building, "已撤销", "landscape", 12, 30, None, None, NOW)
+    kiosk.revoke(revoked, NOW)
+    db.session.commit()
+    kiosk.report_in(_info(seen), NOW)
+    kiosk.report_in(_info(gone), NOW - timedelta(minutes=6))
+    db.session.expire_all()
+    assert [s.id for s in kiosk.silent(NOW + timedelta(minutes=4))] == [never.id, gone.id]
+    assert [s.id for s in kiosk.silent(NOW + timedelta(minutes=6))] == [seen.id, never.id, gone.id]
+
+
+def test_the_slides_are_this_buildings_current_notices_and_bulletins(lobby, make_building, make_notice):
+    building, screen = lobby
+    other = make_building("2号楼")
+    make_notice(title="全体停水通知", publish_at=EARLIER)
+    make_notice(title="一号楼宣传栏", buildings=[building], publish_at=EARLIER)
+    make_notice(title="二号楼宣传栏", buildings=[other], publish_at=EARLIER)
+    make_notice(title="明天才发布", publish_at=NOW + timedelta(days=1))
+    make_notice(title="已过期", publish_at=NOW - timedelta(days=3), expires_at=NOW - timedelta(days=1))
+    make_notice(title="已撤回", publish_at=EARLIER, withdrawn_at=NOW - timedelta(minutes=1))
+    html, _etag = _slides(screen)
+    assert sorted(_titles(html)) == sorted(["全体停水通知", "一号楼宣传栏"])
+    assert "本楼宣传栏" in html and "<svg" in html  # the bulletin is marked; a QR code per slide
+
+
+def test_without_anything_to_show_the_screen_says_so(lobby):
+    _building, screen = lobby
+    html, _etag = _slides(screen)
+    assert _titles(html) == ["暂无公告"]
+
+
+def test_upcoming_events_of_the_next_thirty_days_for_this_building(lobby, make_building, staff):
+    building, screen = lobby
+    other = make_building("2号楼")
+    _event(staff, "中秋游园", NOW + timedelta(days=3))
+    _event(staff, "一号楼消防演练", NOW + timedelta(days=5), buildings=[building])
+    _event(staff, "二号楼消防演练", NOW + timedelta(days=5), buildings=[other])
+    _event(staff, "下个月的活动", NOW + timedelta(days=31))
+    _event(staff, "取消的活动", NOW + timedelta(days=2), cancelled_at=NOW)
+    _event(staff, "正在进行", NOW - timedelta(hours=1))
+    _event(staff, "已结束", NOW - timedelta(hours=3))
+    html, _etag = _slides(screen)
+    assert _titles(html) == ["正在进行", "中秋游园", "一号楼消防演练"]  # by start time
+
+
+def test_a_long_notice_pages_through_at_sentence_ends_and_nothing_is_lost(lobby, make_notice, make_building):
+    building, screen = lobby
+    body = "".join(f"第{i}条注意事项，请各位住户仔细阅读并遵守。" for i in range(40))
+    notice = make_notice(title="长公告", body=body, publish_at=EARLIER)
+    notice.body_html = notices.render_body(body)
+    db.session.commit()
+    html, _etag = _slides(screen)
+    texts = re.findall(r'<p class="text">([^<]*)</p>', html)
+    markers = re.findall(r"第 (\d+) / (\d+) 页", html)
+    assert len(texts) == len(markers) >= 3 and markers[0] == ("1", str(len(texts))) and markers[-1] == (str(len(texts)),) * 2
+    assert all(t.endswith("。") and len(t) <= kiosk.PAGE_CHARS[Orientation.LANDSCAPE] for t in texts)
+    assert "".join(texts) == body
+    portrait = kiosk.create(building, "竖屏", "portrait", 12, 30, None, None, NOW)
+    db.session.commit()
+    portrait_html, _ = _slides(portrait)
+    assert len(re.findall(r"第 \d+ / \d+ 页", portrait_html)) < len(markers)  # a taller screen holds more per page
+
+
+def test_pinned_notices_come_round_twice_as_often(lobby, make_notice):
+    _building, screen = lobby
+    make_notice(title="置顶公告", is_pinned=True, publish_at=EARLIER)
+    make_notice(title="普通公告", publish_at=EARLIER)
+    html, _etag = _slides(screen)
+    assert _titles(html) == ["置顶公告", "置顶公告", "普通公告"]
+
+
+def test_more_than_twelve_pinned_notices_leave_no_room_for_other_notices(lobby, make_notice):
+    _building, screen = lobby
+    for i in range(13):
+        make_notice(title=f"置顶{i}", is_pinned=True, publish_at=EARLIER - timedelta(minutes=i))
+    make_notice(title="普通一", publish_at=EARLIER)
+    make_notice(title="普通二", publish_at=EARLIER)
+    html, _etag = _slides(screen)
+    titles = _titles(html)
+    assert "普通一" not in titles and "普通二" not in titles
+    assert len(titles) == 26  # every pinned notice, twice; before the fix a negative slice let 13 - 12 = -1 mean "all but one"
+
+
+def test_an_emergency_takes_the_screen_over_until_lifted(lobby, make_notice, staff):
+    _building, screen = lobby
+    make_notice(title="普通公告", publish_at=EARLIER)
+    alarm = make_notice(title="燃气泄漏，请勿使用明火", body="3号楼燃气管道泄漏，抢修中。", category=NoticeCategory.EMERGENCY,
+                        publish_at=NOW - timedelta(minutes=5))
+    html, etag = _slides(screen)
+    assert 'data-emergency="1"' in html and "3号楼燃气管道泄漏，抢修中。" in html and "普通公告" not in html
+    notices.lift(alarm, staff, NOW + timedelta(minutes=1))
+    db.session.commit()
+    lifted, lifted_etag = _slides(screen, NOW + timedelta(minutes=1))
+    assert "data-emergency" not in lifted and "普通公告" in lifted and lifted_etag != etag
+
+
+def test_last_months_figures_are_shown_for_45_days(lobby, staff):
+    _building, screen = lobby
+    figures = PublishedFigures(period_start=date(2026, 11, 1), period_end=date(2026, 11, 30), published_by_id=staff.id, published_at=NOW - timedelta(days=44),
+                               data={"on_time": 93, "resolution": 97, "satisfaction": 91})
+    db.session.add(figures)
+    db.session.commit()
+    html, _etag = _slides(screen)
+    assert "2026年11月服务数据" in html and "按时反馈 93%" in html and "满意度 91%" in html
+    figures.published_at = NOW - timedelta(days=46)
+    db.session.commit()
+    html, _etag = _slides(screen)
+    assert "服务数据" not in html
+
+
+def test_the_etag_stays_while_nothing_changes_and_moves_with_a_new_notice(lobby, make_notice):
+    _building, screen = lobby
+    make_notice(title="公告一", publish_at=EARLIER)
+    first = _slides(screen)
+    assert _slides(screen, NOW + timedelta(minutes=1)) == first
+    make_notice(title="公告二", publish_at=EARLIER)
+    html, etag = _slides(screen, NOW + timedelta(minutes=2))
+    assert etag != first[1] and "公告二" in html
+
+
+def test_the_slides_change_by_themselves_when_an_event_ends_or_a_notice_is_due(lobby, make_notice, staff):
+    _building, screen = lobby
+    _event(staff, "中秋游园", NOW + timedelta(hours=1))
+    make_notice(title="定时公告", publish_at=NOW + timedelta(hours=2))
+    assert _titles(_slides(screen)[0]) == ["中秋游园"]
+    assert _titles(_slides(screen, NOW + timedelta(hours=2, seconds=1))[0]) == ["定时公告", "中秋游园"]
+    assert _titles(_slides(screen, NOW + timedelta(hours=3, seconds=1))[0]) == ["定时公告"]  # the event is over
+
+
+def test_an_unchanged_poll_is_answered_from_what_is_kept_until_it_is_time_to_report_in(lobby, make_notice):
+    _building, screen = lobby
+    make_notice(title="公告一", publish_at=EARLIER)
+    assert kiosk.unchanged_etag(screen.secret, cache.versions(), NOW) is None  # nothing kept yet
+    info = _info(screen)
+    kiosk.report_in(info, NOW)
+    _html, etag = kiosk.content(info, NOW)
+    assert kiosk.unchanged_etag(screen.secret, cache.versions(), NOW + timedelta(seconds=30)) == etag
+    assert kiosk.unchanged_etag(screen.secret, cache.versions(), NOW + timedelta(seconds=60)) is None  # report in first
+    make_notice(title="公告二", publish_at=EARLIER)
+    assert kiosk.unchanged_etag(screen.secret, cache.versions(), NOW + timedelta(seconds=40)) is None  # the notices changed
+
+
+def test_a_revoked_screen_is_not_answered_from_what_was_kept(lobby):
+    _building, screen = lobby
+    info = _info(screen)
+    kiosk.report_in(info, NOW)
+    kiosk.content(info, NOW)
+    kiosk.revoke(db.session.scalar(select(KioskScreen).where(KioskScreen.id == screen.id)), NOW)
+    db.session.commit()
+    assert kiosk.unchanged_etag(screen.secret, cache.versions(), NOW + timedelta(seconds=10)) is None

@@ -6,6 +6,7 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
+from portal import permissions
 from portal.extensions import db
 from portal.models import ConsultationAnswer, Notification, NotifyJob, Residency, Role
 from portal.services import consultations
@@ -178,7 +179,7 @@ def test_residents_see_the_consultations_of_their_buildings_and_the_back_office_
 
     resident_c = _owner(make_user, place.c.units[0])
     query = select(Consultation.id)
-    assert db.session.scalars(query.where(*consultations.visible_clause(resident_c, [place.c.id]))).all() == []
-    assert db.session.scalars(query.where(*consultations.visible_clause(resident_c, [place.a.id]))).all() == [question.id]
-    assert db.session.scalars(query.where(*consultations.visible_clause(resident_c, []))).all() == []
-    assert consultations.visible_clause(place.staff, []) == ()
+    assert db.session.scalars(query.where(*permissions.consultation_scope(resident_c, [place.c.id]))).all() == []
+    assert db.session.scalars(query.where(*permissions.consultation_scope(resident_c, [place.a.id]))).all() == [question.id]
+    assert db.session.scalars(query.where(*permissions.consultation_scope(resident_c, []))).all() == []
+    assert permissions.consultation_scope(place.staff, []) == ()

@@ -7,6 +7,7 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
+from portal import permissions
 from portal.extensions import db
 from portal.models import (
     Event,
@@ -256,11 +257,11 @@ def test_residents_see_community_wide_events_and_those_of_their_buildings(staff,
     a, b = make_building("A栋"), make_building("B栋")
     everyone, only_b = _event(staff), _event(staff, buildings=[b])
     resident = make_user(units=[a.units[0]])
-    assert events.can_see(resident, everyone, [a.id]) and not events.can_see(resident, only_b, [a.id])
-    assert events.can_see(staff, only_b, [])
-    seen = db.session.scalars(select(Event.id).where(*events.visible_clause(resident, [a.id]))).all()
+    assert permissions.can_see_event(resident, everyone, [a.id]) and not permissions.can_see_event(resident, only_b, [a.id])
+    assert permissions.can_see_event(staff, only_b, [])
+    seen = db.session.scalars(select(Event.id).where(*permissions.event_scope(resident, [a.id]))).all()
     assert seen == [everyone.id]
-    assert events.visible_clause(staff, []) == ()
+    assert permissions.event_scope(staff, []) == ()
 
 
 # Reminders, changes and cancellation

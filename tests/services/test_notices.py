@@ -9,6 +9,7 @@ from flask_login import AnonymousUserMixin
 from markupsafe import Markup
 from sqlalchemy import func, select
 
+from portal import permissions
 from portal.extensions import db
 from portal.models import Blob, Notice, NoticeCategory, NotifyJob, Residency, Role
 from portal.services import notices
@@ -37,7 +38,7 @@ def place(make_building, make_user):
 
 
 def _titles(user, now=NOW, building_ids=None):
-    return db.session.scalars(select(Notice.title).where(notices.visible_clause(user, now, building_ids)).order_by(Notice.id)).all()
+    return db.session.scalars(select(Notice.title).where(permissions.notice_scope(user, now, building_ids)).order_by(Notice.id)).all()
 
 
 def _save(staff, notice=None, title="停水通知", body="周六停水。", category=NoticeCategory.NEWS, buildings=(), publish_at=EARLIER,
@@ -92,20 +93,20 @@ def test_can_read_follows_the_same_rules_and_the_back_office_reads_every_state(p
     mine = make_notice(title="A栋宣传栏", buildings=[place.a], publish_at=EARLIER)
     draft = make_notice(title="草稿", publish_at=None)
     public = make_notice(title="全体", publish_at=EARLIER)
-    assert notices.can_read(place.resident_a, mine, NOW) and not notices.can_read(place.resident_a, theirs, NOW)
-    assert not notices.can_read(place.resident_a, draft, NOW)
-    assert notices.can_read(place.staff, draft, NOW) and notices.can_read(place.staff, theirs, NOW)
-    assert notices.can_read(AnonymousUserMixin(), public, NOW) and not notices.can_read(AnonymousUserMixin(), mine, NOW)
+    assert permissions.can_read_notice(place.resident_a, mine, NOW) and not permissions.can_read_notice(place.resident_a, theirs, NOW)
+    assert not permissions.can_read_notice(place.resident_a, draft, NOW)
+    assert permissions.can_read_notice(place.staff, draft, NOW) and permissions.can_read_notice(place.staff, theirs, NOW)
+    assert permissions.can_read_notice(AnonymousUserMixin(), public, NOW) and not permissions.can_read_notice(AnonymousUserMixin(), mine, NOW)
     notices.withdraw(mine, "写错了", place.staff, NOW)
-    assert not notices.can_read(place.resident_a, mine, NOW)
+    assert not permissions.can_read_notice(place.resident_a, mine, NOW)
 
 
 def test_a_resident_who_moves_in_sees_the_new_buildings_bulletins(place, make_notice):
     make_notice(title="B栋宣传栏", buildings=[place.b], publish_at=EARLIER)
-    assert notices.building_ids_of(place.resident_a) == (place.a.id,)
+    assert permissions.building_ids_of(place.resident_a) == (place.a.id,)
     db.session.add(Residency(user_id=place.resident_a.id, unit_id=place.b.units[0].id))
     db.session.commit()
-    assert notices.building_ids_of(place.resident_a) == tuple(sorted([place.a.id, place.b.id]))
+    assert permissions.building_ids_of(place.resident_a) == tuple(sorted([place.a.id, place.b.id]))
     assert "B栋宣传栏" in _titles(place.resident_a)
 
 

@@ -7,6 +7,7 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
+from portal import permissions
 from portal.extensions import db
 from portal.models import (
     Event,
@@ -55,7 +56,7 @@ def _support(suggestion, person):
 
 
 def _visible(user, building_ids):
-    return db.session.scalars(select(Suggestion.title).where(*suggestions.visible_clause(user, building_ids)).order_by(Suggestion.id)).all()
+    return db.session.scalars(select(Suggestion.title).where(*permissions.suggestion_scope(user, building_ids)).order_by(Suggestion.id)).all()
 
 
 def test_a_suggestion_is_posted_tidy_for_the_community_or_one_building(people):
@@ -107,7 +108,7 @@ def test_residents_see_the_communitys_and_their_buildings_suggestions_and_their_
     assert _visible(people.neighbour, [people.a.id]) == ["全体", "A栋"]
     assert _visible(people.other, [people.b.id]) == ["全体"]
     assert _visible(people.author, [people.a.id]) == ["全体", "A栋", "被隐藏"]
-    assert suggestions.visible_clause(people.staff, []) == ()
+    assert permissions.suggestion_scope(people.staff, []) == ()
 
 
 def test_opening_the_box_records_who_when_and_what_was_read(people):

@@ -24,6 +24,7 @@ def create_app(config=None):
     from portal import blueprints, cache, cli, database, errors, hooks, i18n, templating
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
     from portal.fastpath import FastPath
+    from portal.sessions import Sessions
     from portal.notify import channels
 
     channels.check_config(app.config)  # a malformed channel URL stops here, naming its variable
@@ -38,6 +39,7 @@ def create_app(config=None):
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     # What every request goes through, what every failure looks like, what every template shares
+    app.session_interface = Sessions()
     hooks.register(app)
     errors.register(app)
     templating.register(app)

@@ -9,6 +9,7 @@ import threading
 from flask import g, has_request_context, session
 from sqlalchemy import bindparam, event, func, insert, literal, select, union_all, update
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
 
 from portal.extensions import db
 from portal.models import (
@@ -87,16 +88,76 @@ _lock = threading.Lock()
 _store = {}  # (name, key) -> (version, valid_until or None, value)
 
 
+class _Reader(threading.local):
+    """This thread's own connection for the small reads every request makes (the version
+    counters, a poll's state): in autocommit, outside the ORM session, so such a read costs no
+    transaction and no session bookkeeping. Each statement sees everything committed before it."""
+
+    engine = None
+    connection = None
+
+
+_reader = _Reader()
+
+
+def _reader_connection():
+    return reader_for(db.engine)
+
+
+def reader_for(engine):
+    if _reader.engine is not engine or _reader.connection is None or _reader.connection.closed:
+        _forget_reader()
+        if not event.contains(engine, "engine_disposed", _on_dispose):
+            event.listen(engine, "engine_disposed", _on_dispose)
+        _reader.engine = engine
+        connection = engine.connect()
+        # SQLite connections are in the driver's autocommit already (database.tune_sqlite) and the
+        # "begin" listener leaves this one alone; elsewhere the driver's own autocommit.
+        options = {"portal_reader": True} if engine.dialect.name == "sqlite" else {"isolation_level": "AUTOCOMMIT"}
+        _reader.connection = connection.execution_options(**options)
+    return _reader.connection
+
+
+def _on_dispose(engine):
+    if _reader.engine is engine:
+        _forget_reader()
+
+
+def _forget_reader():
+    """Closes the reader's connection for good (a new one is made when next needed); one shared
+    with the session (a single-connection pool: in-memory SQLite) is only let go."""
+    connection, _reader.connection = _reader.connection, None
+    if connection is not None and not isinstance(connection.engine.pool, StaticPool):
+        try:
+            connection.invalidate()
+        except Exception:  # noqa: BLE001 - it is being thrown away
+            pass
+
+
+def read(statement, params=None, engine=None):
+    """All rows of a small read-only `statement`: inside the session's transaction if one is open
+    (a write request, a worker part: it holds a connection already, and sees its own writes),
+    else through this thread's reader connection."""
+    if engine is None and db.session().in_transaction():
+        return db.session.connection().execute(statement, params or {}).all()
+    connection = reader_for(engine) if engine is not None else _reader_connection()
+    try:
+        return connection.execute(statement, params or {}).all()
+    except Exception:
+        _forget_reader()  # a broken connection (the database restarted): a fresh one next time
+        raise
+
+
 def versions():
     """All version counters, read once per request (with the bell's numbers when signed in)."""
     if has_request_context() and "cache_versions" in g:
         return g.cache_versions
     token = session.get("_user_id") if has_request_context() else None
     if token:
-        found = dict(db.session.connection().execute(_VERSIONS_AND_BELL, {"token": token}).all())
+        found = dict(read(_VERSIONS_AND_BELL, {"token": token}))
         g.bell = (int(found.pop("~unread", 0) or 0), int(found.pop("~last", 0) or 0))
     else:
-        found = dict(db.session.connection().execute(_VERSIONS).all())
+        found = dict(read(_VERSIONS))
     if has_request_context():
         g.cache_versions = found
     return found
@@ -178,9 +239,9 @@ def peek(name, key, version_key, versions_now, now=None):
     return entry[2]
 
 
-def read_versions(connection):
-    """The version counters through a bare connection (for paths that run outside Flask)."""
-    return dict(connection.execute(_VERSIONS).all())
+def read_versions(engine):
+    """The version counters, for paths that run outside Flask (the fast path's polls)."""
+    return dict(read(_VERSIONS, engine=engine))
 
 
 def clear():

@@ -42,5 +42,5 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = TIMEZONE
     LANGUAGES = ("zh_Hans", "en")
 
-    RATELIMIT_HEADERS_ENABLED = False
-    RATELIMIT_KEY_PREFIX = _env("RATELIMIT_PREFIX", "portal")
+    KEY_PREFIX = _env("KEY_PREFIX", "portal")  # of every key kept in Redis: tokens, rate limits, the cache
+    RATELIMIT_KEY_PREFIX = _env("RATELIMIT_PREFIX", KEY_PREFIX)

@@ -71,6 +71,8 @@ def tune_sqlite(engine):
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
+        if connection.get_execution_options().get("portal_reader"):
+            return  # cache.read's connection: every statement on its own, always the latest commit
         if connection.connection.dbapi_connection.in_transaction:
             return  # one shared in-memory connection (tests): join the open transaction
         connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.get_execution_options().get("sqlite_write") else "BEGIN")

@@ -1,7 +1,5 @@
 """Flask extensions, created unbound; create_app binds them."""
 from flask_babel import Babel
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -15,5 +13,24 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+class LoginLimits:
+    """Failed sign-ins, counted per account and per address in fixed windows by the `limits`
+    library (Flask-Limiter's engine) in RATELIMIT_STORAGE_URI: memory, or Redis shared by every
+    host. Only the sign-in asks it: no hook runs on other requests."""
+
+    def init_app(self, app):
+        from limits import storage, strategies
+
+        app.extensions["login_limits"] = strategies.FixedWindowRateLimiter(storage.storage_from_string(app.config["RATELIMIT_STORAGE_URI"]))
+
+    @property
+    def limiter(self):
+        from flask import current_app
+
+        return current_app.extensions["login_limits"]
+
+
+limiter = LoginLimits()
 htmx = Htmx()

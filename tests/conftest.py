@@ -72,6 +72,7 @@ def make_app(database_url, redis_prefix, **overrides):
         "SECRET_KEY": "test-secret",
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "RATELIMIT_KEY_PREFIX": f"{redis_prefix}-{uuid.uuid4().hex[:6]}",
+        "KEY_PREFIX": f"{redis_prefix}-{uuid.uuid4().hex[:6]}",
         "BASE_URL": "http://portal.test",
         "MAIL_URL": None,
     }

@@ -105,10 +105,6 @@ class ImportForm(FlaskForm):
     file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
 
 
-class ConfirmForm(FlaskForm):
-    """A POST with nothing but its CSRF token."""
-
-
 class ScreenForm(FlaskForm):
     building_id = SelectField(_l("Building"), coerce=int, choices=[])
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=64)], default="大堂")

@@ -11,7 +11,6 @@ from portal.blueprints.admin import bp
 from portal.blueprints.admin.forms import (
     ROLE_LABELS,
     BuildingForm,
-    ConfirmForm,
     DeliveryFilterForm,
     DepartmentForm,
     ImportForm,
@@ -20,7 +19,7 @@ from portal.blueprints.admin.forms import (
     UnitForm,
 )
 from portal.extensions import db
-from portal.forms import choices
+from portal.forms import ConfirmForm, choices
 from portal.models import Building, CalendarDay, Channel, Delivery, Department, KioskScreen, Role, SettingChange, Unit, User, utcnow
 from portal.notify import admin as channel_admin
 from portal.notify import delivery as notify_delivery

@@ -36,10 +36,6 @@ class SignupForm(FlaskForm):
             self.idempotency_key.data = uuid.uuid4().hex
 
 
-class ConfirmForm(FlaskForm):
-    """A POST with nothing but its CSRF token."""
-
-
 class FeedbackForm(FlaskForm):
     category = SelectField(_l("It is"), choices=choices((c.value, CATEGORY_LABELS[c]) for c in (
         TicketCategory.SUGGESTION, TicketCategory.PRAISE, TicketCategory.COMPLAINT, TicketCategory.INQUIRY)))

@@ -12,11 +12,11 @@ from sqlalchemy.orm import selectinload
 
 from portal import cache
 from portal.blueprints.events import bp
-from portal.blueprints.events.forms import CancelEventForm, ChangeForm, ConfirmForm, EventForm, FeedbackForm, MinutesForm, SignupForm
+from portal.blueprints.events.forms import CancelEventForm, ChangeForm, EventForm, FeedbackForm, MinutesForm, SignupForm
 from portal.permissions import resident_building_ids
 from portal.downloads import download
 from portal.extensions import db
-from portal.forms import choices
+from portal.forms import ConfirmForm, choices
 from portal.htmx import render_kept
 from portal.i18n import to_local
 from portal.links import external_url

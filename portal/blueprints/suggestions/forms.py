@@ -25,10 +25,6 @@ class SuggestionForm(FlaskForm):
             self.idempotency_key.data = uuid.uuid4().hex
 
 
-class ConfirmForm(FlaskForm):
-    """A POST with nothing but its CSRF token."""
-
-
 class HideForm(FlaskForm):
     reason = StringField(_l("Reason (the author sees it)"), validators=[DataRequired(_l("Give the reason.")), Length(max=300)])
 

@@ -7,9 +7,9 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from portal.blueprints.suggestions import bp
-from portal.blueprints.suggestions.forms import AgendaForm, AnswerForm, ConfirmForm, HideForm, StudyForm, SuggestionForm
+from portal.blueprints.suggestions.forms import AgendaForm, AnswerForm, HideForm, StudyForm, SuggestionForm
 from portal.extensions import db
-from portal.forms import choices
+from portal.forms import ConfirmForm, choices
 from portal.htmx import render
 from portal.models import Event, EventType, Residency, Role, Suggestion, SuggestionStatus, SuggestionSupport, SuggestionTopic, Unit, User, utcnow
 from portal.permissions import (

@@ -70,10 +70,6 @@ class IntakeForm(_Idempotent):
             raise ValidationError(_l("Choose a registered resident, or write down the caller's name."))
 
 
-class ConfirmForm(FlaskForm):
-    """A POST with nothing but its CSRF token."""
-
-
 class UrgencyForm(FlaskForm):
     urgent = HiddenField(validators=[Regexp(r"^[01]$")])
     reason = StringField(_l("Reason"), validators=[Length(max=300)])

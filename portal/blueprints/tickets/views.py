@@ -17,7 +17,6 @@ from portal.blueprints.tickets.forms import (
     AssignForm,
     CallForm,
     ClassifyForm,
-    ConfirmForm,
     FeedbackForm,
     FormalReplyForm,
     GovReplyForm,
@@ -35,7 +34,7 @@ from portal.blueprints.tickets.forms import (
 )
 from portal.downloads import csv_download, download
 from portal.extensions import db
-from portal.forms import choices
+from portal.forms import ConfirmForm, choices
 from portal.htmx import render, render_kept, wants_fragment
 from portal.i18n import from_local
 from portal.models import (

@@ -230,11 +230,11 @@ def build(channel, config):
     if channel == "wechat":
         from portal.notify.channels.wechat import WeChatOfficialAccount
 
-        return WeChatOfficialAccount(endpoint, timeout, config.get("REDIS_URL"))
+        return WeChatOfficialAccount(endpoint, timeout, config.get("REDIS_URL"), config.get("KEY_PREFIX", "portal"))
     if channel == "wecom":
         from portal.notify.channels.wecom import WeComApp
 
-        return WeComApp(endpoint, timeout, config.get("REDIS_URL"))
+        return WeComApp(endpoint, timeout, config.get("REDIS_URL"), config.get("KEY_PREFIX", "portal"))
     from portal.notify.channels.wecom import WeComRobot
 
     return WeComRobot(endpoint, timeout)

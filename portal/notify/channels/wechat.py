@@ -21,7 +21,7 @@ def field_limit(key):
     return FIELD_LIMITS.get(base, 20)
 
 
-def make_client(endpoint, timeout, redis_url, enterprise=False):
+def make_client(endpoint, timeout, redis_url, enterprise=False, key_prefix="portal"):
     """A wechatpy client whose every request, the token's too, goes to the configured host."""
     from wechatpy.session.memorystorage import MemoryStorage
 
@@ -45,7 +45,7 @@ def make_client(endpoint, timeout, redis_url, enterprise=False):
         import redis
         from wechatpy.session.redisstorage import RedisStorage
 
-        storage = RedisStorage(redis.Redis.from_url(redis_url), prefix="portal-wechatpy")  # one token for every worker and host
+        storage = RedisStorage(redis.Redis.from_url(redis_url), prefix=f"{key_prefix}-wechatpy")  # one token for every worker and host
     return Client(endpoint.user, endpoint.password, session=storage, timeout=timeout, auto_retry=False)
 
 
@@ -84,10 +84,11 @@ class TokenAdapter(Adapter):
 
     enterprise = False
 
-    def __init__(self, endpoint, timeout, redis_url=None):
+    def __init__(self, endpoint, timeout, redis_url=None, key_prefix="portal"):
         self.endpoint = endpoint
         self.timeout = timeout
         self.redis_url = redis_url
+        self.key_prefix = key_prefix
         self._client = None
         self._lock = threading.RLock()
 
@@ -95,7 +96,8 @@ class TokenAdapter(Adapter):
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = make_client(self.endpoint, self.timeout, self.redis_url, enterprise=self.enterprise)
+                    self._client = make_client(self.endpoint, self.timeout, self.redis_url, enterprise=self.enterprise,
+                                               key_prefix=self.key_prefix)
         return self._client
 
     def _token(self):
@@ -119,8 +121,8 @@ class WeChatOfficialAccount(TokenAdapter):
     channel = "wechat"
     provider = "wechat"
 
-    def __init__(self, endpoint, timeout, redis_url=None):
-        super().__init__(endpoint, timeout, redis_url)
+    def __init__(self, endpoint, timeout, redis_url=None, key_prefix="portal"):
+        super().__init__(endpoint, timeout, redis_url, key_prefix)
         self.appid = endpoint.user
         self.token = endpoint.param("token")
         self.aes_key = endpoint.param("aes_key")

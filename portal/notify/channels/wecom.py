@@ -28,8 +28,8 @@ class WeComApp(TokenAdapter):
     provider = "wecom"
     enterprise = True
 
-    def __init__(self, endpoint, timeout, redis_url=None):
-        super().__init__(endpoint, timeout, redis_url)
+    def __init__(self, endpoint, timeout, redis_url=None, key_prefix="portal"):
+        super().__init__(endpoint, timeout, redis_url, key_prefix)
         self.agent = int(endpoint.param("agent"))
 
     def send(self, message):

@@ -3,7 +3,7 @@ import logging
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 
 from portal.extensions import db
 from portal.i18n import from_local, to_local
@@ -20,6 +20,7 @@ from portal.models import (
     TrainingTopic,
     User,
 )
+from portal.search import forget, matches
 from portal.services import settings
 
 log = logging.getLogger(__name__)
@@ -69,10 +70,8 @@ def search(kind=None, since=None, until=None, q=None):
         query = query.where(CommRecord.occurred_at >= since)
     if until:
         query = query.where(CommRecord.occurred_at < until)
-    if q:
-        like = f"%{q.replace('%', '').replace('_', '')}%"
-        query = query.where(or_(CommRecord.content.like(like), CommRecord.participants.like(like), CommRecord.result.like(like),
-                                CommRecord.place.like(like)))
+    if q and q.strip():
+        query = query.where(matches(CommRecord, q))  # content, participants, result and place (portal/search.py)
     return query
 
 
@@ -134,6 +133,7 @@ def purge(now):
         log.info("purged ticket %s closed %s", ticket.number, ticket.closed_at.date())
     if records:
         db.session.execute(delete(CommRecord).where(CommRecord.id.in_([r.id for r in records])))
+        forget(CommRecord, [r.id for r in records])  # a bulk DELETE: their index rows go by hand
     for ticket in tickets:
         db.session.delete(ticket)  # its timeline, photos and departments go with it
     db.session.flush()

@@ -3,7 +3,7 @@ import logging
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
 
 from portal.extensions import db
 from portal.i18n import from_local, to_local
@@ -73,6 +73,13 @@ def search(kind=None, since=None, until=None, q=None):
     if q and q.strip():
         query = query.where(matches(CommRecord, q))  # content, participants, result and place (portal/search.py)
     return query
+
+
+def after(query, before_id):
+    """The records listed after record `before_id` in the list's order (newest first by when
+    they happened, then by id): a keyset that holds when records are filed after the fact."""
+    at = select(CommRecord.occurred_at).where(CommRecord.id == before_id).scalar_subquery()
+    return query.where(or_(CommRecord.occurred_at < at, and_(CommRecord.occurred_at == at, CommRecord.id < before_id)))
 
 
 def day_bounds(day):

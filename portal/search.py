@@ -5,7 +5,7 @@ Chinese characters becomes overlapping pairs (漏水管 → 漏水 水管; a lon
 letters and digits become lower-case words. Each whitespace-separated part of a query is a
 phrase (its tokens adjacent and in order) and every part must be found, so 漏水管 finds 漏水管
 and not 漏了一点水管. SQLite keeps the tokens in FTS5 tables, PostgreSQL in plain tables with a
-GIN index on `to_tsvector('simple', body)` (portal/models/search.py); `matches(Model, q)` is the
+GIN-indexed `to_tsvector('simple', body)` (portal/models/search.py); `matches(Model, q)` is the
 clause for either, to narrow the query a list already builds. Ticket numbers, phone numbers and
 12345 order numbers are also matched exactly on their own indexed columns.
 
@@ -38,7 +38,6 @@ from portal.models.search import (
     record_search,
     suggestion_search,
     ticket_search,
-    tsvector,
 )
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"  # CJK unified ideographs and their extensions
@@ -107,8 +106,10 @@ def tsquery(parts):
 
 
 def _ticket_exact(q):
-    """Ticket number, caller's phone, 12345 order number, the resident's phone: whole values only."""
-    if not q or len(q) > 40:
+    """Ticket number, caller's phone, 12345 order number, the resident's phone: whole values only.
+    Each of them has digits; a query without any is text alone, which lets PostgreSQL read the
+    index in id order and stop at the first page."""
+    if not q or len(q) > 40 or not any(ch.isdigit() for ch in q):
         return []
     return [
         select(Ticket.id).where(Ticket.number == q.upper()),
@@ -136,7 +137,7 @@ KINDS = {
 
 def _text_clause(index, parts):
     if db.session.get_bind().dialect.name == "postgresql":
-        return tsvector(index).bool_op("@@")(func.to_tsquery(TS_CONFIG, tsquery(parts)))
+        return index.c.tsv.bool_op("@@")(func.to_tsquery(TS_CONFIG, tsquery(parts)))
     return index.c.body.match(fts5_query(parts))
 
 

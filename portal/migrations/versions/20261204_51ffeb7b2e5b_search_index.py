@@ -1,6 +1,6 @@
 """Search index: ticket, notice, suggestion and communication-record text, pre-tokenised (Chinese
-in overlapping pairs), in FTS5 tables on SQLite and GIN-indexed tables on PostgreSQL; filled
-from the rows already there.
+in overlapping pairs), in FTS5 tables on SQLite and on PostgreSQL in tables with a generated,
+GIN-indexed tsvector; filled from the rows already there.
 
 Revision ID: 51ffeb7b2e5b
 Revises: 529474bd1147
@@ -9,6 +9,7 @@ Create Date: 2026-12-04 03:20:00.000000
 """
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from portal.search import fill
 
@@ -38,9 +39,10 @@ def upgrade():
                 name,
                 sa.Column("rowid", sa.Integer(), autoincrement=False, nullable=False),
                 sa.Column("body", sa.Text(), nullable=False),
+                sa.Column("tsv", postgresql.TSVECTOR(), sa.Computed("to_tsvector('simple'::regconfig, body)", persisted=True)),
                 sa.PrimaryKeyConstraint("rowid", name=op.f(f"pk_{name}")),
             )
-            op.create_index(f"ix_{name}_body", name, [sa.text("to_tsvector('simple', body)")], postgresql_using="gin")
+            op.create_index(f"ix_{name}_tsv", name, ["tsv"], postgresql_using="gin")
         fill(bind, name, source, fields)
 
 
@@ -48,5 +50,5 @@ def downgrade():
     bind = op.get_bind()
     for name, _source, _fields in reversed(INDEXES):
         if bind.dialect.name != "sqlite":
-            op.drop_index(f"ix_{name}_body", table_name=name, postgresql_using="gin")
+            op.drop_index(f"ix_{name}_tsv", table_name=name, postgresql_using="gin")
         op.drop_table(name)

@@ -536,3 +536,31 @@ def test_odd_board_searches_give_a_normal_page(client, make_user, make_notice, q
     client.login(make_user())
     response = client.get(f"/notices/?q={q}")
     assert response.status_code == 200 and "停水通知" not in _items(client, f"/notices/?q={q}")
+
+
+def test_board_search_statement_count_is_the_same_for_100_and_5000_matching_notices(client, app, make_user):
+    from portal import search
+
+    author = make_user(role=Role.STAFF)
+    client.login(make_user())
+
+    def measure():
+        from portal import cache
+
+        client.get("/notices/")  # marks what is new as seen
+        cache.clear()
+        cold = _count_statements(app, lambda: client.get("/notices/?q=批量公告"))
+        warm = _count_statements(app, lambda: client.get("/notices/?q=批量公告"))
+        older = re.search(r'href="(/notices/\?[^"]+)"', _items(client, "/notices/?q=批量公告")).group(1).replace("&amp;", "&")
+        return len(cold), len(warm), len(_count_statements(app, lambda: client.get(older)))
+
+    _bulk_notices(100, author.id, 0)
+    search.reindex(Notice)
+    db.session.commit()
+    small = measure()
+    _bulk_notices(4900, author.id, 100)
+    search.reindex(Notice)
+    db.session.commit()
+    assert measure() == small
+    cold, warm, older = small
+    assert warm == older == 2  # the cache versions, and the search's page

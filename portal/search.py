@@ -149,7 +149,7 @@ def matches(model, q):
     parts = _parts(q)
     found = [select(kind.index.c.rowid).where(_text_clause(kind.index, parts))] if parts else []
     if kind.exact is not None:
-        found += kind.exact(q.strip())
+        found += kind.exact(unicodedata.normalize("NFKC", q).strip())  # full-width digits as typed on a phone
     if not found:
         return false()
     return model.id.in_(found[0] if len(found) == 1 else union_all(*found))

@@ -96,6 +96,7 @@ def test_ticket_numbers_and_phones_match_exactly(make_ticket, make_user):
     order = make_ticket("噪音扰民", gov_order_number="GD20261204001")
     assert _found(Ticket, mine.number.lower()) == [mine.id]
     assert _found(Ticket, " 13812345678 ") == [mine.id]  # the resident's own phone
+    assert _found(Ticket, "１３８１２３４５６７８") == [mine.id]  # typed in full-width digits
     assert _found(Ticket, "0571-88886666") == [mine.id]
     assert _found(Ticket, "13900001111") == [caller.id]
     assert _found(Ticket, "GD20261204001") == [order.id]

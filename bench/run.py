@@ -196,6 +196,44 @@ def statement_count(app, url, identifier=RESIDENT):
     return cold, warm
 
 
+RARE_TERMS = 9  # words of the demo's RARE list, each in a handful of the 100,000 tickets
+COMMON_TERMS = ["漏水", "尽快", "师傅", "昨天晚上", "楼道", "谢谢", "电梯", "垃圾", "噪音", "请问", "建议"]
+
+
+def search_latency(app, base, cookie):
+    """The register's first page searched for a rare and for a common term, as customer service:
+    the median of several GETs over HTTP, timed by the client. Each GET asks for a different word,
+    so that none is answered from the kept page of an earlier one: each is a search."""
+    from sqlalchemy import func, select
+
+    from portal.extensions import db
+    from portal.models import Ticket
+    from portal.search import matches
+    from portal.services import demo
+
+    with app.app_context():
+        found = {q: db.session.scalar(select(func.count(Ticket.id)).where(matches(Ticket, q))) for q in demo.RARE + COMMON_TERMS}
+    rare = [q for q in demo.RARE if 0 < found[q] <= 20][:RARE_TERMS]
+    common = [q for q in COMMON_TERMS if found[q] >= 2000]
+
+    def get(q):
+        request = urllib.request.Request(f"{base}/tickets/?q={urllib.parse.quote(q)}", headers={"Cookie": cookie})
+        started = time.perf_counter()
+        with urllib.request.urlopen(request) as response:
+            body = response.read().decode()
+        elapsed = (time.perf_counter() - started) * 1000
+        if q in found and len(re.findall(r'<tr(?: class="overdue")?>\s*<td><a href=', body)) != min(found[q], 30):
+            raise SystemExit(f"the register searched for {q} did not show its first page of {found[q]} tickets")
+        return elapsed
+
+    get("水管")  # warm up the search path (not measured, not one of the terms)
+    for name, terms in (("search_rare_ms", rare), ("search_common_ms", common)):
+        times = sorted(get(q) for q in terms)
+        counts = sorted(found[q] for q in terms)
+        print(f"latency {name} {times[len(times) // 2]:.1f} (median of {len(times)} searches, each a different word "
+              f"in {counts[0]:,} to {counts[-1]:,} of the tickets)")
+
+
 def _year_dashboard():
     from datetime import date, timedelta
 
@@ -251,6 +289,7 @@ def main():
         for name, path, who in pages:
             cold, warm = statement_count(app, path, who)
             print(f"statements {name} {warm} (cold caches: {cold})")
+        search_latency(app, base, cookies[STAFF])
 
         # The lobby screen: the page itself, and a poll that finds nothing new (304).
         secret = app.config["BENCH_KIOSK"]
@@ -513,23 +552,7 @@ def bad_night(app, args, emergencies=100, spread_minutes=10, tail_minutes=12):
             p95 = late[int(len(late) * 0.95) - 1] if late else float("nan")
             # on schedule: every round due before the acknowledgement (or the end) was paged, none after it,
             # and the chain grew to the deputy and the duty manager on time
-            problems = 0
-            by_ticket = {}
-            for page in pages:
-                by_ticket.setdefault(page.ticket_id, []).append(page)
-            for ticket in db.session.scalars(select(Ticket).where(Ticket.id.in_(made))):
-                mine = by_ticket.get(ticket.id, [])
-                # a round due within a worker interval before the acknowledgement may rightly never go
-                answered = ticket.acknowledged_at - timedelta(seconds=2 * WORKER_INTERVAL) if ticket.acknowledged_at else end
-                until = min(answered, end - repeat)
-                due_rounds = {k for k in range(ticket.page_round + 1) if ticket.paging_since + k * repeat < until}
-                if not due_rounds <= {p.round for p in mine}:
-                    problems += 1
-                if ticket.acknowledged_at and any(p.due_at > ticket.acknowledged_at for p in mine):
-                    problems += 1
-                for p in mine:
-                    if p.level > min(2, int(p.round * repeat / escalate)):
-                        problems += 1  # someone paged before their time
+            problems = off_schedule(db.session.scalars(select(Ticket).where(Ticket.id.in_(made))).all(), pages, end, repeat, escalate)
             acknowledged = sum(1 for t in db.session.scalars(select(Ticket).where(Ticket.id.in_(made))) if t.acknowledged_at)
             print(f"bad_night {len(made)} emergencies over {spread_minutes} minutes, {acknowledged} acknowledged, {len(pages)} pages, "
                   f"{len(standin.messages('aliyun_sms'))} SMS and {len(standin.messages('wecom'))} 企业微信 messages at the stand-in")
@@ -539,6 +562,29 @@ def bad_night(app, args, emergencies=100, spread_minutes=10, tail_minutes=12):
             print("bad_night every emergency was acknowledged or escalated on schedule")
         finally:
             standin.stop()
+
+
+def off_schedule(tickets, pages, end, repeat, escalate):
+    """How many of the bad night's rounds were missing, after the acknowledgement, or at a level
+    before its time."""
+    from datetime import timedelta
+
+    problems = 0
+    by_ticket = {}
+    for page in pages:
+        by_ticket.setdefault(page.ticket_id, []).append(page)
+    for ticket in tickets:
+        mine = by_ticket.get(ticket.id, [])
+        # a round due within a worker interval before the acknowledgement may rightly never go
+        answered = ticket.acknowledged_at - timedelta(seconds=2 * WORKER_INTERVAL) if ticket.acknowledged_at else end
+        until = min(answered, end - repeat)
+        due_rounds = {k for k in range(ticket.page_round + 1) if ticket.paging_since + k * repeat < until}
+        if not due_rounds <= {p.round for p in mine}:
+            problems += 1
+        if ticket.acknowledged_at and any(p.due_at > ticket.acknowledged_at for p in mine):
+            problems += 1
+        problems += sum(1 for p in mine if p.level > min(2, int(p.round * repeat / escalate)))  # someone paged before their time
+    return problems
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""flask --app portal <command>: seed-demo, demo-logins, create-user, worker."""
+"""flask --app portal <command>: seed-demo, demo-logins, create-user, worker, search-reindex."""
 import logging
 import time
 
@@ -20,6 +20,7 @@ def init_app(app):
     app.cli.add_command(purge_expired)
     app.cli.add_command(backup)
     app.cli.add_command(channels)
+    app.cli.add_command(search_reindex)
 
 
 @click.command("seed-demo")
@@ -138,6 +139,17 @@ def purge_expired(dry_run):
         click.echo(f"  record {record.id}  {record.occurred_at:%Y-%m-%d}  {record.kind.value}")
     for ticket in expired_tickets:
         click.echo(f"  ticket {ticket.number}  closed {ticket.closed_at:%Y-%m-%d}")
+
+
+@click.command("search-reindex")
+def search_reindex():
+    """Rebuild the search index of tickets, notices, suggestions and communication records from
+    their rows (after rows were written without the ORM, or a change to how text is split)."""
+    from portal import search
+
+    with unit_of_work():
+        counts = search.reindex()
+    click.echo("Search index rebuilt: " + ", ".join(f"{name} {n}" for name, n in counts.items()) + ".")
 
 
 @click.command("backup")

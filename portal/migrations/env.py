@@ -98,10 +98,13 @@ def run_migrations_online():
             # dropping the old table would cascade into every table that points at it. The
             # PRAGMA only works outside a transaction, so it goes to the driver directly.
             connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        # SQLite's FTS5 search tables are not ordinary tables: autogenerate leaves them alone
+        from portal.models.search import in_schema_comparison
+
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
-            **conf_args
+            **{"include_object": in_schema_comparison(connection.dialect.name), **conf_args}
         )
 
         with context.begin_transaction():

@@ -70,3 +70,4 @@ from portal.models.chat import (  # noqa: F401
     Sender,
     WeChatFollower,
 )
+from portal.models.search import SEARCH_TABLES, notice_search, record_search, suggestion_search, ticket_search  # noqa: F401

@@ -20,6 +20,7 @@ from portal.models import (
     Role,
 )
 from portal.notify import Audience, notify
+from portal.search import matches
 
 PAGE_SIZE = 20
 ALLOWED_TAGS = {"p", "br", "strong", "em", "b", "i", "u", "ul", "ol", "li", "h3", "h4", "blockquote", "a", "hr", "code", "pre"}
@@ -95,8 +96,20 @@ def board(user, now, before=None, building_ids=None):
     return _page(permissions.notice_scope(user, now, building_ids), at, nid)
 
 
-def _page(visible, at=None, nid=None):
-    query = select(*LIST_COLUMNS).where(visible, Notice.is_pinned.is_(False))
+def find(user, now, q, before=None, building_ids=None):
+    """The notices the board would show this user that match `q` (portal/search.py), pinned or
+    not, one page by the board's (publish_at, id) keyset; returns (page, next_cursor)."""
+    at, nid = before or (None, None)
+    _, page, cursor = _page(and_(permissions.notice_scope(user, now, building_ids), matches(Notice, q)), at, nid, pinned=None)
+    return page, cursor
+
+
+def _page(visible, at=None, nid=None, pinned=False):
+    """One page of the board by (publish_at, id), newest first: the unpinned notices, or with
+    `pinned=None` pinned and unpinned alike."""
+    query = select(*LIST_COLUMNS).where(visible)
+    if pinned is not None:
+        query = query.where(Notice.is_pinned.is_(pinned))
     if at is not None:
         query = query.where(or_(Notice.publish_at < at, and_(Notice.publish_at == at, Notice.id < nid)))
     page = _rows(query.order_by(Notice.publish_at.desc(), Notice.id.desc()).limit(PAGE_SIZE + 1))

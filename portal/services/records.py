@@ -3,7 +3,7 @@ import logging
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from portal import cache
 from portal.extensions import db
@@ -24,6 +24,7 @@ from portal.models import (
     TrainingTopic,
     User,
 )
+from portal.search import forget, matches
 from portal.services import settings
 
 log = logging.getLogger(__name__)
@@ -73,11 +74,16 @@ def search(kind=None, since=None, until=None, q=None):
         query = query.where(CommRecord.occurred_at >= since)
     if until:
         query = query.where(CommRecord.occurred_at < until)
-    if q:
-        like = f"%{q.replace('%', '').replace('_', '')}%"
-        query = query.where(or_(CommRecord.content.like(like), CommRecord.participants.like(like), CommRecord.result.like(like),
-                                CommRecord.place.like(like)))
+    if q and q.strip():
+        query = query.where(matches(CommRecord, q))  # content, participants, result and place (portal/search.py)
     return query
+
+
+def after(query, before_id):
+    """The records listed after record `before_id` in the list's order (newest first by when
+    they happened, then by id): a keyset that holds when records are filed after the fact."""
+    at = select(CommRecord.occurred_at).where(CommRecord.id == before_id).scalar_subquery()
+    return query.where(or_(CommRecord.occurred_at < at, and_(CommRecord.occurred_at == at, CommRecord.id < before_id)))
 
 
 def day_bounds(day):
@@ -140,6 +146,7 @@ def purge(now):
         ids = [r.id for r in records]
         db.session.execute(update(Call).where(Call.record_id.in_(ids)).values(record_id=None))  # the call stays, its record goes
         db.session.execute(delete(CommRecord).where(CommRecord.id.in_(ids)))
+        forget(CommRecord, ids)  # a bulk DELETE: their index rows go by hand
     if tickets:
         _unlink([t.id for t in tickets])
     for ticket in tickets:

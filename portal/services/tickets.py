@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, insert, or_, select, update
+from sqlalchemy import and_, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import permissions
@@ -16,6 +16,7 @@ from portal.extensions import db
 from portal.i18n import to_local
 from portal.notify import notify
 from portal.pdf import render_pdf
+from portal.search import matches
 from portal.models import (
     INTERNAL_EVENTS,
     NUMBER_PREFIX,
@@ -662,57 +663,57 @@ def handlers(ticket, now):
     return heads_for(ticket, now)
 
 
-# Who sees what
+# The register
+
+
+# The register's filters that compare one column with the value given
+_EQUAL_FILTERS = (
+    ("status", Ticket.status, TicketStatus),
+    ("category", Ticket.category, TicketCategory),
+    ("channel", Ticket.channel, TicketChannel),
+    ("building", Ticket.building_id, int),
+)
+WORKING_STATUSES = (TicketStatus.NEW, TicketStatus.ASSIGNED, TicketStatus.IN_PROGRESS)
+
+
+def _flag_clauses(now):
+    """The register's yes/no filters. The figures link to the last four."""
+    return {
+        "overdue": and_(Ticket.status.in_(WORKING_STATUSES), Ticket.due_at < now),
+        "urgent": Ticket.is_urgent,
+        "unreplied": and_(Ticket.channel == TicketChannel.GOV_HOTLINE, Ticket.gov_replied_at.is_(None)),  # 12345 replies still due
+        "late": Ticket.feedback_at > Ticket.due_at,
+        "dissatisfied": Ticket.rating <= 3,
+        "unresolved": Ticket.resolved_at.is_(None),
+        "inaccurate": (Ticket.reopened_count > 0) | (Ticket.reclassified_count > 0),
+    }
+
+
+def _period_clauses(f):
+    """The figures link here: "late" dates by when the result was given, "dissatisfied" by the
+    rating's date, everything else by registration, as the figure counted them."""
+    basis = Ticket.feedback_at if f.get("late") else Ticket.rated_at if f.get("dissatisfied") else Ticket.created_at
+    clauses = []
+    if f.get("since"):
+        clauses.append(basis >= f["since"])
+    if f.get("until"):
+        clauses.append(basis < f["until"])
+    return clauses
 
 
 def register_query(user, filters, now):
-    """The register, filtered; keyset-paginated by id (newest first) by the caller."""
-    query = select(Ticket)
-    clause = permissions.ticket_scope(user)
-    if clause is not None:
-        query = query.where(clause)
+    """The register, filtered and searched (`q`: portal/search.py); keyset-paginated by id
+    (newest first) by the caller."""
     f = filters
-    if f.get("status"):
-        query = query.where(Ticket.status == TicketStatus(f["status"]))
-    if f.get("category"):
-        query = query.where(Ticket.category == TicketCategory(f["category"]))
-    if f.get("channel"):
-        query = query.where(Ticket.channel == TicketChannel(f["channel"]))
+    clauses = [] if (visible := permissions.ticket_scope(user)) is None else [visible]
+    clauses += [column == kind(f[key]) for key, column, kind in _EQUAL_FILTERS if f.get(key)]
+    clauses += [clause for key, clause in _flag_clauses(now).items() if f.get(key)]
+    clauses += _period_clauses(f)
     if f.get("department"):
-        query = query.where(exists().where(TicketDepartment.ticket_id == Ticket.id, TicketDepartment.department_id == f["department"]))
-    if f.get("building"):
-        query = query.where(Ticket.building_id == f["building"])
-    if f.get("overdue"):
-        query = query.where(
-            Ticket.status.in_([TicketStatus.NEW, TicketStatus.ASSIGNED, TicketStatus.IN_PROGRESS]), Ticket.due_at < now
-        )
-    if f.get("urgent"):
-        query = query.where(Ticket.is_urgent)
-    if f.get("unreplied"):  # 12345 work orders whose reply to the hotline is still due
-        query = query.where(Ticket.channel == TicketChannel.GOV_HOTLINE, Ticket.gov_replied_at.is_(None))
-    # The figures link here: "late" dates by when the result was given, "dissatisfied" by the
-    # rating's date, everything else by registration, as the figure counted them.
-    basis = Ticket.feedback_at if f.get("late") else Ticket.rated_at if f.get("dissatisfied") else Ticket.created_at
-    if f.get("since"):
-        query = query.where(basis >= f["since"])
-    if f.get("until"):
-        query = query.where(basis < f["until"])
-    if f.get("late"):
-        query = query.where(Ticket.feedback_at > Ticket.due_at)
-    if f.get("dissatisfied"):
-        query = query.where(Ticket.rating <= 3)
-    if f.get("unresolved"):
-        query = query.where(Ticket.resolved_at.is_(None))
-    if f.get("inaccurate"):
-        query = query.where((Ticket.reopened_count > 0) | (Ticket.reclassified_count > 0))
-    if f.get("q"):
-        q = f["q"].strip()
-        like = f"%{q.replace('%', '').replace('_', '')}%"
-        query = query.where(
-            or_(Ticket.number == q.upper(), Ticket.caller_phone == q, Ticket.gov_order_number == q, Ticket.description.like(like),
-                Ticket.caller_name.like(like))
-        )
-    return query
+        clauses.append(exists().where(TicketDepartment.ticket_id == Ticket.id, TicketDepartment.department_id == f["department"]))
+    if f.get("q") and f["q"].strip():
+        clauses.append(matches(Ticket, f["q"]))
+    return select(Ticket).where(*clauses)
 
 
 def after_id(query, before_id):

@@ -461,3 +461,108 @@ def test_board_shows_a_flash_message_after_a_redirect(client, make_user, make_no
     with client.http.session_transaction() as session:
         session["_flashes"] = [("success", "已保存的提示")]
     assert "已保存的提示" in client.get("/notices/").get_data(as_text=True)
+
+
+# Searching the board (portal/search.py): what the board would show, narrowed
+
+
+def _items(client, url):
+    """The list only (the htmx fragment): the page around it repeats the query in its links."""
+    return client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+
+
+def test_board_has_a_search_box_that_works_without_javascript(client, make_user, make_notice):
+    make_notice(title="停水通知", body="周六水箱清洗")
+    make_notice(title="电梯年检", body="下周检验")
+    client.login(make_user())
+    board = client.get("/notices/").get_data(as_text=True)
+    assert re.search(r'<form method="get" action="/notices/"[^>]*role="search"', board) and 'name="q"' in board
+    page = client.get("/notices/?q=水箱").get_data(as_text=True)
+    assert "停水通知" in page and "电梯年检" not in page and 'value="水箱"' in page
+
+
+def test_board_search_finds_only_what_the_resident_may_read(client, two_buildings, make_notice):
+    a, b, alice, _ = two_buildings
+    make_notice(title="全体消防通道检查")
+    make_notice(title="一号楼消防通道清理", buildings=[a])
+    make_notice(title="二号楼消防通道清理", buildings=[b])
+    make_notice(title="过期的消防通道通知", expires_at=utcnow() - timedelta(minutes=1))
+    make_notice(title="撤回的消防通道通知", withdrawn_at=utcnow(), withdrawn_reason="发错了")
+    make_notice(title="未来的消防通道通知", publish_at=utcnow() + timedelta(days=1))
+    make_notice(title="置顶的消防通道提醒", is_pinned=True)
+    client.login(alice)
+    found = re.findall(r'<span class="title">([^<]+)<', _items(client, "/notices/?q=消防通道"))
+    assert sorted(found) == sorted(["全体消防通道检查", "一号楼消防通道清理", "置顶的消防通道提醒"])
+
+
+def test_board_search_pages_by_the_boards_keyset_and_keeps_the_query(client, make_user, make_notice):
+    author = make_user(role=Role.STAFF)
+    now = utcnow()
+    for i in range(25):
+        make_notice(title=f"停水通知{i:02d}号", body="请储水", publish_at=now - timedelta(minutes=i + 1), author=author)
+        make_notice(title=f"电梯通知{i:02d}号", body="请错峰", publish_at=now - timedelta(minutes=i + 1), author=author)
+    client.login(make_user())
+    first = _items(client, "/notices/?q=停水")
+    assert "停水通知00号" in first and "停水通知19号" in first and "停水通知20号" not in first and "电梯" not in first
+    older = re.search(r'href="(/notices/\?[^"]+)"', first).group(1).replace("&amp;", "&")
+    assert "q=" in older and "before=" in older
+    second = _items(client, older)
+    assert "停水通知20号" in second and "停水通知24号" in second and "停水通知19号" not in second and "电梯" not in second
+    assert client.get("/notices/?q=停水&before=garbage").status_code == 200
+
+
+def test_board_search_fragment_for_htmx_has_no_layout_and_varies(client, make_user, make_notice):
+    make_notice(title="停水通知")
+    client.login(make_user())
+    response = client.get("/notices/?q=停水", headers={"HX-Request": "true"})
+    assert "<html" not in response.get_data(as_text=True) and 'id="notice-list"' in response.get_data(as_text=True)
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_board_search_leaves_the_new_marks_for_the_board(client, make_user, make_notice):
+    resident = make_user()
+    seen = utcnow() - timedelta(hours=1)
+    resident.notices_seen_at = seen
+    db.session.commit()
+    make_notice(title="刚发布的停水通知", publish_at=utcnow() - timedelta(minutes=1))
+    client.login(resident)
+    assert "tag-new" in _items(client, "/notices/?q=停水")
+    db.session.expire_all()
+    assert db.session.get(type(resident), resident.id).notices_seen_at == seen
+    assert "tag-new" in client.get("/notices/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("q", ['"', "*", "NEAR(停水", "'", "%", "\\", "x" * 300, "。！", "%00"])
+def test_odd_board_searches_give_a_normal_page(client, make_user, make_notice, q):
+    make_notice(title="停水通知")
+    client.login(make_user())
+    response = client.get(f"/notices/?q={q}")
+    assert response.status_code == 200 and "停水通知" not in _items(client, f"/notices/?q={q}")
+
+
+def test_board_search_statement_count_is_the_same_for_100_and_5000_matching_notices(client, app, make_user):
+    from portal import search
+
+    author = make_user(role=Role.STAFF)
+    client.login(make_user())
+
+    def measure():
+        from portal import cache
+
+        client.get("/notices/")  # marks what is new as seen
+        cache.clear()
+        cold = _count_statements(app, lambda: client.get("/notices/?q=批量公告"))
+        warm = _count_statements(app, lambda: client.get("/notices/?q=批量公告"))
+        older = re.search(r'href="(/notices/\?[^"]+)"', _items(client, "/notices/?q=批量公告")).group(1).replace("&amp;", "&")
+        return len(cold), len(warm), len(_count_statements(app, lambda: client.get(older)))
+
+    _bulk_notices(100, author.id, 0)
+    search.reindex(Notice)
+    db.session.commit()
+    small = measure()
+    _bulk_notices(4900, author.id, 100)
+    search.reindex(Notice)
+    db.session.commit()
+    assert measure() == small
+    cold, warm, older = small
+    assert warm == older == 2  # the cache versions, and the search's page

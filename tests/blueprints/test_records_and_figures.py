@@ -1,3 +1,4 @@
+import re
 import shutil
 import subprocess
 from datetime import date, timedelta
@@ -49,6 +50,25 @@ def test_records_are_filed_searched_and_exported(client, make_user, tmp_path):
     if shutil.which("pdftotext"):
         text = _pdf_text(pdf.data, tmp_path).replace("\n", "").replace(" ", "")
         assert "沟通记录登记簿" in text and "周例会" in text and "走访" in text
+
+
+def test_records_search_finds_phrases_pages_and_takes_odd_input(client, make_user):
+    staff = make_user(role=Role.STAFF)
+    now = utcnow()
+    for i in range(55):
+        records.add("call", now - timedelta(minutes=i), f"回访{i:02d}：卫生间漏水管已修好", staff, now)
+    records.add("call", now, "漏了一点水管外的水", staff, now)  # 漏…水管 apart: not 漏水管
+    db.session.commit()
+    client.login(staff)
+    first = client.get("/records/?q=漏水管").get_data(as_text=True)
+    assert first.count("卫生间漏水管已修好") == 50 and "漏了一点" not in first
+    older = re.search(r'href="(/records/\?[^"]*before=\d+[^"]*)"', first).group(1).replace("&amp;", "&")
+    assert "回访49" in first and "回访50" not in first and "q=" in older  # newest first by when, though filed oldest last
+    second = client.get(older).get_data(as_text=True)
+    assert second.count("卫生间漏水管已修好") == 5 and "回访50" in second and "回访54" in second and "回访49" not in second
+    for q in ('"', "*", "NEAR(漏水", "'", "%", "x" * 300, "。", "%00"):
+        assert client.get(f"/records/?q={q}").status_code == 200, q
+        assert client.get(f"/records/export.csv?q={q}").status_code == 200, q
 
 
 def test_records_are_for_the_back_office(client, make_user):

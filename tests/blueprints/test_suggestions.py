@@ -150,3 +150,78 @@ def test_moderation_is_for_staff_only(client, make_user):
     for action in ("hide", "answer", "study", "ticket", "agenda"):
         assert client.post(f"/suggestions/{item.id}/{action}", {"reason": "x", "status": "done"}).status_code == 404
     assert client.get("/suggestions/box").status_code == 404
+
+
+# Searching the box (portal/search.py): the list each person sees, narrowed
+
+
+def _items(client, url):
+    """The list only (the htmx fragment): the page around it repeats the query in its links."""
+    return client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+
+
+def test_suggestion_search_finds_only_what_the_list_would_show(app, client, make_user, make_building):
+    import re
+
+    a, b = make_building(), make_building()
+    author, neighbour, stranger = make_user(building=a), make_user(building=a), make_user(building=b)
+    unit = author.residencies[0].unit
+    suggestions.post(author, unit, "facilities", "增设充电桩", "车棚里加充电桩", False, False, utcnow())
+    suggestions.post(author, unit, "facilities", "本楼充电桩", "一号楼门口加充电桩", False, True, utcnow())  # only building a
+    hidden = suggestions.post(neighbour, neighbour.residencies[0].unit, "other", "充电桩广告", "违规内容", False, False, utcnow())
+    suggestions.post(author, unit, "environment", "多种树", "绿化", False, False, utcnow())
+    suggestions.hide(hidden, "含广告", make_user(role=Role.STAFF), utcnow())
+    db.session.commit()
+
+    def titles(who, url="/suggestions/?q=充电桩"):
+        c = PortalClient(app)
+        c.login(who)
+        return sorted(re.findall(r'<span class="title">([^<]+)<', _items(c, url)))
+
+    assert titles(author) == ["增设充电桩", "本楼充电桩"]
+    assert titles(stranger) == ["增设充电桩"]
+    assert titles(neighbour) == ["充电桩广告", "增设充电桩", "本楼充电桩"]  # their own hidden post
+    assert titles(make_user(role=Role.STAFF)) == ["充电桩广告", "增设充电桩", "本楼充电桩"]
+    assert titles(author, "/suggestions/?q=充电桩&topic=environment") == []
+    assert titles(author, "/suggestions/?q=充电桩&sort=support") == ["增设充电桩", "本楼充电桩"]
+
+
+def test_suggestion_search_pages_newest_first_by_keyset(client, make_user):
+    import re
+
+    author = make_user()
+    unit = author.residencies[0].unit
+    made = [suggestions.post(author, unit, "fees", f"物业费建议{i:02d}", "按季度缴纳", False, False, utcnow()) for i in range(35)]
+    suggestions.post(author, unit, "fees", "停车费", "按月缴纳", False, False, utcnow())
+    db.session.commit()
+    client.login(make_user())
+    first = _items(client, "/suggestions/?q=季度")
+    shown = re.findall(r"物业费建议(\d\d)", first)
+    assert shown == [f"{i:02d}" for i in range(34, 4, -1)] and "停车费" not in first
+    older = re.search(r'href="(/suggestions/\?[^"]*before=\d+[^"]*)"', first).group(1).replace("&amp;", "&")
+    assert "q=" in older
+    assert re.findall(r"物业费建议(\d\d)", _items(client, older)) == ["04", "03", "02", "01", "00"]
+    assert len(made) == 35 and "物业费建议" in client.get("/suggestions/").get_data(as_text=True)
+
+
+def test_suggestion_search_fragment_for_htmx_has_no_layout_and_varies(client, make_user):
+    author = make_user()
+    suggestions.post(author, author.residencies[0].unit, "fees", "物业费", "按季缴", False, False, utcnow())
+    db.session.commit()
+    client.login(author)
+    page = client.get("/suggestions/").get_data(as_text=True)
+    assert 'name="q"' in page and 'hx-target="#suggestion-list"' in page
+    response = client.get("/suggestions/?q=物业", headers={"HX-Request": "true"})
+    assert "<html" not in response.get_data(as_text=True) and "物业费" in response.get_data(as_text=True)
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_odd_suggestion_searches_give_a_normal_page(client, make_user):
+    author = make_user()
+    suggestions.post(author, author.residencies[0].unit, "fees", "物业费", "按季缴", False, False, utcnow())
+    db.session.commit()
+    client.login(author)
+    for q in ('"', "*", "(", "NEAR", "'", "%", "x" * 300, "。", "%00"):
+        response = client.get(f"/suggestions/?q={q}")
+        assert response.status_code == 200 and "物业费" not in _items(client, f"/suggestions/?q={q}"), q
+    assert client.get("/suggestions/?q=物业&before=abc").status_code == 200

@@ -387,3 +387,89 @@ def test_register_and_resident_list_statement_counts_do_not_grow_with_tickets(ap
     (cold_staff, cold_resident), (warm_staff, warm_resident) = small
     assert cold_staff <= 12 and cold_resident <= 12
     assert warm_staff == 1 and warm_resident == 1  # the kept page: only the cache versions
+
+
+# Search (portal/search.py) narrows the register each person already sees
+
+
+def _rows(client, url):
+    """The list's rows only (the htmx fragment): the page around them repeats the query in its links."""
+    return client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+
+
+def test_a_resident_never_finds_another_residents_ticket_and_it_stays_404(client, make_user):
+    alice, bob = make_user(phone="13811110001"), make_user(phone="13811110002")
+    mine, theirs = _ticket(alice, text="厨房漏水"), _ticket(bob, text="厨房漏水")
+    client.login(alice)
+    for q in ("漏水", theirs.number, "13811110002", bob.name):
+        assert theirs.number not in _rows(client, f"/tickets/?q={q}"), q
+    assert mine.number in _rows(client, "/tickets/?q=漏水")
+    assert client.get(f"/tickets/{theirs.id}").status_code == 404
+    for q in ("漏水", theirs.number, "13811110002"):
+        found = db.session.scalars(tickets.register_query(alice, {"q": q}, utcnow())).all()
+        assert theirs not in found, q
+    assert db.session.scalars(tickets.register_query(alice, {"q": "漏水"}, utcnow())).all() == [mine]
+
+
+def test_a_head_finds_only_the_departments_tickets(client, make_user, dept, other_dept):
+    resident, staff = make_user(), make_user(role=Role.STAFF)
+    mine, theirs = _ticket(resident, text="楼顶漏水"), _ticket(resident, text="楼顶漏水")
+    tickets.transfer(mine, dept, [], staff, utcnow())
+    tickets.transfer(theirs, other_dept, [], staff, utcnow())
+    db.session.commit()
+    client.login(make_user(role=Role.HEAD, department_id=dept.id))
+    page = _rows(client, "/tickets/?q=漏水")
+    assert mine.number in page and theirs.number not in page
+    assert mine.number in _rows(client, f"/tickets/?q={mine.number}")
+    assert theirs.number not in _rows(client, f"/tickets/?q={theirs.number}")
+    csv_text = client.get("/tickets/export.csv?q=漏水").get_data(as_text=True)
+    assert mine.number in csv_text and theirs.number not in csv_text
+
+
+def test_register_search_combines_with_filters_and_keeps_the_query_when_paging(client, make_user, dept):
+    resident = make_user()
+    complaints = [_ticket(resident, "complaint", f"第{i}次投诉楼下噪音") for i in range(33)]
+    _ticket(resident, "repair", "楼下噪音很大")  # a repair: filtered out by category
+    _ticket(resident, "complaint", "垃圾没人清理")  # no match
+    client.login(make_user(role=Role.STAFF))
+    first = client.get("/tickets/?q=噪音&category=complaint").get_data(as_text=True)
+    numbers = set(re.findall(r"TS-\d{4}-\d{4}", first))
+    assert len(numbers) == 30 and not re.search(r"BX-\d{4}-\d{4}", first)
+    next_url = re.search(r'href="(/tickets/\?[^"]*before=\d+[^"]*)"', first).group(1).replace("&amp;", "&")
+    assert "q=" in next_url and "category=complaint" in next_url
+    second = set(re.findall(r"TS-\d{4}-\d{4}", client.get(next_url).get_data(as_text=True)))
+    assert len(second) == 3 and not numbers & second and numbers | second == {t.number for t in complaints}
+
+
+@pytest.mark.parametrize("q", ['"', "*", "(漏水", "NEAR", "漏水 OR", "'", "%", "_", "\\", "x" * 300, "。", "%00", "漏水%00"])
+def test_odd_queries_give_a_normal_register_page(client, make_user, q):
+    _ticket(make_user(), text="厨房漏水")
+    client.login(make_user(role=Role.STAFF))
+    assert client.get(f"/tickets/?q={q}").status_code == 200
+    assert client.get(f"/tickets/export.csv?q={q}").status_code == 200
+
+
+def test_register_search_statement_count_does_not_grow_with_matches(app, make_user):
+    from portal import cache, search
+
+    resident = make_user()
+    staff_client = PortalClient(app)
+    staff_client.login(make_user(role=Role.STAFF))
+
+    def counts():
+        cache.clear()
+        cold = _count(app, lambda: staff_client.get("/tickets/?q=漏水"))
+        warm = _count(app, lambda: staff_client.get("/tickets/?q=漏水"))
+        return cold, warm
+
+    _bulk_tickets(resident, 50, 0)
+    search.reindex(Ticket)
+    db.session.commit()
+    assert len(re.findall(r"BX-2099-\d{5}", staff_client.get("/tickets/?q=漏水").get_data(as_text=True))) == 30
+    small = counts()
+    _bulk_tickets(resident, 2000, 50)
+    search.reindex(Ticket)
+    db.session.commit()
+    assert counts() == small
+    cold, warm = small
+    assert cold <= 12 and warm == 1  # the searched page is kept like the register's own

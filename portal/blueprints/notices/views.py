@@ -65,6 +65,9 @@ _ITEMS_HOLE = Markup(f"<!--items-{secrets.token_hex(12)}-->")  # noqa: S704 - a 
 def index():
     now = utcnow()
     cursor = notices.decode_cursor(request.args.get("before")) if request.args.get("before") else None
+    q = (request.args.get("q") or "").strip()[:100]
+    if q:
+        return _search(q, cursor, now)
     pinned, page, next_cursor = notices.board(current_user, now, cursor, resident_building_ids())
     seen = current_user.notices_seen_at
     context = {
@@ -74,6 +77,7 @@ def index():
         "seen": seen,
         "labels": None,
         "items_html": None,
+        "q": "",
     }
     newest = max((n.publish_at for n in [*pinned, *page]), default=None)
     if cursor is None:
@@ -108,6 +112,17 @@ def seen():
     if user.notices_seen_at is None or upto > user.notices_seen_at:
         user.notices_seen_at = upto
     return "", 204
+
+
+def _search(q, cursor, now):
+    """The board narrowed to what `q` finds, pinned notices in their place by date, paged the
+    same way; searching leaves the "new since your last visit" marks as they were."""
+    page, next_cursor = notices.find(current_user, now, q, cursor, resident_building_ids())
+    return render(
+        "notices/index.html", "notices/_list.html", pinned=(), page=page,
+        next_cursor=notices.encode_cursor(next_cursor) if next_cursor else None, seen=current_user.notices_seen_at,
+        labels={k: str(v) for k, v in CATEGORY_LABELS.items()}, items_html=None, q=q,
+    )
 
 
 def _cached_board_page(snap, locale, now, context):

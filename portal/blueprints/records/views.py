@@ -54,7 +54,7 @@ def index():
     query, kind, since, until = _query()
     before = request.args.get("before", type=int)
     if before:
-        query = query.where(records.CommRecord.id < before)
+        query = records.after(query, before)
     rows = db.session.scalars(query.order_by(records.CommRecord.occurred_at.desc(), records.CommRecord.id.desc()).limit(PAGE + 1)).all()
     more = len(rows) > PAGE
     rows = rows[:PAGE]

@@ -24,6 +24,7 @@ from portal.permissions import (
     role_required,
     suggestion_scope,
 )
+from portal.search import matches
 from portal.services import people, suggestions
 from portal.services.suggestions import STATUS_LABELS, TOPIC_LABELS, SuggestionError
 
@@ -51,10 +52,21 @@ def index():
         abort(404)
     topic = request.args.get("topic", "")
     sort = request.args.get("sort", "new")
+    q = (request.args.get("q") or "").strip()[:100]
     query = select(Suggestion).where(*suggestion_scope(current_user, resident_building_ids()))
     if topic in {t.value for t in SuggestionTopic}:
         query = query.where(Suggestion.topic == SuggestionTopic(topic))
-    rows = db.session.scalars(query.order_by(SORTS.get(sort, SORTS["new"]), Suggestion.id.desc()).limit(PAGE * 4)).all()
+    if q:
+        query = query.where(matches(Suggestion, q))
+    next_before = None
+    if q and sort not in ("support", "status"):  # what the search finds, newest first, a page at a time
+        if before := request.args.get("before", type=int):
+            query = query.where(Suggestion.id < before)
+        rows = db.session.scalars(query.order_by(Suggestion.id.desc()).limit(PAGE + 1)).all()
+        next_before = rows[PAGE - 1].id if len(rows) > PAGE else None
+        rows = rows[:PAGE]
+    else:
+        rows = db.session.scalars(query.order_by(SORTS.get(sort, SORTS["new"]), Suggestion.id.desc()).limit(PAGE * 4)).all()
     supported = set()
     if is_resident(current_user) and rows:
         home = _home()
@@ -62,8 +74,8 @@ def index():
             supported = set(db.session.scalars(select(SuggestionSupport.suggestion_id).where(
                 SuggestionSupport.unit_id == home.id, SuggestionSupport.suggestion_id.in_([r.id for r in rows]))))
     return render(
-        "suggestions/index.html", "suggestions/_list.html", rows=rows, topic=topic, sort=sort, supported=supported,
-        hidden=suggestions.hidden_count(), support_form=ConfirmForm(), **_labels(),
+        "suggestions/index.html", "suggestions/_list.html", rows=rows, topic=topic, sort=sort, q=q, next_before=next_before,
+        supported=supported, hidden=suggestions.hidden_count(), support_form=ConfirmForm(), **_labels(),
     )
 
 

@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export FLASK_APP := portal
 
-.PHONY: run test bench worker system-deps translations messages clean
+.PHONY: run test lint bench worker system-deps translations messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,12 @@ worker: $(STAMP) translations
 	$(BIN)/flask worker
 
 test: SYSTEM_DEPS = test
-test: system-deps $(STAMP) translations
+test: system-deps $(STAMP) translations lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# No function above complexity 15, no undefined names (pyproject.toml [tool.ruff]).
+lint: $(STAMP)
+	$(BIN)/ruff check portal bench kiosk
 
 bench: SYSTEM_DEPS = bench
 bench: system-deps $(STAMP) translations

@@ -1,36 +1,52 @@
-"""In-process caches kept coherent across workers and hosts by version counters in the database.
+"""The portal's one cache: rendered pages and fragments, and the few snapshots every request needs
+(the signed-in person, the settings, the names of places), each filed under a key that says what
+it was built from.
 
-Writers bump(key) in their own transaction (ORM writes to watched models do so by themselves);
-readers call versions() once per request (one
-tiny query) and reuse what they built while the version they built it at is still current.
+Every entry's key ends with the versions of what it depends on: counters in the `cache_version`
+table for an area (notices, settings, places, community, lobby screens, all tickets), for one
+person (their row, homes and sessions), for one resident's tickets, for one month of tickets (the
+figures), and each ticket's own `version` column. A write bumps the counters of what it touched
+in its own transaction (ORM writes to watched models do so by themselves, at commit). A request
+reads the counters it needs once, in one small query on the reader connection. An entry whose
+counters moved is simply never asked for again: nothing is invalidated in place, so any number
+of workers and hosts share entries without telling each other anything.
+
+The store is a bounded LRU in each process; with PORTAL_REDIS_URL set, Redis stands behind it
+(shared by every worker and host; an entry a process has not seen yet is fetched from there
+before it is built).
 """
+import hashlib
+import logging
+import pickle
 import threading
+from collections import OrderedDict
 
-from flask import g, has_request_context, session
-from sqlalchemy import bindparam, event, func, insert, literal, select, union_all, update
+from flask import current_app, g, has_request_context, session
+from sqlalchemy import String, bindparam, cast, event, func, insert, literal, select, union_all, update
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from portal.extensions import db
+from portal.i18n import to_local
 from portal.models import (
     BoxOpening,
     Building,
+    CacheVersion,
     CalendarDay,
     Consultation,
     ConsultationAnswer,
+    Department,
     Event,
     EventSignup,
     KioskScreen,
+    Notice,
+    Notification,
     PublishedFigures,
+    Residency,
+    Setting,
     Study,
     Suggestion,
     SuggestionSupport,
-    CacheVersion,
-    Department,
-    Notice,
-    Notification,
-    Residency,
-    Setting,
     Ticket,
     TicketDepartment,
     TicketEvent,
@@ -40,52 +56,61 @@ from portal.models import (
     UserSession,
 )
 
+log = logging.getLogger(__name__)
+
 NOTICES = "notices"
 SETTINGS = "settings"
-PEOPLE = "people"  # who holds which unit
 PLACES = "places"  # buildings, units, departments
-TICKETS = "tickets"  # the register
+TICKETS = "tickets"  # any ticket: the counts
 COMMUNITY = "community"  # suggestions, events, consultations
 KIOSK = "kiosk"  # lobby screens (not their last_seen_at, which is written with Core)
+AREAS = (NOTICES, SETTINGS, PLACES, TICKETS, COMMUNITY, KIOSK)
 
-_WATCHED = {
-    User: PEOPLE,
-    UserSession: PEOPLE,
-    Residency: PEOPLE,
-    Notice: NOTICES,
-    Setting: SETTINGS,
-    CalendarDay: SETTINGS,  # the working calendar's days
-    Building: PLACES,
-    Unit: PLACES,
-    Department: PLACES,
-    Ticket: TICKETS,
-    TicketEvent: TICKETS,
-    TicketDepartment: TICKETS,
-    TicketPhoto: TICKETS,
-    Suggestion: COMMUNITY,
-    SuggestionSupport: COMMUNITY,
-    Study: COMMUNITY,
-    BoxOpening: COMMUNITY,
-    Event: COMMUNITY,
-    EventSignup: COMMUNITY,
-    Consultation: COMMUNITY,
-    ConsultationAnswer: COMMUNITY,
+
+def person_key(user_id):
+    """One person's row, homes and sessions."""
+    return f"person:{user_id}"
+
+
+def resident_tickets_key(user_id):
+    """The tickets one resident sees in their list."""
+    return f"tickets:r{user_id}"
+
+
+def month_key(when):
+    """The tickets registered, answered or rated in one of the community's months: the figures' pieces."""
+    return f"tickets:{to_local(when):%Y-%m}"
+
+
+# What ORM writes bump by themselves. A ticket's children bump their ticket's keys too.
+_AREA_OF = {
+    Notice: NOTICES, PublishedFigures: NOTICES,  # the published figures show on the lobby screens
+    Setting: SETTINGS, CalendarDay: SETTINGS,
+    Building: PLACES, Unit: PLACES, Department: PLACES,
+    Suggestion: COMMUNITY, SuggestionSupport: COMMUNITY, Study: COMMUNITY, BoxOpening: COMMUNITY, Event: COMMUNITY,
+    EventSignup: COMMUNITY, Consultation: COMMUNITY, ConsultationAnswer: COMMUNITY,
     KioskScreen: KIOSK,
-    PublishedFigures: NOTICES,  # shown on the lobby screens with the notices
 }
-_VERSIONS = select(CacheVersion.__table__.c.key, CacheVersion.__table__.c.version)  # Core: no ORM overhead
-# For a signed-in browser the same statement also brings what its bell shows: its person's
-# unread count and newest notification (keys starting with "~" are not cache versions).
+_TICKET_CHILDREN = (TicketEvent, TicketDepartment, TicketPhoto)
+
+_version = CacheVersion.__table__.c
 _SESSION_USER = select(UserSession.user_id).where(UserSession.token == bindparam("token")).scalar_subquery()
-_VERSIONS_AND_BELL = union_all(
-    _VERSIONS,
+_AREAS = select(_version.key, _version.version).where(_version.key.in_(AREAS))
+# For a signed-in browser the same statement brings its person's counters, who they are, and what
+# its bell shows: the unread count and the newest notification (keys starting with "~").
+_AREAS_AND_PERSON = union_all(
+    _AREAS,
+    select(_version.key, _version.version).where(_version.key.in_([
+        literal("person:") + cast(_SESSION_USER, String), literal("tickets:r") + cast(_SESSION_USER, String)])),
+    select(literal("~uid"), _SESSION_USER),
     select(literal("~unread"), select(func.count(Notification.id)).where(
         Notification.user_id == _SESSION_USER, Notification.read_at.is_(None)).scalar_subquery()),
     select(literal("~last"), select(func.coalesce(func.max(Notification.id), 0)).where(Notification.user_id == _SESSION_USER).scalar_subquery()),
 )
 _PENDING = "cache_bumps"
-_lock = threading.Lock()
-_store = {}  # (name, key) -> (version, valid_until or None, value)
+
+
+# The reader connection
 
 
 class _Reader(threading.local):
@@ -98,10 +123,6 @@ class _Reader(threading.local):
 
 
 _reader = _Reader()
-
-
-def _reader_connection():
-    return reader_for(db.engine)
 
 
 def reader_for(engine):
@@ -140,7 +161,7 @@ def read(statement, params=None, engine=None):
     else through this thread's reader connection."""
     if engine is None and db.session().in_transaction():
         return db.session.connection().execute(statement, params or {}).all()
-    connection = reader_for(engine) if engine is not None else _reader_connection()
+    connection = reader_for(engine if engine is not None else db.engine)
     try:
         return connection.execute(statement, params or {}).all()
     except Exception:
@@ -148,31 +169,68 @@ def read(statement, params=None, engine=None):
         raise
 
 
+# Versions
+
+
 def versions():
-    """All version counters, read once per request (with the bell's numbers when signed in)."""
-    if has_request_context() and "cache_versions" in g:
-        return g.cache_versions
-    token = session.get("_user_id") if has_request_context() else None
-    if token:
-        found = dict(read(_VERSIONS_AND_BELL, {"token": token}))
-        g.bell = (int(found.pop("~unread", 0) or 0), int(found.pop("~last", 0) or 0))
+    """The area counters and the signed-in person's, read once per request (with the bell)."""
+    if has_request_context():
+        found = g.get("cache_versions")
+        if found is not None:
+            return found
+        token = session.get("_user_id")
     else:
-        found = dict(read(_VERSIONS))
+        token = None
+    if token:
+        found = dict(read(_AREAS_AND_PERSON, {"token": token}))
+        g.person = found.pop("~uid", None)
+        g.bell = (int(found.pop("~unread", 0) or 0), int(found.pop("~last", 0) or 0))
+        if g.person is not None:  # counters never bumped yet are 0
+            found.setdefault(person_key(g.person), 0)
+            found.setdefault(resident_tickets_key(g.person), 0)
+    else:
+        found = dict(read(_AREAS))
+    for area in AREAS:
+        found.setdefault(area, 0)
     if has_request_context():
         g.cache_versions = found
     return found
 
 
+def versions_of(keys):
+    """The counters of `keys` beyond what versions() read (a month of tickets): one more query."""
+    known = versions()
+    missing = [k for k in keys if k not in known]
+    if missing:
+        known.update(dict(read(select(_version.key, _version.version).where(_version.key.in_(missing)))))
+        known.update({k: 0 for k in missing if k not in known})
+    return tuple(known[k] for k in keys)
+
+
+def signed_in_person():
+    """The signed-in browser's person id, as the versions query found it (no query of its own)."""
+    versions()
+    return g.get("person") if has_request_context() else None
+
+
+def read_versions(engine):
+    """The area counters, for paths that run outside Flask (the fast path's polls)."""
+    found = dict(read(_AREAS, engine=engine))
+    return {area: found.get(area, 0) for area in AREAS}
+
+
 def bell():
     """(unread, newest id) for the signed-in browser, as read with the versions this request."""
-    if has_request_context() and "bell" not in g:
+    if not has_request_context():
+        return 0, 0
+    if "bell" not in g:
         g.pop("cache_versions", None)
         versions()
-    return g.get("bell", (0, 0)) if has_request_context() else (0, 0)
+    return g.get("bell", (0, 0))
 
 
 def bump(key, session=None):
-    """Marks everything cached under `key` stale, on every worker, when the caller commits.
+    """Marks everything built from `key` stale, on every worker and host, when the caller commits.
 
     The counters are incremented once per transaction, at commit, in a fixed order: concurrent
     writers queue on the counter rows only for the instant before they commit, never deadlock."""
@@ -181,14 +239,52 @@ def bump(key, session=None):
         g.pop("cache_versions", None)
 
 
+def _ticket_keys(ticket, keys):
+    keys.add(TICKETS)
+    for resident in {ticket.resident_id, *_old(ticket, "resident_id")}:
+        if resident:
+            keys.add(resident_tickets_key(resident))
+    for column in ("created_at", "feedback_at", "rated_at"):
+        for when in {getattr(ticket, column), *_old(ticket, column)}:
+            if when is not None:
+                keys.add(month_key(when))
+
+
+def _old(obj, attribute):
+    from sqlalchemy import inspect
+
+    history = inspect(obj).attrs[attribute].history
+    return [v for v in history.deleted if v is not None]
+
+
 @event.listens_for(Session, "before_flush")
 def _bump_on_orm_writes(session, flush_context, instances):
-    """Any ORM write to a watched model bumps its key: no caller can forget to. (Core-level
+    """Any ORM write to a watched model bumps its keys: no caller can forget to. (Core-level
     UPDATE/DELETE statements bypass this and call bump() themselves.)"""
+    keys = session.info.setdefault(_PENDING, set())
+    tickets = set()
     for obj in (*session.new, *session.dirty, *session.deleted):
-        key = _WATCHED.get(type(obj))
-        if key:
-            bump(key, session)
+        kind = type(obj)
+        if kind in _AREA_OF:
+            keys.add(_AREA_OF[kind])
+        elif kind is Ticket:
+            tickets.add(obj)
+        elif kind in _TICKET_CHILDREN:
+            ticket = obj.ticket if obj.ticket is not None else session.get(Ticket, obj.ticket_id)
+            if ticket is not None:
+                tickets.add(ticket)
+        elif kind is User:
+            keys.add(person_key(obj.id))
+        elif kind is Residency:
+            keys.update((person_key(obj.user_id), PLACES))  # households: who lives where
+        elif kind is UserSession and obj not in session.new:
+            keys.add(person_key(obj.user_id))  # a new session changes nobody's entries; its end does
+    for ticket in tickets:
+        _ticket_keys(ticket, keys)
+        if ticket not in session.deleted:
+            ticket.version = (ticket.version or 0) + 1  # the pages that show this ticket
+    if has_request_context() and keys:
+        g.pop("cache_versions", None)
 
 
 @event.listens_for(Session, "before_commit")
@@ -198,11 +294,10 @@ def _increment_at_commit(session):
     if not keys:
         return
     connection = session.connection()
-    table = CacheVersion.__table__
     for key in sorted(keys):
-        result = connection.execute(update(table).where(table.c.key == key).values(version=table.c.version + 1))
+        result = connection.execute(update(CacheVersion.__table__).where(_version.key == key).values(version=_version.version + 1))
         if result.rowcount == 0:
-            connection.execute(insert(table).values(key=key, version=1))
+            connection.execute(insert(CacheVersion.__table__).values(key=key, version=1))
 
 
 @event.listens_for(Session, "after_rollback")
@@ -210,43 +305,141 @@ def _forget_on_rollback(session):
     session.info.pop(_PENDING, None)
 
 
-def cached(name, key, version_key, build, now=None):
-    """The value built for (name, key) at the current version of `version_key`, building it if needed.
+# The store
+
+
+class LRU:
+    """A bounded in-process store: the least recently used entry goes when it is full."""
+
+    def __init__(self, size):
+        self.size = size
+        self._data = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def set(self, key, value):
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def clear(self):
+        with self._lock:
+            self._data.clear()
+
+    def __len__(self):
+        return len(self._data)
+
+
+class _Shared:
+    """Redis behind the LRU, shared by every worker and host. Any failure is a miss: the page is
+    built here instead, and the portal keeps working without Redis."""
+
+    def __init__(self, url, prefix, seconds):
+        import redis
+
+        self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.prefix = f"{prefix}:cache:"
+        self.seconds = seconds
+
+    def _name(self, key):
+        return self.prefix + hashlib.sha1(repr(key).encode()).hexdigest()
+
+    def get(self, key):
+        try:
+            raw = self.client.get(self._name(key))
+        except Exception as exc:  # noqa: BLE001 - Redis away: a miss
+            log.warning("cache: Redis unavailable (%s)", exc)
+            return None
+        return pickle.loads(raw) if raw is not None else None  # noqa: S301 - written by this portal only
+
+    def set(self, key, value):
+        try:
+            self.client.set(self._name(key), pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), ex=self.seconds)
+        except Exception as exc:  # noqa: BLE001 - Redis away: kept here only
+            log.warning("cache: Redis unavailable (%s)", exc)
+
+
+local = LRU(20_000)
+_shared = {}  # app -> _Shared or None
+
+
+def _shared_store():
+    try:
+        app = current_app._get_current_object()
+    except RuntimeError:
+        return None
+    if app not in _shared:
+        url = app.config.get("REDIS_URL")
+        _shared[app] = _Shared(url, app.config.get("KEY_PREFIX", "portal"), app.config.get("CACHE_SECONDS", 86400)) if url else None
+    return _shared[app]
+
+
+def _depends(depends):
+    return (depends,) if isinstance(depends, str) else tuple(depends)
+
+
+def _full_key(name, key, depends):
+    names = _depends(depends)
+    known = versions()
+    if all(n in known for n in names):
+        return (name, key, tuple(known[n] for n in names))
+    return (name, key, versions_of(names))
+
+
+def cached(name, key, depends, build, now=None):
+    """The value built for (name, key) from the current versions of `depends` (a version key or
+    several), building and keeping it if there is none.
 
     `build()` returns (value, valid_until): valid_until (or None) ends the entry even without a
     version change, for things that change with the clock (a scheduled notice going live)."""
-    if version_key in db.session.info.get(_PENDING, ()):
-        return build()[0]  # this transaction changed it: build from what it sees, keep nothing
-    version = versions().get(version_key, 0)
-    entry = _store.get((name, key))
-    if entry is not None and entry[0] == version and (entry[1] is None or now is None or now < entry[1]):
-        return entry[2]
+    return cached_entry(name, key, depends, build, now)[1]
+
+
+def cached_entry(name, key, depends, build, now=None):
+    """cached(), as (valid_until, value)."""
+    pending = db.session().info.get(_PENDING, ())
+    if any(n in pending for n in _depends(depends)):
+        value, valid_until = build()  # this transaction changed it: build from what it sees, keep nothing
+        return valid_until, value
+    full = _full_key(name, key, depends)
+    entry = local.get(full)
+    shared = None
+    if entry is None and (shared := _shared_store()) is not None:
+        entry = shared.get(full)
+        if entry is not None:
+            local.set(full, entry)
+    if entry is not None and (entry[0] is None or now is None or now < entry[0]):
+        return entry
     value, valid_until = build()
-    with _lock:
-        if len(_store) > 5000:
-            _store.clear()
-        _store[(name, key)] = (version, valid_until, value)
-    return value
+    entry = (valid_until, value)
+    local.set(full, entry)
+    if shared is not None:
+        shared.set(full, entry)
+    return entry
 
 
-def peek(name, key, version_key, versions_now, now=None):
-    """The kept value if it is still good for these versions and this time, else None: never builds."""
-    entry = _store.get((name, key))
-    if entry is None or entry[0] != versions_now.get(version_key, 0):
+def peek(name, key, depends, versions_now, now=None):
+    """The kept value for these versions and this time if this process has it, else None: never builds."""
+    names = _depends(depends)
+    if not all(n in versions_now for n in names):
         return None
-    if entry[1] is not None and now is not None and now >= entry[1]:
+    entry = local.get((name, key, tuple(versions_now[n] for n in names)))
+    if entry is None or (entry[0] is not None and now is not None and now >= entry[0]):
         return None
-    return entry[2]
-
-
-def read_versions(engine):
-    """The version counters, for paths that run outside Flask (the fast path's polls)."""
-    return dict(read(_VERSIONS, engine=engine))
+    return entry[1]
 
 
 def clear():
-    with _lock:
-        _store.clear()
+    local.clear()
+    _shared.clear()
 
 
 def names():

@@ -1,18 +1,25 @@
-"""One URL serves the page or its fragment; pages many people see alike can be kept rendered."""
+"""One URL serves the page or its fragment; pages many people see alike are kept rendered, with
+an ETag, and answered 304 when the browser has them already."""
+import hashlib
+import re
 import secrets
 
-from flask import make_response, render_template, request, session
+from flask import g, make_response, render_template, request, session
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from portal import cache
 
-# Left in a kept page where this browser's CSRF token goes (layout.html: `csrf or csrf_token()`),
-# and where the emergency banner for this viewer's buildings goes (layout.html: `banner_hole`).
+# Holes left in a kept page for what differs per browser: its CSRF token (layout.html:
+# `csrf or csrf_token()`), the emergency banner for its audience, its bell, and any `marks`
+# (a notice's "new" tag for this person).
 CSRF_HOLE = f"csrf-{secrets.token_hex(12)}"
 BANNER_HOLE = Markup(f"<!--banner-{secrets.token_hex(12)}-->")  # noqa: S704 - a constant marker, no user text
 BELL_HOLE = Markup(f"<!--bell-{secrets.token_hex(12)}-->")  # noqa: S704 - a constant marker, no user text
+MARK = f"mark-{secrets.token_hex(8)}"
+_MARKS = re.compile(rf"<!--{MARK}:([a-z]+-[0-9]+)-->")
+_tokens = cache.LRU(10_000)  # the session's CSRF secret -> a signed token for it
 
 
 def wants_fragment():
@@ -27,28 +34,73 @@ def render(page_template, fragment_template, **context):
     return response
 
 
-def render_kept(name, key, version_key, page_template, fragment_template, context_fn, now=None):
-    """Like render(), but the HTML is kept per key and language until `version_key` moves (or the
-    `until` that context_fn returns passes), with the CSRF token filled in per request. For pages
-    whose content depends only on the key: everything personal must be in the key."""
+def csrf_token():
+    """This browser's CSRF token. Tokens do not expire (WTF_CSRF_TIME_LIMIT = None), so one
+    signed token per session secret serves every page instead of signing a new one each time."""
+    secret = session.get("csrf_token")
+    token = _tokens.get(secret) if secret else None
+    if token is None:
+        token = generate_csrf()
+        _tokens.set(session["csrf_token"], token)
+    g.csrf_token = token
+    return token
+
+
+def mark(key):
+    """In a kept page: where the per-person piece `key` (a word, a dash and a number) goes;
+    render_kept's `marks` fills it."""
+    return Markup(f"<!--{MARK}:{key}-->")  # noqa: S704 - a constant marker, a word and a number
+
+
+def render_kept(name, key, depends, page_template, fragment_template, context_fn, now=None, marks=None, mark_state=None):
+    """Like render(), but the HTML is kept under `key`, the language and the versions of `depends`
+    (and of the settings and places every page shows) until one moves or the `until` that
+    context_fn returns passes; each request fills in its own CSRF token, banner, bell and marks
+    (`marks(key)` returns the HTML for each mark() of the page; `mark_state` is all they depend
+    on). Everything else personal must be in the key. The ETag names all of it: an unchanged page
+    is answered 304 without filling anything in."""
     if "_flashes" in session:
         context, _until = context_fn()
         return render(page_template, fragment_template, **context)
     fragment = wants_fragment()
-    versions = cache.versions()
-    full_key = (key, fragment, str(get_locale()), versions.get(cache.SETTINGS, 0), versions.get(cache.PLACES, 0))
+    depends = (*((depends,) if isinstance(depends, str) else depends), cache.SETTINGS, cache.PLACES)
+    full_key = (key, fragment, str(get_locale()))
 
     def build():
         context, until = context_fn()
         html = render_template(fragment_template if fragment else page_template,
-                               **{**context, "csrf": CSRF_HOLE, "banner_hole": BANNER_HOLE, "bell_hole": BELL_HOLE})
+                               **{**context, "csrf": CSRF_HOLE, "banner_hole": BANNER_HOLE, "bell_hole": BELL_HOLE, "kept": True})
         return html, until
 
-    html = cache.cached(name, full_key, version_key, build, now)
-    if not fragment:
-        from portal.templating import banner_html, bell_html
+    from portal.templating import banner, bell_state
 
-        html = html.replace(BANNER_HOLE, banner_html()).replace(BELL_HOLE, bell_html())
-    response = make_response(html.replace(CSRF_HOLE, generate_csrf()))
+    personal = None if fragment else (banner(), bell_state())  # the bell: None when nobody is signed in
+    until, html = cache.cached_entry(name, full_key, depends, build, now)
+    tag = _etag((name, full_key, cache.versions_of(depends), until, personal and (personal[0][0], personal[1]), mark_state))
+    if request.if_none_match.contains(tag):
+        response = make_response("", 304)
+    else:
+        if personal:
+            html = html.replace(BANNER_HOLE, personal[0][1]).replace(BELL_HOLE, _bell_html(personal[1]))
+        if marks is not None and MARK in html:
+            html = _MARKS.sub(lambda m: marks(m.group(1)), html)
+        response = make_response(html.replace(CSRF_HOLE, csrf_token()))
+    response.set_etag(tag)
+    response.headers["Cache-Control"] = "private, no-cache"
     response.vary.add("HX-Request")
     return response
+
+
+def _etag(parts):
+    return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
+
+
+def _bell_html(state):
+    if state is None:
+        return ""
+    unread, last = state
+
+    def build():
+        return render_template("notifications/_bell.html", unread=unread, last=last), None
+
+    return cache.cached("bell", (unread, last, str(get_locale())), (), build)

@@ -1,5 +1,5 @@
 """Language and time zone: Simplified Chinese first, community time for people, UTC in the database."""
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, session
@@ -63,12 +63,23 @@ def localtime(value, fmt="short"):
 
 def isotime(value, fmt="short"):
     """Jinja filter: an ISO timestamp kept in a timeline entry, shown like any other time."""
-    from datetime import datetime
 
     try:
         return localtime(datetime.fromisoformat(value), fmt)
     except (TypeError, ValueError):
         return ""
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def micros(when):
+    """A time as whole microseconds since the epoch: exact, for comparing times kept in pages."""
+    return (when - EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(value):
+    return EPOCH + timedelta(microseconds=value)
 
 
 def safe_next(target):

@@ -170,7 +170,7 @@ def building_ids_of(user):
         ).all()
         return tuple(sorted(ids)), None
 
-    return cache.cached("buildings", user.id, cache.PEOPLE, build)
+    return cache.cached("buildings", user.id, cache.person_key(user.id), build)
 
 
 def resident_building_ids():

@@ -2,11 +2,12 @@
 from flask import g, render_template
 from flask_babel import format_date, format_datetime, get_locale, get_translations
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
-from portal import cache, permissions
+from portal import cache, htmx, permissions
 from portal.extensions import db
-from portal.i18n import LANGUAGE_NAMES, isotime, localtime
+from portal.i18n import LANGUAGE_NAMES, isotime, localtime, micros
 from portal.models import utcnow
 from portal.services import notices, settings
 
@@ -15,12 +16,16 @@ def register(app):
     env = app.jinja_env
     env.globals.update(
         emergencies=emergencies,
+        banner_html=banner_html,
         bell_state=bell_state,
         policy=policy,
         languages=LANGUAGE_NAMES,
         get_locale=get_locale,
         format_datetime=format_datetime,
         format_date=format_date,
+        csrf_token=htmx.csrf_token,
+        mark=htmx.mark,
+        micros=micros,
         **permissions.JINJA_GLOBALS,
     )
     # Flask-Babel's template gettext looks the catalogue up on every call; pages make dozens of
@@ -53,34 +58,38 @@ def emergencies():
     return g.emergencies
 
 
-def banner_html():
-    """The emergency banner as HTML, kept per audience and language until notices change."""
+def banner():
+    """(what it depends on, HTML) of the emergency banner for this viewer's audience: kept per
+    audience and language until the notices change or the next one is due to start or end."""
     now = utcnow()
-    snap = notices.snapshot(current_user, now, permissions.resident_building_ids())
+    audience = notices.audience(current_user, permissions.resident_building_ids())
 
     def build():
-        return render_template("_banner.html"), snap["until"]
+        return render_template("_banner.html"), notices.next_change(now)
 
-    return cache.cached("banner", (snap["audience"], str(get_locale())), cache.NOTICES, build, now)
+    until, html = cache.cached_entry("banner", (audience, str(get_locale())), cache.NOTICES, build, now)
+    return (audience, cache.versions().get(cache.NOTICES, 0), until), html
+
+
+def banner_html():
+    """The banner for a page rendered per request (a kept page fills its hole with the same)."""
+    try:
+        return Markup(banner()[1])  # noqa: S704 - rendered by _banner.html with autoescape
+    except SQLAlchemyError:  # the error page must render even with the database gone
+        db.session.rollback()
+        return ""
 
 
 def bell_state():
-    """(unread, newest id) of the signed-in person's notifications (one small query)."""
+    """(unread, newest id) of the signed-in person's notifications (read with the versions), or
+    None when nobody is signed in."""
     if not current_user.is_authenticated:
-        return 0, 0
+        return None
     try:
         return cache.bell()
     except SQLAlchemyError:  # the error page must render even with the database gone
         db.session.rollback()
         return 0, 0
-
-
-def bell_html():
-    """The bell for a kept page's hole."""
-    if not current_user.is_authenticated:
-        return ""
-    unread, last = bell_state()
-    return render_template("notifications/_bell.html", unread=unread, last=last)
 
 
 def policy(key):

@@ -1,10 +1,27 @@
-"""Per-worker caches stay coherent: a write committed anywhere is seen on the next request."""
-from sqlalchemy import delete, select
+"""Per-worker caches stay coherent: a write committed anywhere is seen on the next request; a
+write rebuilds only what shows what it wrote; the store is bounded and shared through Redis."""
+import os
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 
 from portal import cache
 from portal.extensions import db
-from portal.models import CacheVersion, Notice, Setting, UserSession
+from portal.models import (
+    CacheVersion,
+    Notice,
+    Role,
+    Setting,
+    Ticket,
+    TicketCategory,
+    TicketChannel,
+    TicketStatus,
+    UserSession,
+    utcnow,
+)
 
 
 def _elsewhere():
@@ -29,7 +46,7 @@ def test_a_session_ended_by_another_worker_is_refused_at_once(client, make_user)
     assert client.get("/notices/").status_code == 200
     with _elsewhere() as other:
         other.execute(delete(UserSession).where(UserSession.user_id == resident.id))
-        cache.bump(cache.PEOPLE, other)
+        cache.bump(cache.person_key(resident.id), other)
         other.commit()
     assert client.get("/notices/").status_code == 302
 
@@ -56,3 +73,170 @@ def test_versions_move_once_per_transaction_and_not_on_rollback(app, make_notice
         other.rollback()
     after = db.session.scalar(select(CacheVersion.version).where(CacheVersion.key == cache.NOTICES))
     assert after == before + 1
+
+
+# Precise invalidation: a write rebuilds what shows the written object, and keeps the rest
+
+
+def _statements(app, fn):
+    found = []
+
+    def before(conn, cursor, statement, *args):
+        if not statement.startswith(("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT")):
+            found.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        response = fn()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+    return response, found
+
+
+def _ticket(resident, number, **kw):
+    now = utcnow()
+    values = dict(number=number, category=TicketCategory.REPAIR, channel=TicketChannel.ONLINE, status=TicketStatus.NEW,
+                  description=f"{number} 漏水", resident_id=resident.id, caller_name=resident.name,
+                  building_id=resident.residencies[0].unit.building_id, created_at=now, due_at=now + timedelta(days=2))
+    values.update(kw)
+    ticket = Ticket(**values)
+    db.session.add(ticket)
+    db.session.commit()
+    return ticket
+
+
+def test_a_write_to_one_ticket_rebuilds_the_pages_that_show_it_and_keeps_the_others(app, make_client, make_user, make_building):
+    a, b = make_building(), make_building()
+    alice, bob = make_user(building=a), make_user(building=b)
+    ticket_a = _ticket(alice, "BX-2099-00001")
+    _ticket(bob, "BX-2099-00002")
+    staff, alice_client, bob_client = make_client(), make_client(), make_client()
+    staff.login(make_user(role=Role.STAFF))
+    alice_client.login(alice)
+    bob_client.login(bob)
+    pages = {
+        "register a": (staff, f"/tickets/?building={a.id}"),
+        "register b": (staff, f"/tickets/?building={b.id}"),
+        "alice's list": (alice_client, "/tickets/"),
+        "bob's list": (bob_client, "/tickets/"),
+    }
+
+    def costs():
+        return {name: len(_statements(app, lambda c=c, u=u: c.get(u))[1]) for name, (c, u) in pages.items()}
+
+    costs()  # every page built and kept
+    kept = costs()
+    assert kept == {"register a": 2, "register b": 2, "alice's list": 1, "bob's list": 1}
+    ticket_a.description = "BX-2099-00001 厨房漏水，已约周六上门"
+    db.session.commit()
+    after = costs()
+    assert after["register b"] == kept["register b"] and after["bob's list"] == kept["bob's list"]  # kept
+    assert after["register a"] > kept["register a"] and after["alice's list"] > kept["alice's list"]  # rebuilt
+    assert "厨房漏水" in staff.get(f"/tickets/?building={a.id}").get_data(as_text=True)
+    assert "厨房漏水" in alice_client.get("/tickets/").get_data(as_text=True)
+
+
+def test_a_new_ticket_comes_onto_the_register_pages_it_belongs_to(app, make_client, make_user, make_building):
+    a, b = make_building(), make_building()
+    alice, bob = make_user(building=a), make_user(building=b)
+    _ticket(alice, "BX-2099-00001")
+    staff = make_client()
+    staff.login(make_user(role=Role.STAFF))
+    staff.get(f"/tickets/?building={b.id}")
+    staff.get("/tickets/")
+    _ticket(bob, "BX-2099-00007")
+    assert "BX-2099-00007" in staff.get(f"/tickets/?building={b.id}").get_data(as_text=True)
+    assert "BX-2099-00007" in staff.get("/tickets/").get_data(as_text=True)
+    assert "BX-2099-00007" not in staff.get(f"/tickets/?building={a.id}").get_data(as_text=True)
+
+
+def test_the_dashboard_counts_again_only_the_month_a_ticket_write_touched(app, make_client, make_user):
+    from portal.i18n import from_local
+
+    resident = make_user()
+    months = [from_local(datetime(2026, m, 10, 9, 0)) for m in (3, 4, 5)]
+    tickets = [_ticket(resident, f"BX-2026-{i:05d}", created_at=at, due_at=at + timedelta(days=2)) for i, at in enumerate(months)]
+    office = make_client()
+    office.login(make_user(role=Role.STAFF))
+    url = "/figures/?start=2026-03-01&end=2026-05-31"
+    office.get(url)
+    _response, kept = _statements(app, lambda: office.get(url))
+    assert len(kept) == 2  # the kept page: the versions, and the counters of its months
+    tickets[1].feedback_at = months[1] + timedelta(hours=5)
+    db.session.commit()
+    response, after = _statements(app, lambda: office.get(url))
+    pieces = [s for s in after if "GROUP BY" in s]
+    assert len(pieces) == 1  # April's piece only; March and May are kept
+    assert response.status_code == 200
+
+
+def test_a_kept_page_answers_304_to_a_browser_that_has_it_until_it_changes(client, make_user, make_notice):
+    client.login(make_user())
+    make_notice(title="停水通知")
+    first = client.get("/notices/")
+    tag = first.headers["ETag"]
+    assert client.get("/notices/", headers={"If-None-Match": tag}).status_code == 304
+    make_notice(title="停电通知")
+    again = client.get("/notices/", headers={"If-None-Match": tag})
+    assert again.status_code == 200 and "停电通知" in again.get_data(as_text=True)
+
+
+# The store
+
+
+def test_the_in_process_store_is_bounded_and_drops_the_least_recently_used():
+    store = cache.LRU(3)
+    for key in "abc":
+        store.set(key, key.upper())
+    assert store.get("a") == "A"  # a is now the most recently used
+    store.set("d", "D")
+    assert len(store) == 3 and store.get("b") is None
+    assert [store.get(k) for k in "acd"] == ["A", "C", "D"]
+
+
+def _redis_url():
+    import redis
+
+    url = os.environ.get("PORTAL_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        return None
+    return url
+
+
+def test_with_redis_an_entry_built_on_one_host_is_used_on_another(tmp_path, redis_prefix):
+    import redis
+
+    from tests.conftest import make_app
+
+    url = _redis_url()
+    if url is None:
+        pytest.skip("no Redis on this machine")
+    prefix = f"{redis_prefix}-shared-{uuid.uuid4().hex[:6]}"
+    shared = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/portal.db", "SQLALCHEMY_ENGINE_OPTIONS": {},
+              "REDIS_URL": url, "KEY_PREFIX": prefix}
+    one, two = make_app(None, redis_prefix, **shared), make_app(None, redis_prefix, **shared)
+    built = []
+
+    def build(host):
+        built.append(host)
+        return f"built on {host}", None
+
+    try:
+        with one.app_context():
+            assert cache.cached("test", "k", cache.SETTINGS, lambda: build("one")) == "built on one"
+        cache.local.clear()  # another host's process has nothing of its own
+        with two.app_context():
+            assert cache.cached("test", "k", cache.SETTINGS, lambda: build("two")) == "built on one"
+            db.session.add(Setting(key="hotline", value="0571-88880000"))
+            db.session.commit()
+            assert cache.cached("test", "k", cache.SETTINGS, lambda: build("two")) == "built on two"  # the version moved
+        assert built == ["one", "two"]
+    finally:
+        client = redis.Redis.from_url(url)
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+        for app in (one, two):
+            with app.app_context():
+                db.engine.dispose()

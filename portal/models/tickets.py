@@ -103,6 +103,8 @@ class Ticket(db.Model):
         Index("ix_ticket_resident", "resident_id", "id"),
         Index("ix_ticket_status_due", "status", "due_at"),
         Index("ix_ticket_department", "lead_department_id", "id"),
+        Index("ix_ticket_feedback_at", "feedback_at"),  # the figures' pieces: answered in a month
+        Index("ix_ticket_rated_at", "rated_at"),  # and rated in a month
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
@@ -122,6 +124,9 @@ class Ticket(db.Model):
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notice.id"), index=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"), index=True)  # feedback after an event (S3.1.2)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Moves on every change to the ticket or its timeline, departments and photos (portal/cache.py):
+    # a kept page that shows this ticket is rebuilt, one that does not is kept.
+    version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     lead_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))

@@ -1,7 +1,7 @@
 """Sign-in: password check, failed-login limits per account and per address, server-side sessions."""
 import secrets
 
-from flask import current_app
+from flask import current_app, has_request_context, session
 from flask_login import UserMixin
 from limits import parse
 from sqlalchemy import bindparam, delete, or_, select
@@ -55,8 +55,10 @@ def start_session(user):
 
 
 def end_session(token):
+    user_id = db.session.scalar(select(UserSession.user_id).where(UserSession.token == token))
     db.session.execute(delete(UserSession).where(UserSession.token == token))
-    cache.bump(cache.PEOPLE)
+    if user_id is not None:
+        cache.bump(cache.person_key(user_id))
 
 
 def end_all_sessions(user, keep=None):
@@ -65,23 +67,36 @@ def end_all_sessions(user, keep=None):
     if keep:
         query = query.where(UserSession.token != keep)
     db.session.execute(query)
-    cache.bump(cache.PEOPLE)
+    cache.bump(cache.person_key(user.id))
 
 
 _USER_COLUMNS = [c.key for c in User.__table__.columns]
 _LOAD = select(*User.__table__.columns).join(UserSession, UserSession.user_id == User.id).where(UserSession.token == bindparam("token"))
 
 
+def _is_this_browsers(token):
+    return has_request_context() and session.get("_user_id") == token
+
+
+def _person_of(token):
+    rows = cache.read(select(UserSession.user_id).where(UserSession.token == token))
+    return rows[0][0] if rows else None
+
+
 def load(token):
-    """The signed-in user for a session token. Runs on every request, so the row is cached per
-    worker until any user, session or residency changes anywhere (cache.PEOPLE); a logout, a
-    password change or a deactivation therefore takes effect on the very next request."""
+    """The signed-in user for a session token. Runs on every request, so the row is kept until
+    that person's row, homes or sessions change (cache.person_key, whose counter the versions
+    query reads for this very session); a logout, a password change or a deactivation therefore
+    takes effect on the very next request, on every worker."""
 
     def build():
         row = db.session.execute(_LOAD, {"token": token}).first()
         return (dict(row._mapping) if row is not None else None), None
 
-    values = cache.cached("session", token, cache.PEOPLE, build)
+    person = cache.signed_in_person() if _is_this_browsers(token) else _person_of(token)
+    if person is None:
+        return None  # no such session (any more)
+    values = cache.cached("session", token, cache.person_key(person), build)
     if values is None or not values["is_active"]:
         return None
     return Principal(values, token)

@@ -102,8 +102,13 @@ def seed(scale=0, rng=None):
         .values(status=DeliveryStatus.SENT, sent_at=now, provider_id="demo", attempts=1)
     )
     db.session.execute(Ticket.__table__.update().values(next_page_at=None))  # the demo's emergencies are history
-    for key in (cache.NOTICES, cache.PEOPLE, cache.SETTINGS, cache.PLACES, cache.TICKETS):
+    for key in cache.AREAS:
         cache.bump(key)
+    first = db.session.scalar(select(func.min(Ticket.created_at)))
+    month = first.replace(day=1) if first else now
+    while month <= now:  # the figures' months of the tickets written in bulk
+        cache.bump(cache.month_key(month))
+        month = (month + timedelta(days=32)).replace(day=1)
 
 
 def _seed_base(rng, now, pw):

@@ -7,8 +7,9 @@ from datetime import date, datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, select
 
+from portal import cache
 from portal.extensions import db
-from portal.i18n import from_local
+from portal.i18n import from_local, to_local
 from portal.models import (
     Consultation,
     ConsultationAnswer,
@@ -18,6 +19,7 @@ from portal.models import (
     Residency,
     SignupStatus,
     Ticket,
+    TicketCategory,
     Unit,
     consultation_building,
 )
@@ -89,17 +91,6 @@ def _ticket_columns(start, end):
     ]
 
 
-def _filters(category, department, building):
-    clauses = []
-    if category:
-        clauses.append(Ticket.category == category)
-    if department:
-        clauses.append(Ticket.lead_department_id == department)
-    if building:
-        clauses.append(Ticket.building_id == building)
-    return clauses
-
-
 def _touching(start, end):
     return (_in(Ticket.created_at, start, end)) | (_in(Ticket.feedback_at, start, end)) | (_in(Ticket.rated_at, start, end))
 
@@ -108,8 +99,8 @@ def _ratio(a, b):
     return (a / b) if b else None
 
 
-def _ticket_figures(row):
-    created, resolved, fed, on_time, rated, rating_sum, satisfied, urgent, urgent_ok, inaccurate = (int(v or 0) for v in row)
+def _ticket_figures(counts):
+    created, resolved, fed, on_time, rated, rating_sum, satisfied, urgent, urgent_ok, inaccurate = counts
     return {
         FigureKey.SATISFACTION: Figure(FigureKey.SATISFACTION, _ratio(satisfied, rated), satisfied, rated,
                                        {"average": round(rating_sum / rated, 2) if rated else None}),
@@ -122,20 +113,90 @@ def _ticket_figures(row):
     }
 
 
+# A period's figures are sums over its tickets, so they are computed in pieces: the period cut at
+# the community's month starts. Each piece is kept until a ticket of one of its months changes
+# (cache.month_key), so after a write only the pieces of that ticket's months are counted again,
+# and every period containing a whole month shares its piece.
+
+
+def _pieces(start, end):
+    """[start, end) cut at the community's month starts, as [(a, b), ...]."""
+    cuts = [start]
+    month = to_local(start).date().replace(day=1)
+    while True:
+        month = (month + timedelta(days=32)).replace(day=1)
+        cut = from_local(datetime.combine(month, datetime.min.time()))
+        if cut >= end:
+            break
+        cuts.append(cut)
+    cuts.append(end)
+    return list(zip(cuts, cuts[1:]))
+
+
+def _month_keys(a, b):
+    """The cache keys of the community's months [a, b) overlaps: what a piece depends on."""
+    keys, month, last = [], to_local(a).date().replace(day=1), to_local(b - timedelta(microseconds=1)).date()
+    while month <= last:
+        keys.append(cache.month_key(from_local(datetime.combine(month, datetime.min.time()))))
+        month = (month + timedelta(days=32)).replace(day=1)
+    return tuple(keys)
+
+
+def period_keys(start, end):
+    """What the figures of [start, end) depend on: the cache keys of its months' tickets."""
+    return _month_keys(start, end)
+
+
+def _piece(a, b):
+    """{"counts": [(category, department, building, counts)], "urgent": [(category, department,
+    building, minutes to acknowledgement, minutes to on site)]} for [a, b): two statements."""
+
+    def build():
+        groups = (Ticket.category, Ticket.lead_department_id, Ticket.building_id)
+        rows = db.session.execute(select(*groups, *_ticket_columns(a, b)).where(_touching(a, b)).group_by(*groups)).all()
+        urgent = db.session.execute(
+            select(*groups, Ticket.created_at, Ticket.acknowledged_at, Ticket.on_site_at).where(Ticket.is_urgent, _in(Ticket.created_at, a, b))
+        ).all()
+        return {
+            "counts": [(c, d, g, tuple(int(v or 0) for v in rest)) for c, d, g, *rest in rows],
+            "urgent": [(c, d, g, _minutes(created, ack), _minutes(created, site)) for c, d, g, created, ack, site in urgent],
+        }, None
+
+    return cache.cached("figures-piece", (a, b), _month_keys(a, b), build)
+
+
+def _minutes(since, until):
+    return None if until is None else (until - since).total_seconds() / 60
+
+
+def _sum(rows):
+    return tuple(map(sum, zip(*rows))) if rows else (0,) * 10
+
+
 def compute(start, end, category=None, department=None, building=None):
     """All figures for [start, end), with breakdowns by category, department and building."""
-    filters = _filters(category, department, building)
-    where = [_touching(start, end), *filters]
-    total = db.session.execute(select(*_ticket_columns(start, end)).where(*where)).one()
-    result = _ticket_figures(total)
-    result[FigureKey.EMERGENCY].extra.update(emergency_times(start, end, filters))
+    category = TicketCategory(category) if category else None
+
+    def kept(c, d, g):
+        return (category is None or c == category) and (not department or d == department) and (not building or g == building)
+
+    counts, urgent = [], []
+    for a, b in _pieces(start, end):
+        piece = _piece(a, b)
+        counts += [row for row in piece["counts"] if kept(*row[:3])]
+        urgent += [row for row in piece["urgent"] if kept(*row[:3])]
+    result = _ticket_figures(_sum([row[3] for row in counts]))
+    result[FigureKey.EMERGENCY].extra.update(_emergency_times(urgent))
     result[FigureKey.PARTICIPATION] = participation(start, end, building)
     breakdowns = {}
-    for name, column in (("category", Ticket.category), ("department", Ticket.lead_department_id), ("building", Ticket.building_id)):
-        rows = db.session.execute(select(column, *_ticket_columns(start, end)).where(*where).group_by(column)).all()
-        breakdowns[name] = {row[0]: _ticket_figures(row[1:]) for row in rows if row[0] is not None}
+    for position, name in enumerate(("category", "department", "building")):
+        groups = {}
+        for row in counts:
+            if row[position] is not None:
+                groups.setdefault(row[position], []).append(row[3])
+        breakdowns[name] = {key: _ticket_figures(_sum(groups[key])) for key in sorted(groups)}
     for department_id, figures in breakdowns["department"].items():
-        figures[FigureKey.EMERGENCY].extra.update(emergency_times(start, end, [*filters, Ticket.lead_department_id == department_id]))
+        figures[FigureKey.EMERGENCY].extra.update(_emergency_times([row for row in urgent if row[1] == department_id]))
     return result, breakdowns
 
 
@@ -147,20 +208,15 @@ def _median(values):
     return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
 
 
-def emergency_times(start, end, filters=()):
+def _emergency_times(urgent):
     """Minutes from registration to the acknowledgement and to someone on site, for the period's
     emergencies: the median of each, and how many were never acknowledged."""
-    rows = db.session.execute(
-        select(Ticket.created_at, Ticket.acknowledged_at, Ticket.on_site_at)
-        .where(Ticket.is_urgent, _in(Ticket.created_at, start, end), *filters)
-    ).all()
-    ack = [(a - c).total_seconds() / 60 for c, a, _s in rows if a is not None]
-    site = [(s - c).total_seconds() / 60 for c, _a, s in rows if s is not None]
-    median_ack, median_site = _median(ack), _median(site)
+    median_ack = _median([row[3] for row in urgent if row[3] is not None])
+    median_site = _median([row[4] for row in urgent if row[4] is not None])
     return {
         "ack_minutes": round(median_ack, 1) if median_ack is not None else None,
         "on_site_minutes": round(median_site, 1) if median_site is not None else None,
-        "unacknowledged": sum(1 for _c, a, _s in rows if a is None),
+        "unacknowledged": sum(1 for row in urgent if row[3] is None),
     }
 
 

@@ -6,7 +6,6 @@ import re
 import secrets
 from datetime import timedelta
 
-from flask import render_template
 from sqlalchemy import or_, select, update
 
 from portal import cache
@@ -87,8 +86,11 @@ def _plain(body_html):
     return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
-def _content_key(screen, versions):
-    return (screen["building_id"], screen["orientation"], versions.get(cache.SETTINGS, 0), versions.get(cache.COMMUNITY, 0))
+CONTENT_DEPENDS = (cache.NOTICES, cache.COMMUNITY, cache.SETTINGS)
+
+
+def _content_key(screen):
+    return (screen["building_id"], screen["orientation"])
 
 
 def unchanged_etag(secret, versions, now):
@@ -97,50 +99,61 @@ def unchanged_etag(secret, versions, now):
     screen = cache.peek("kiosk-screen", secret, cache.KIOSK, versions)
     if not screen:
         return None
-    kept = cache.peek("kiosk-content", _content_key(screen, versions), cache.NOTICES, versions, now)
+    kept = cache.peek("kiosk-content", _content_key(screen), CONTENT_DEPENDS, versions, now)
     return kept[1] if kept else None
 
 
-def content(screen, now):
-    """(html, etag) of the screen's slides; kept until notices, events or settings change, or the
-    next notice or event starts or ends."""
-    key = _content_key(screen, cache.versions())
+def content(screen, now, render):
+    """(html, etag) of the screen's slides, `render(slides)` making the HTML of what slides()
+    returns; kept until notices, events or settings change, or the next notice or event starts
+    or ends."""
 
     def build():
-        snap = notices.building_snapshot([screen["building_id"]], now)
-        ids = [n.id for n in (*snap["pinned"], *snap["page"])]
-        bodies = dict(db.session.execute(select(Notice.id, Notice.body_html).where(Notice.id.in_(ids or [-1]))).all())
-        slides = []
-        size = PAGE_CHARS[screen["orientation"]]
-        for n in (*snap["pinned"], *snap["page"][: max(0, 12 - len(snap["pinned"]))]):
-            pages = _pages(_plain(bodies.get(n.id, "")), size)
-            url = external_url("notices.show", notice_id=n.id)
-            for i, page in enumerate(pages):
-                slide = {"kind": "notice", "label": str(CATEGORY_LABELS[n.category]), "title": n.title, "text": page,
-                         "page": i + 1, "pages": len(pages), "qr": qr_svg(url), "pinned": n.is_pinned,
-                         "bulletin": not n.is_community_wide, "at": n.publish_at}
-                slides.append(slide)
-        upcoming = db.session.scalars(
-            select(Event).where(
-                Event.cancelled_at.is_(None), Event.ends_at > now, Event.starts_at < now + timedelta(days=30),
-                or_(Event.is_community_wide, Event.id.in_(select(event_building.c.event_id).where(event_building.c.building_id == screen["building_id"]))),
-            ).order_by(Event.starts_at).limit(6)
-        ).all()
-        for e in upcoming:
-            slides.append({"kind": "event", "label": str(TYPE_LABELS[e.kind]), "title": e.title, "text": e.description[:size],
-                           "starts": e.starts_at, "ends": e.ends_at, "place": e.location, "qr": qr_svg(external_url("events.show", event_id=e.id)),
-                           "pinned": False, "page": 1, "pages": 1})
-        figures = db.session.scalars(select(PublishedFigures).order_by(PublishedFigures.id.desc()).limit(1)).first()
-        if figures is not None and figures.published_at > now - timedelta(days=45):
-            slides.append({"kind": "figures", "label": "服务数据", "title": f"{figures.period_start:%Y年%-m月}服务数据", "data": figures.data,
-                           "text": "", "pinned": False, "page": 1, "pages": 1, "qr": qr_svg(external_url("figures.published"))})
-        # pinned notices come round twice as often
-        rotation = [s for s in slides for _ in range(2 if s["pinned"] else 1)]
-        emergency = snap["emergencies"][0] if snap["emergencies"] else None
-        emergency_text = _plain(db.session.scalar(select(Notice.body_html).where(Notice.id == emergency.id))) if emergency else ""
-        body = render_template("kiosk/_slides.html", slides=rotation, emergency=emergency, emergency_text=emergency_text, screen=screen)
-        etag = hashlib.sha256(body.encode()).hexdigest()[:32]
-        ends = [t for t in (snap["until"], *(e.starts_at for e in upcoming if e.starts_at > now), *(e.ends_at for e in upcoming)) if t]
-        return (body, etag), min(ends) if ends else None
+        found, until = slides(screen, now)
+        body = render(found)
+        return (body, hashlib.sha256(body.encode()).hexdigest()[:32]), until
 
-    return cache.cached("kiosk-content", key, cache.NOTICES, build, now)
+    return cache.cached("kiosk-content", _content_key(screen), CONTENT_DEPENDS, build, now)
+
+
+def slides(screen, now):
+    """({"slides", "emergency", "emergency_text"}, valid_until) for the screen's building: its
+    notices (long ones paged), the next month's events, the latest published figures."""
+    building = [screen["building_id"]]
+    pinned, page, _cursor = notices.board(notices.BUILDING_RESIDENTS, now, None, building)
+    ids = [n.id for n in (*pinned, *page)]
+    bodies = dict(db.session.execute(select(Notice.id, Notice.body_html).where(Notice.id.in_(ids or [-1]))).all())
+    found = []
+    size = PAGE_CHARS[screen["orientation"]]
+    for n in (*pinned, *page[: max(0, 12 - len(pinned))]):
+        pages = _pages(_plain(bodies.get(n.id, "")), size)
+        url = external_url("notices.show", notice_id=n.id)
+        for i, text in enumerate(pages):
+            found.append({"kind": "notice", "label": str(CATEGORY_LABELS[n.category]), "title": n.title, "text": text,
+                          "page": i + 1, "pages": len(pages), "qr": qr_svg(url), "pinned": n.is_pinned,
+                          "bulletin": not n.is_community_wide, "at": n.publish_at})
+    upcoming = _upcoming_events(screen["building_id"], now)
+    for e in upcoming:
+        found.append({"kind": "event", "label": str(TYPE_LABELS[e.kind]), "title": e.title, "text": e.description[:size],
+                      "starts": e.starts_at, "ends": e.ends_at, "place": e.location, "qr": qr_svg(external_url("events.show", event_id=e.id)),
+                      "pinned": False, "page": 1, "pages": 1})
+    figures = db.session.scalars(select(PublishedFigures).order_by(PublishedFigures.id.desc()).limit(1)).first()
+    if figures is not None and figures.published_at > now - timedelta(days=45):
+        found.append({"kind": "figures", "label": "服务数据", "title": f"{figures.period_start:%Y年%-m月}服务数据", "data": figures.data,
+                      "text": "", "pinned": False, "page": 1, "pages": 1, "qr": qr_svg(external_url("figures.published"))})
+    # pinned notices come round twice as often
+    rotation = [s for s in found for _ in range(2 if s["pinned"] else 1)]
+    emergencies = notices.active_emergencies(notices.BUILDING_RESIDENTS, now, building)
+    emergency = emergencies[0] if emergencies else None
+    emergency_text = _plain(db.session.scalar(select(Notice.body_html).where(Notice.id == emergency.id))) if emergency else ""
+    ends = [t for t in (notices.next_change(now), *(e.starts_at for e in upcoming if e.starts_at > now), *(e.ends_at for e in upcoming)) if t]
+    return {"slides": rotation, "emergency": emergency, "emergency_text": emergency_text}, min(ends) if ends else None
+
+
+def _upcoming_events(building_id, now):
+    return db.session.scalars(
+        select(Event).where(
+            Event.cancelled_at.is_(None), Event.ends_at > now, Event.starts_at < now + timedelta(days=30),
+            or_(Event.is_community_wide, Event.id.in_(select(event_building.c.event_id).where(event_building.c.building_id == building_id))),
+        ).order_by(Event.starts_at).limit(6)
+    ).all()

@@ -5,12 +5,12 @@ from datetime import datetime, timedelta
 import filetype
 import markdown
 import nh3
-from flask import current_app, get_template_attribute
+from flask import current_app, g, has_request_context
 from markupsafe import Markup
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
 
-from portal import cache, permissions
+from portal import permissions
 from portal.extensions import db
 from portal.models import (
     Attachment,
@@ -86,14 +86,15 @@ def _rows(query):
 
 
 def board(user, now, before=None, building_ids=None):
-    """Pinned notices, then one page of the rest by (publish_at, id) keyset; returns (pinned, page, next_cursor).
-
-    The first page comes from a snapshot cached per audience (see snapshot())."""
+    """Pinned notices (on the first page), then one page of the rest by (publish_at, id) keyset;
+    returns (pinned, page, next_cursor). The board's page is kept rendered (notices views)."""
+    visible = permissions.notice_scope(user, now, building_ids)
     if before is None:
-        snap = snapshot(user, now, building_ids)
-        return snap["pinned"], snap["page"], snap["cursor"]
+        pinned = _rows(select(*LIST_COLUMNS).where(visible, Notice.is_pinned).order_by(Notice.publish_at.desc(), Notice.id.desc()))
+        _, page, cursor = _page(visible)
+        return pinned, page, cursor
     at, nid = before
-    return _page(permissions.notice_scope(user, now, building_ids), at, nid)
+    return _page(visible, at, nid)
 
 
 def find(user, now, q, before=None, building_ids=None):
@@ -120,7 +121,8 @@ def _page(visible, at=None, nid=None, pinned=False):
     return (), page, cursor
 
 
-def _audience(user, building_ids):
+def audience(user, building_ids=None):
+    """Who sees the same notices: "public", the buildings of a household, or "all" (the back office)."""
     if user is None or not user.is_authenticated:
         return "public"
     if permissions.has_home(user):
@@ -128,30 +130,22 @@ def _audience(user, building_ids):
     return "all"
 
 
-def snapshot(user, now, building_ids=None):
-    """What an audience sees right now: pinned notices, the first page, current emergencies.
+def next_change(now):
+    """When what anyone sees next changes by itself: a scheduled notice appears or one expires
+    (at the latest in ten minutes, as a safety net). Asked once per request: what is next after
+    an earlier moment of the request is next after this one too, unless it has come."""
+    if not has_request_context():
+        return _next_change(now)
+    found = g.get("next_change")
+    if found is None or not (found[0] - timedelta(seconds=1) <= now < found[1]):
+        found = g.next_change = (now, _next_change(now))
+    return found[1]
 
-    Cached in-process per audience; a notice written anywhere bumps the version, and the entry
-    also ends at the next moment a notice is scheduled to appear or expire."""
-    audience = _audience(user, building_ids)
 
-    def build():
-        visible = permissions.notice_scope(user, now, list(audience) if isinstance(audience, tuple) else building_ids)
-        pinned = _rows(select(*LIST_COLUMNS).where(visible, Notice.is_pinned).order_by(Notice.publish_at.desc(), Notice.id.desc()))
-        _, page, cursor = _page(visible)
-        emergencies = _rows(
-            select(*LIST_COLUMNS)
-            .where(visible, Notice.category == NoticeCategory.EMERGENCY, Notice.lifted_at.is_(None))
-            .order_by(Notice.publish_at.desc())
-            .limit(3)
-        )
-        next_publish = db.session.scalar(select(func.min(Notice.publish_at)).where(Notice.publish_at > now, Notice.withdrawn_at.is_(None)))
-        next_expiry = db.session.scalar(select(func.min(Notice.expires_at)).where(Notice.expires_at > now, Notice.publish_at <= now))
-        ends = [t for t in (next_publish, next_expiry, now + timedelta(minutes=10)) if t is not None]
-        until = min(ends)
-        return {"audience": audience, "until": until, "pinned": pinned, "page": page, "cursor": cursor, "emergencies": emergencies}, until
-
-    return cache.cached("board", audience, cache.NOTICES, build, now)
+def _next_change(now):
+    next_publish = db.session.scalar(select(func.min(Notice.publish_at)).where(Notice.publish_at > now, Notice.withdrawn_at.is_(None)))
+    next_expiry = db.session.scalar(select(func.min(Notice.expires_at)).where(Notice.expires_at > now, Notice.publish_at <= now))
+    return min(t for t in (next_publish, next_expiry, now + timedelta(minutes=10)) if t is not None)
 
 
 class _BuildingResidents:
@@ -161,25 +155,7 @@ class _BuildingResidents:
     role = Role.RESIDENT
 
 
-def building_snapshot(building_ids, now):
-    return snapshot(_BuildingResidents, now, list(building_ids))
-
-
-def prerendered(snap, locale, now):
-    """The first page's list items as HTML, with and without the "new" mark, per audience and language."""
-
-    def build():
-        item = get_template_attribute("notices/_list.html", "item")
-        labels = {k: str(v) for k, v in CATEGORY_LABELS.items()}
-        html = {n.id: (item(n, False, labels), item(n, True, labels)) for n in (*snap["pinned"], *snap["page"])}
-        return html, snap["until"]
-
-    return cache.cached("board-html", (snap["audience"], locale), cache.NOTICES, build, now)
-
-
-def items_html(rows, html, seen):
-    """The first page's list items, joined from the pre-rendered pieces (escaped when rendered)."""
-    return Markup("".join(html[n.id][1 if seen is not None and n.publish_at > seen else 0] for n in rows))  # noqa: S704
+BUILDING_RESIDENTS = _BuildingResidents()
 
 
 def encode_cursor(cursor):
@@ -199,7 +175,10 @@ def decode_cursor(raw):
 
 
 def active_emergencies(user, now, building_ids=None):
-    return snapshot(user, now, building_ids)["emergencies"]
+    """The newest three current emergencies this audience sees, until lifted."""
+    visible = permissions.notice_scope(user, now, building_ids)
+    return _rows(select(*LIST_COLUMNS).where(visible, Notice.category == NoticeCategory.EMERGENCY, Notice.lifted_at.is_(None))
+                 .order_by(Notice.publish_at.desc()).limit(3))
 
 
 def save(notice, *, title, body, category, community_wide, buildings, publish_at, expires_at, is_pinned, actor, now):

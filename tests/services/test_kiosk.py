@@ -5,6 +5,8 @@ import re
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from flask import render_template
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from portal import cache
@@ -33,8 +35,13 @@ def _info(screen):
     return kiosk.screen_for(screen.secret)
 
 
+def _content(info, now):
+    with force_locale("zh_Hans"):
+        return kiosk.content(info, now, lambda found: render_template("kiosk/_slides.html", screen=info, **found))
+
+
 def _slides(screen, now=NOW):
-    html, etag = kiosk.content(_info(screen), now)
+    html, etag = _content(_info(screen), now)
     return html, etag
 
 
@@ -217,7 +224,7 @@ def test_an_unchanged_poll_is_answered_from_what_is_kept_until_something_changes
     assert kiosk.unchanged_etag(screen.secret, cache.versions(), NOW) is None  # nothing kept yet
     info = _info(screen)
     kiosk.report_in(info, NOW)
-    _html, etag = kiosk.content(info, NOW)
+    _html, etag = _content(info, NOW)
     assert kiosk.unchanged_etag(screen.secret, cache.versions(), NOW + timedelta(seconds=30)) == etag
     assert kiosk.unchanged_etag(screen.secret, cache.versions(), NOW + timedelta(seconds=60)) == etag  # polls never write: no report-in turn
     make_notice(title="公告二", publish_at=EARLIER)
@@ -228,7 +235,7 @@ def test_a_revoked_screen_is_not_answered_from_what_was_kept(lobby):
     _building, screen = lobby
     info = _info(screen)
     kiosk.report_in(info, NOW)
-    kiosk.content(info, NOW)
+    _content(info, NOW)
     kiosk.revoke(db.session.scalar(select(KioskScreen).where(KioskScreen.id == screen.id)), NOW)
     db.session.commit()
     assert kiosk.unchanged_etag(screen.secret, cache.versions(), NOW + timedelta(seconds=10)) is None

@@ -150,14 +150,14 @@ def test_a_cursor_survives_the_round_trip_and_a_bad_one_means_the_first_page():
         assert notices.decode_cursor(bad) is None
 
 
-def test_the_first_page_is_kept_until_the_next_notice_is_due(place, make_notice):
+def test_the_first_page_changes_by_itself_when_the_next_notice_is_due(place, make_notice):
     make_notice(title="现在", publish_at=EARLIER)
     make_notice(title="稍后", publish_at=NOW + timedelta(minutes=3))
-    snap = notices.snapshot(place.resident_a, NOW)
-    assert [n.title for n in snap["page"]] == ["现在"] and snap["until"] == NOW + timedelta(minutes=3)
-    later = notices.snapshot(place.resident_a, NOW + timedelta(minutes=3))
-    assert [n.title for n in later["page"]] == ["稍后", "现在"]
-    assert later["until"] == NOW + timedelta(minutes=13)  # nothing scheduled: ten minutes
+    _pinned, page, _cursor = notices.board(place.resident_a, NOW)
+    assert [n.title for n in page] == ["现在"] and notices.next_change(NOW) == NOW + timedelta(minutes=3)
+    _pinned, later, _cursor = notices.board(place.resident_a, NOW + timedelta(minutes=3))
+    assert [n.title for n in later] == ["稍后", "现在"]
+    assert notices.next_change(NOW + timedelta(minutes=3)) == NOW + timedelta(minutes=13)  # nothing scheduled: ten minutes
 
 
 def test_current_emergencies_until_lifted_or_expired_for_their_buildings_only(place, make_notice):
@@ -169,7 +169,8 @@ def test_current_emergencies_until_lifted_or_expired_for_their_buildings_only(pl
     assert lifted.lifted_by_id == place.staff.id
     assert [n.title for n in notices.active_emergencies(place.resident_a, NOW)] == ["燃气泄漏"]
     assert notices.active_emergencies(place.resident_a, NOW + timedelta(hours=1)) == ()
-    assert sorted(n.title for n in notices.building_snapshot([place.b.id], NOW)["emergencies"]) == ["B栋停电", "燃气泄漏"]
+    lobby = notices.active_emergencies(notices.BUILDING_RESIDENTS, NOW, [place.b.id])
+    assert sorted(n.title for n in lobby) == ["B栋停电", "燃气泄漏"]
 
 
 # Saving and telling

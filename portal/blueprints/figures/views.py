@@ -73,12 +73,11 @@ def index():
             "published": db.session.scalars(select(PublishedFigures).order_by(PublishedFigures.id.desc()).limit(1)).first(),
         }, None
 
-    # Kept per view until any ticket changes (cache.TICKETS) or events and consultations do: it
-    # never shows figures older than the newest record it includes.
-    versions = cache.versions()
-    key = (viewer_kind(current_user), start_day, end_day, category, department, building, versions.get(cache.COMMUNITY, 0),
-           versions.get(cache.NOTICES, 0))  # the "last published" figures line
-    return render_kept("dashboard", key, cache.TICKETS, "figures/index.html", "figures/index.html", context)
+    # Kept per view until a ticket of one of the period's months changes, or events and
+    # consultations do (participation), or a figure is published (the "last published" line).
+    key = (viewer_kind(current_user), start_day, end_day, category, department, building)
+    depends = (*figures.period_keys(*figures.period(start_day, end_day)), cache.COMMUNITY, cache.NOTICES)
+    return render_kept("dashboard", key, depends, "figures/index.html", "figures/index.html", context)
 
 
 def _charts(breakdowns, names):

@@ -11,6 +11,11 @@ from portal.models import utcnow
 from portal.services import kiosk, settings
 
 
+def _content(info, now):
+    with force_locale("zh_Hans"):  # the lobby speaks the community's language
+        return kiosk.content(info, now, lambda found: render_template("kiosk/_slides.html", screen=info, **found))
+
+
 def _screen(secret):
     screen = kiosk.screen_for(secret)
     if screen is None:
@@ -22,8 +27,8 @@ def _screen(secret):
 def screen(secret):
     info = _screen(secret)
     now = utcnow()
-    with force_locale("zh_Hans"):  # the lobby speaks the community's language
-        slides, etag = kiosk.content(info, now)
+    slides, etag = _content(info, now)
+    with force_locale("zh_Hans"):
         response = make_response(render_template(
             "kiosk/screen.html", screen=info, slides=Markup(slides), etag=etag,  # noqa: S704 - rendered by kiosk/_slides.html with autoescape
             hotline=settings.get("hotline"), contact_person=settings.get("contact_person"),
@@ -37,8 +42,7 @@ def screen(secret):
 def slides(secret):
     info = _screen(secret)
     now = utcnow()
-    with force_locale("zh_Hans"):
-        body, etag = kiosk.content(info, now)
+    body, etag = _content(info, now)
     if request.if_none_match.contains(etag):
         response = make_response("", 304)
     else:

@@ -1,13 +1,9 @@
 """Notice board (S2.3.1), building bulletins (S2.3.2), posters, attachments and questions (S3.1.3)."""
-import secrets
 from datetime import datetime
 
-from flask import abort, flash, make_response, redirect, render_template, request, session, url_for
-from flask_babel import get_locale
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf.csrf import generate_csrf
-from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -18,7 +14,8 @@ from portal.blueprints.notices.forms import AnswerForm, AttachmentForm, NoticeFo
 from portal.extensions import db
 from portal.downloads import download
 from portal.forms import choices
-from portal.htmx import CSRF_HOLE, render, wants_fragment
+from portal.htmx import render, render_kept
+from portal.i18n import from_micros, micros
 from portal.links import external_url
 from portal.models import OPEN_STATUSES, Attachment, Blob, Building, Notice, Ticket, TicketChannel, User, utcnow
 from portal.pdf import qr_svg, render_pdf
@@ -54,10 +51,9 @@ def _questions(notice, mine_only):
     return db.session.scalars(query).all()
 
 
-# The board's first page is the most requested page of all. It is rendered once per audience,
-# language and role and kept (cache.NOTICES) with two holes filled per request: this browser's
-# CSRF token and the list items with this person's "new" marks.
-_ITEMS_HOLE = Markup(f"<!--items-{secrets.token_hex(12)}-->")  # noqa: S704 - a constant marker, no user text
+# The board's first page is the most requested page of all. It is kept rendered per audience,
+# language and role (htmx.render_kept); this person's "new since your last visit" marks are
+# filled in per request from the times the page marks (`new-<microseconds>`).
 
 
 @bp.route("/")
@@ -68,33 +64,35 @@ def index():
     q = (request.args.get("q") or "").strip()[:100]
     if q:
         return _search(q, cursor, now)
-    pinned, page, next_cursor = notices.board(current_user, now, cursor, resident_building_ids())
     seen = current_user.notices_seen_at
-    context = {
-        "pinned": pinned,
-        "page": page,
-        "next_cursor": notices.encode_cursor(next_cursor) if next_cursor else None,
-        "seen": seen,
-        "labels": None,
-        "items_html": None,
-        "q": "",
-    }
-    newest = max((n.publish_at for n in [*pinned, *page]), default=None)
-    if cursor is None:
-        snap = notices.snapshot(current_user, now, resident_building_ids())
-        locale = str(get_locale())
-        context["items_html"] = notices.items_html([*pinned, *page], notices.prerendered(snap, locale, now), seen)
-        if newest is not None and (seen is None or newest > seen):
-            # "New since your last visit": the page posts that it was seen (notices.seen)
-            context["items_html"] += Markup(render_template("notices/_seen.html", upto=newest.isoformat()))  # noqa: S704 - a template
-        if not wants_fragment() and "_flashes" not in session and not request.query_string:
-            response = _cached_board_page(snap, locale, now, context)
-        else:
-            response = render("notices/index.html", "notices/_list.html", **context)
-    else:
-        context["labels"] = {k: str(v) for k, v in CATEGORY_LABELS.items()}
-        response = render("notices/index.html", "notices/_list.html", **context)
-    return response
+    if cursor is not None:
+        pinned, page, next_cursor = notices.board(current_user, now, cursor, resident_building_ids())
+        return render("notices/index.html", "notices/_list.html", pinned=pinned, page=page, seen=seen, q="",
+                      next_cursor=notices.encode_cursor(next_cursor) if next_cursor else None, **_labels())
+
+    def context():
+        pinned, page, next_cursor = notices.board(current_user, now, None, resident_building_ids())
+        newest = max((n.publish_at for n in [*pinned, *page]), default=None)
+        return {"pinned": pinned, "page": page, "next_cursor": notices.encode_cursor(next_cursor) if next_cursor else None,
+                "newest": newest, "seen": seen, "q": "", **_labels()}, notices.next_change(now)
+
+    key = (notices.audience(current_user, resident_building_ids()), viewer_kind(current_user))
+    seen_us = micros(seen) if seen else -1
+    return render_kept("board", key, cache.NOTICES, "notices/index.html", "notices/_list.html", context, now,
+                       marks=lambda name: _new_mark(name, seen_us), mark_state=seen_us)
+
+
+def _new_mark(name, seen_us):
+    """A kept board's per-person pieces: the "new" tag of an item, and the note that it was seen."""
+    kind, _, value = name.partition("-")
+    at = int(value)
+    if kind == "new":
+        return render_template("notices/_new.html") if 0 <= seen_us < at else ""
+    return render_template("notices/_seen.html", upto=from_micros(at).isoformat()) if seen_us < at else ""
+
+
+def _labels():
+    return {"labels": {k: str(v) for k, v in CATEGORY_LABELS.items()}}
 
 
 @bp.route("/seen", methods=["POST"])
@@ -120,22 +118,8 @@ def _search(q, cursor, now):
     page, next_cursor = notices.find(current_user, now, q, cursor, resident_building_ids())
     return render(
         "notices/index.html", "notices/_list.html", pinned=(), page=page,
-        next_cursor=notices.encode_cursor(next_cursor) if next_cursor else None, seen=current_user.notices_seen_at,
-        labels={k: str(v) for k, v in CATEGORY_LABELS.items()}, items_html=None, q=q,
+        next_cursor=notices.encode_cursor(next_cursor) if next_cursor else None, seen=current_user.notices_seen_at, q=q, **_labels(),
     )
-
-
-def _cached_board_page(snap, locale, now, context):
-    key = (snap["audience"], locale, viewer_kind(current_user), cache.versions().get(cache.SETTINGS, 0))
-
-    def build():
-        html = render_template("notices/index.html", **{**context, "items_html": _ITEMS_HOLE, "csrf": CSRF_HOLE})
-        return html, snap["until"]
-
-    page = cache.cached("board-page", key, cache.NOTICES, build, now)
-    response = make_response(page.replace(CSRF_HOLE, generate_csrf()).replace(_ITEMS_HOLE, context["items_html"]))
-    response.vary.add("HX-Request")
-    return response
 
 
 @bp.route("/<int:notice_id>")

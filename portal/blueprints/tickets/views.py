@@ -130,7 +130,8 @@ def _resident_list():
         rows = rows[:PAGE]
         return {"rows": rows, "next_before": rows[-1].id if more else None, "now": now, **_labels()}, _next_due(rows, now)
 
-    return render_kept("my-tickets", (current_user.id, before), cache.TICKETS, "tickets/mine.html", "tickets/_mine_rows.html", context, now)
+    return render_kept("my-tickets", (current_user.id, before), cache.resident_tickets_key(current_user.id),
+                       "tickets/mine.html", "tickets/_mine_rows.html", context, now)
 
 
 def _next_due(rows, now):
@@ -198,9 +199,10 @@ def _register():
     before = request.args.get("before", type=int)
     args = {k: v for k, v in request.args.items() if k != "before" and v}
 
+    page = tickets.after_id(tickets.register_query(current_user, filters, now), before).order_by(Ticket.id.desc()).limit(PAGE + 1)
+
     def context():
-        query = tickets.register_query(current_user, filters, now)
-        rows = db.session.scalars(tickets.after_id(query, before).order_by(Ticket.id.desc()).limit(PAGE + 1)).all()
+        rows = db.session.scalars(page).all()
         more = len(rows) > PAGE
         rows = rows[:PAGE]
         return {
@@ -213,9 +215,11 @@ def _register():
             **_labels(),
         }, _next_due(rows, now)
 
-    # Everyone with the same view of the register shares the kept page.
-    key = (ticket_audience(current_user), before, tuple(sorted(args.items())))
-    return render_kept("register", key, cache.TICKETS, "tickets/register.html", "tickets/_register_rows.html", context, now)
+    # Everyone with the same view of the register shares the kept page, until one of its tickets
+    # changes or another comes onto it: the key holds the (id, version) of the rows it shows.
+    shown = tuple(cache.read(page.with_only_columns(Ticket.id, Ticket.version)))
+    key = (ticket_audience(current_user), before, tuple(sorted(args.items())), hash(shown))
+    return render_kept("register", key, (), "tickets/register.html", "tickets/_register_rows.html", context, now)
 
 
 @bp.route("/export.csv")

@@ -503,6 +503,7 @@ def bad_night(app, args, emergencies=100, spread_minutes=10, tail_minutes=12):
 
     from sqlalchemy import select
 
+    from portal.database import begin_write
     from portal.extensions import db
     from portal.models import Delivery, DeliveryStatus, Page, Role, Ticket, User, utcnow
     from portal.notify import delivery
@@ -548,6 +549,7 @@ def bad_night(app, args, emergencies=100, spread_minutes=10, tail_minutes=12):
                     pending.pop(0)
                     person = residents[len(made) % len(residents)]
                     unit = person.residencies[0].unit if person.residencies else None
+                    begin_write(db.session)  # as a request would: the paging workers write meanwhile
                     ticket, _ = tickets.create(category="repair", channel="hotline", description="夜间紧急报修", actor=kefu, now=now,
                                                resident=person, unit=unit, is_urgent=True)
                     db.session.commit()
@@ -556,6 +558,7 @@ def bad_night(app, args, emergencies=100, spread_minutes=10, tail_minutes=12):
                         acks[ticket.id] = now + timedelta(minutes=rng.uniform(1, 14))
                 for ticket_id, when in list(acks.items()):
                     if when <= now:
+                        begin_write(db.session)
                         ticket = db.session.get(Ticket, ticket_id)
                         if ticket.acknowledged_at is None:
                             paging.acknowledge(ticket, head, now, "link")

@@ -1,4 +1,5 @@
 """Language and time zone: Simplified Chinese first, community time for people, UTC in the database."""
+import functools
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -25,7 +26,12 @@ def select_timezone():
 
 
 def community_tz():
-    return ZoneInfo(current_app.config["TIMEZONE"])
+    return _zone(current_app.config["TIMEZONE"])
+
+
+@functools.lru_cache(maxsize=8)
+def _zone(name):
+    return ZoneInfo(name)
 
 
 def from_local(naive):

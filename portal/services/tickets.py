@@ -676,17 +676,16 @@ _EQUAL_FILTERS = (
 WORKING_STATUSES = (TicketStatus.NEW, TicketStatus.ASSIGNED, TicketStatus.IN_PROGRESS)
 
 
-def _flag_clauses(now):
-    """The register's yes/no filters. The figures link to the last four."""
-    return {
-        "overdue": and_(Ticket.status.in_(WORKING_STATUSES), Ticket.due_at < now),
-        "urgent": Ticket.is_urgent,
-        "unreplied": and_(Ticket.channel == TicketChannel.GOV_HOTLINE, Ticket.gov_replied_at.is_(None)),  # 12345 replies still due
-        "late": Ticket.feedback_at > Ticket.due_at,
-        "dissatisfied": Ticket.rating <= 3,
-        "unresolved": Ticket.resolved_at.is_(None),
-        "inaccurate": (Ticket.reopened_count > 0) | (Ticket.reclassified_count > 0),
-    }
+# The register's yes/no filters, each built only when asked for. The figures link to the last four.
+_FLAG_CLAUSES = {
+    "overdue": lambda now: and_(Ticket.status.in_(WORKING_STATUSES), Ticket.due_at < now),
+    "urgent": lambda now: Ticket.is_urgent,
+    "unreplied": lambda now: and_(Ticket.channel == TicketChannel.GOV_HOTLINE, Ticket.gov_replied_at.is_(None)),  # 12345 replies still due
+    "late": lambda now: Ticket.feedback_at > Ticket.due_at,
+    "dissatisfied": lambda now: Ticket.rating <= 3,
+    "unresolved": lambda now: Ticket.resolved_at.is_(None),
+    "inaccurate": lambda now: (Ticket.reopened_count > 0) | (Ticket.reclassified_count > 0),
+}
 
 
 def _period_clauses(f):
@@ -707,7 +706,7 @@ def register_query(user, filters, now):
     f = filters
     clauses = [] if (visible := permissions.ticket_scope(user)) is None else [visible]
     clauses += [column == kind(f[key]) for key, column, kind in _EQUAL_FILTERS if f.get(key)]
-    clauses += [clause for key, clause in _flag_clauses(now).items() if f.get(key)]
+    clauses += [clause(now) for key, clause in _FLAG_CLAUSES.items() if f.get(key)]
     clauses += _period_clauses(f)
     if f.get("department"):
         clauses.append(exists().where(TicketDepartment.ticket_id == Ticket.id, TicketDepartment.department_id == f["department"]))

@@ -141,7 +141,7 @@ def _next_due(rows, now):
 
 def _filters():
     """The register's filters from the query string; anything malformed is simply ignored."""
-    args = request.args
+    args = request.args.to_dict()  # a plain dict: a missing key costs no exception
 
     def enum_value(name, enum):
         value = args.get(name, "")
@@ -149,10 +149,15 @@ def _filters():
 
     def day(name):
         try:
-            value = datetime.strptime(args.get(name, ""), "%Y-%m-%d")
-        except ValueError:
+            value = datetime.strptime(args[name], "%Y-%m-%d")
+        except (KeyError, ValueError):
             return None
         return value if 2000 <= value.year <= 2100 else None
+
+    def row_id(name):
+        """An id from the query string; anything else (a word, a number no row can have) is no filter."""
+        value = args.get(name, "")
+        return int(value) if value.isdigit() and len(value) <= 9 else None
 
     since, until = day("since"), day("until")
     return {
@@ -160,8 +165,8 @@ def _filters():
         "status": enum_value("status", TicketStatus),
         "category": enum_value("category", TicketCategory),
         "channel": enum_value("channel", TicketChannel),
-        "department": args.get("department", type=int),
-        "building": args.get("building", type=int),
+        "department": row_id("department"),
+        "building": row_id("building"),
         "overdue": bool(args.get("overdue")),
         "urgent": bool(args.get("urgent")),
         "unreplied": bool(args.get("unreplied")),

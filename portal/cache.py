@@ -198,12 +198,22 @@ def versions():
 
 
 def versions_of(keys):
-    """The counters of `keys` beyond what versions() read (a month of tickets): one more query."""
+    """The counters of `keys` beyond what versions() read (months of tickets): one more query,
+    unless this process read them since the last ticket write anywhere. (Every write that bumps
+    a "tickets:..." counter bumps TICKETS in the same transaction, so those cannot have moved.)"""
     known = versions()
-    missing = [k for k in keys if k not in known]
+    missing = tuple(k for k in keys if k not in known)
     if missing:
-        known.update(dict(read(select(_version.key, _version.version).where(_version.key.in_(missing)))))
-        known.update({k: 0 for k in missing if k not in known})
+        derived = all(k.startswith("tickets:") for k in missing)
+        memo = _derived.get(missing) if derived else None
+        if memo is not None and memo[0] == known[TICKETS]:
+            found = memo[1]
+        else:
+            found = dict(read(select(_version.key, _version.version).where(_version.key.in_(missing))))
+            found.update({k: 0 for k in missing if k not in found})
+            if derived:
+                _derived.set(missing, (known[TICKETS], found))
+        known.update(found)
     return tuple(known[k] for k in keys)
 
 
@@ -437,8 +447,27 @@ def peek(name, key, depends, versions_now, now=None):
     return entry[1]
 
 
+_fingerprints = LRU(5_000)
+_derived = LRU(1_000)
+
+
+def fingerprint(name, key, area, statement, always=False):
+    """A fingerprint of the rows `statement` returns (say the (id, version) of a page's rows), read
+    again only when `area`'s counter has moved since (or `always`, for rows that change with the
+    clock): a page kept under it is rebuilt exactly when what it shows changed."""
+    version = versions()[area]
+    known = None if always else _fingerprints.get((name, key))
+    if known is not None and known[0] == version:
+        return known[1]
+    found = hash(tuple(read(statement)))
+    _fingerprints.set((name, key), (version, found))
+    return found
+
+
 def clear():
     local.clear()
+    _fingerprints.clear()
+    _derived.clear()
     _shared.clear()
 
 

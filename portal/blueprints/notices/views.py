@@ -2,6 +2,7 @@
 from datetime import datetime
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -87,8 +88,15 @@ def _new_mark(name, seen_us):
     kind, _, value = name.partition("-")
     at = int(value)
     if kind == "new":
-        return render_template("notices/_new.html") if 0 <= seen_us < at else ""
+        return _new_tag() if 0 <= seen_us < at else ""
     return render_template("notices/_seen.html", upto=from_micros(at).isoformat()) if seen_us < at else ""
+
+
+def _new_tag():
+    def build():
+        return render_template("notices/_new.html"), None
+
+    return cache.cached("new-tag", str(get_locale()), (), build)
 
 
 def _labels():

@@ -221,9 +221,11 @@ def _register():
         }, _next_due(rows, now)
 
     # Everyone with the same view of the register shares the kept page, until one of its tickets
-    # changes or another comes onto it: the key holds the (id, version) of the rows it shows.
-    shown = tuple(cache.read(page.with_only_columns(Ticket.id, Ticket.version)))
-    key = (ticket_audience(current_user), before, tuple(sorted(args.items())), hash(shown))
+    # changes or another comes onto it: the key holds a fingerprint of the (id, version) of the
+    # rows it shows, read again after any ticket write (and always when it lists the overdue).
+    view = (ticket_audience(current_user), before, tuple(sorted(args.items())))
+    shown = cache.fingerprint("register", view, cache.TICKETS, page.with_only_columns(Ticket.id, Ticket.version), always=filters["overdue"])
+    key = (*view, shown)
     return render_kept("register", key, (), "tickets/register.html", "tickets/_register_rows.html", context, now)
 
 

@@ -48,6 +48,7 @@ from portal.models import (
     Suggestion,
     SuggestionSupport,
     Ticket,
+    TicketAlias,
     TicketDepartment,
     TicketEvent,
     TicketPhoto,
@@ -91,7 +92,7 @@ _AREA_OF = {
     EventSignup: COMMUNITY, Consultation: COMMUNITY, ConsultationAnswer: COMMUNITY,
     KioskScreen: KIOSK,
 }
-_TICKET_CHILDREN = (TicketEvent, TicketDepartment, TicketPhoto)
+_TICKET_CHILDREN = (TicketEvent, TicketDepartment, TicketPhoto, TicketAlias)
 
 _version = CacheVersion.__table__.c
 _SESSION_USER = select(UserSession.user_id).where(UserSession.token == bindparam("token")).scalar_subquery()

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from portal.extensions import db
-from portal.models import CommRecord, Notice, Suggestion, Ticket, User
+from portal.models import CommRecord, Notice, Suggestion, Ticket, TicketAlias, User
 from portal.models.search import (
     TS_CONFIG,
     notice_search,
@@ -113,6 +113,7 @@ def _ticket_exact(q):
         return []
     return [
         select(Ticket.id).where(Ticket.number == q.upper()),
+        select(TicketAlias.ticket_id).where(TicketAlias.number == q.upper()),  # a number it had before it was reclassified
         select(Ticket.id).where(Ticket.caller_phone == q),
         select(Ticket.id).where(Ticket.gov_order_number == q),
         select(Ticket.id).where(Ticket.resident_id.in_(select(User.id).where(User.phone == q))),

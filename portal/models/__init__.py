@@ -14,6 +14,7 @@ from portal.models.tickets import (  # noqa: F401
     TicketCounter,
     TicketDepartment,
     TicketEvent,
+    TicketAlias,
     TicketPhoto,
     TicketStatus,
 )

@@ -185,6 +185,7 @@ class Ticket(db.Model):
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
     )
     photos: Mapped[list["TicketPhoto"]] = relationship(back_populates="ticket", order_by="TicketPhoto.id", cascade="all, delete-orphan")
+    aliases: Mapped[list["TicketAlias"]] = relationship(back_populates="ticket", order_by="TicketAlias.id", cascade="all, delete-orphan")
 
     @property
     def is_open(self):
@@ -236,6 +237,18 @@ class TicketEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     ticket: Mapped[Ticket] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+
+
+class TicketAlias(db.Model):
+    """A number the ticket had before it was reclassified into another category's series: search
+    still finds the ticket by it, and the timeline shows it."""
+
+    __tablename__ = "ticket_alias"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ticket: Mapped[Ticket] = relationship(back_populates="aliases")
 
 
 class TicketPhoto(db.Model):

@@ -86,7 +86,8 @@ def create(*, kind, title, description, location, starts_at, ends_at, capacity, 
 
 
 def announce(event, actor, now):
-    """A forum announces itself on the notice board (S4.3.1)."""
+    """A forum announces itself on the notice board (S4.3.1); moved, the same notice says the new
+    time and place; cancelled, it says so and why."""
     local_start, local_end = to_local(event.starts_at), to_local(event.ends_at)
     with force_locale("zh_Hans"):
         body = _(
@@ -97,10 +98,17 @@ def announce(event, actor, now):
         if event.description:
             body += "\n\n" + event.description
         title = f"{TYPE_LABELS[event.kind]}：{event.title}"
-    notice = Notice()
+        if event.cancelled_at is not None:
+            title = _("Cancelled: %(title)s", title=title)
+            body = _("This meeting is cancelled: %(reason)s", reason=event.cancel_reason) + "\n\n" + body
+        elif event.sequence:
+            body = _("The time or place has changed (see below).") + "\n\n" + body
+    notice = db.session.get(Notice, event.notice_id) if event.notice_id else None
+    notice = notice or Notice()
     notices.save(
         notice, title=title[:200], body=body, category=NoticeCategory.NEWS, community_wide=event.is_community_wide,
-        buildings=event.buildings, publish_at=now, expires_at=event.ends_at, is_pinned=True, actor=actor, now=now,
+        buildings=event.buildings, publish_at=notice.publish_at or now, expires_at=event.ends_at, is_pinned=event.cancelled_at is None,
+        actor=actor, now=now,
     )
     event.notice_id = notice.id
     return notice
@@ -203,9 +211,12 @@ def signed_up(event):
     return [s.user for s in event.signups if s.status in (SignupStatus.CONFIRMED, SignupStatus.WAITLISTED)]
 
 
-def change(event, *, starts_at, ends_at, location, reason, actor, now, exception_reason="", public_holiday=False):
-    """Staff move an event to another time or place: the policy is checked again and everyone
-    signed up or waiting hears of it."""
+def change(event, *, starts_at, ends_at, location, reason, actor, now, exception_reason="", public_holiday=False,
+           title=None, description=None, capacity=None):
+    """Staff edit an event: its title and description, move it to another time or place, or give
+    it more places. The policy is checked again, a forum's notice says the new time and place,
+    the waitlist moves up into new places, and everyone signed up or waiting hears of it; their
+    calendars replace their copy (the .ics keeps its UID and raises its SEQUENCE)."""
     if event.cancelled_at is not None:
         raise EventError(_("This event was cancelled."))
     if ends_at <= starts_at:
@@ -213,18 +224,33 @@ def change(event, *, starts_at, ends_at, location, reason, actor, now, exception
     breaches = policy_breaches(event.kind, starts_at, ends_at, now, public_holiday)
     if breaches and not exception_reason.strip():
         raise EventError(_("This departs from the policy (%(what)s): give a reason to go ahead.", what="; ".join(breaches)))
-    if (starts_at, ends_at, location.strip()) == (event.starts_at, event.ends_at, event.location):
+    title = event.title if title is None else title.strip()
+    description = event.description if description is None else description.strip()
+    capacity = event.capacity if capacity is None else (capacity or None)
+    if capacity is not None and capacity < seats_taken(event):
+        raise EventError(_("%(n)d places are taken already: the event cannot have fewer.", n=seats_taken(event)))
+    before = (event.starts_at, event.ends_at, event.location, event.title, event.description, event.capacity)
+    if (starts_at, ends_at, location.strip(), title, description, capacity) == before:
         raise EventError(_("Nothing was changed."))
+    if not title:
+        raise EventError(_("The event needs a title."))
     event.starts_at, event.ends_at, event.location = starts_at, ends_at, location.strip()
+    event.title, event.description, event.capacity = title, description, capacity
     event.policy_exception = exception_reason.strip() if breaches else ""
     event.reminded_at = None if starts_at > now else event.reminded_at
     event.sequence = (event.sequence or 0) + 1
     db.session.flush()
-    return notify("event_changed", event, signed_up(event), now=now, actor=actor, ref=f"v{event.sequence}", extra={"text": reason.strip()})
+    if event.notice_id:
+        announce(event, actor, now)
+    told = notify("event_changed", event, signed_up(event), now=now, actor=actor, ref=f"v{event.sequence}", extra={"text": reason.strip()})
+    if capacity is None or capacity > (before[5] or 0):
+        promote(event, now)
+    return told
 
 
 def cancel_event(event, reason, actor, now):
-    """Staff cancel an event with a reason; everyone signed up or waiting hears of it."""
+    """Staff cancel an event with a reason; everyone signed up or waiting hears of it, and a
+    forum's notice says it is cancelled."""
     if event.cancelled_at is not None:
         raise EventError(_("This event was cancelled."))
     if not reason.strip():
@@ -233,6 +259,8 @@ def cancel_event(event, reason, actor, now):
     event.cancel_reason = reason.strip()
     event.sequence = (event.sequence or 0) + 1
     db.session.flush()
+    if event.notice_id:
+        announce(event, actor, now)
     return notify("event_cancelled", event, signed_up(event), now=now, actor=actor, extra={"text": event.cancel_reason})
 
 

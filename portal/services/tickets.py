@@ -26,6 +26,7 @@ from portal.models import (
     Ticket,
     TicketCategory,
     TicketChannel,
+    TicketAlias,
     TicketCounter,
     TicketDepartment,
     TicketEvent,
@@ -240,6 +241,15 @@ def add_event(ticket, kind, actor, now, body="", data=None, internal=None):
     return event
 
 
+def by_number(number):
+    """The ticket with this number, or the one that had it before it was reclassified; or None."""
+    number = (number or "").strip().upper()
+    if not number:
+        return None
+    return db.session.scalar(select(Ticket).where(Ticket.number == number)) or db.session.scalar(
+        select(Ticket).join(TicketAlias, TicketAlias.ticket_id == Ticket.id).where(TicketAlias.number == number))
+
+
 def tell_resident(ticket, kind, step, actor, now, text=""):
     """The resident hears of a step on their ticket through their channels."""
     if ticket.resident is None:
@@ -256,14 +266,28 @@ def _require_open(ticket):
 
 
 def reclassify(ticket, category, actor, now):
-    """The number stays; the change is on the record (S3.2)."""
+    """The ticket moves to another category and takes the next number of that category's series
+    (a complaint registered as an inquiry becomes TS-...). The old number stays as an alias that
+    search finds; the timeline shows both, and the resident is told the new number (S3.2)."""
     category = TicketCategory(category)
     if category == ticket.category:
         return None
-    old = ticket.category
+    old, old_number = ticket.category, ticket.number
     ticket.category = category
     ticket.reclassified_count += 1
-    return add_event(ticket, EventKind.CLASSIFIED, actor, now, data={"from": old.value, "to": category.value})
+    ticket.number = next_number(category, now)
+    ticket.aliases.append(TicketAlias(number=old_number, created_at=now))
+    step = add_event(ticket, EventKind.CLASSIFIED, actor, now,
+                     data={"from": old.value, "to": category.value, "from_number": old_number, "to_number": ticket.number})
+    with force_locale(_resident_language(ticket)):
+        text = _("Your request is now handled as %(category)s; its number is now %(number)s (it was %(old)s).",
+                 category=CATEGORY_LABELS[category], number=ticket.number, old=old_number)
+    tell_resident(ticket, "ticket_progress", step, actor, now, text)
+    return step
+
+
+def _resident_language(ticket):
+    return (ticket.resident.language if ticket.resident is not None and ticket.resident.language else None) or "zh_Hans"
 
 
 def transfer(ticket, lead, co_departments, actor, now, due_at=None, due_reason=""):

@@ -212,3 +212,47 @@ def test_events_page_fragment_and_statement_count(app, client, make_user):
         _event(staff)
     client.get("/events/")
     assert _count(app, lambda: client.get("/events/")) == 1
+
+
+def test_staff_edit_move_and_cancel_an_event_and_the_calendars_follow(client, make_client, make_user):
+    from portal.i18n import to_local_input
+    from portal.models import Notification
+
+    staff_user = make_user(role=Role.STAFF)
+    event = _event(staff_user, capacity=1)
+    first, second = make_user(), make_user()
+    for person in (first, second):
+        client.login(person)
+        assert client.post(f"/events/{event.id}/signup", {"seats": "1"}).status_code == 302
+        client.logout()
+    client.login(first)
+
+    def calendar_item():
+        item = next(iter(Calendar.from_ical(client.get(f"/events/{event.id}/event.ics").data).walk("VEVENT")))
+        return str(item["uid"]), int(item["sequence"]), str(item["status"]), item.decoded("dtstart"), str(item["summary"])
+
+    uid, sequence, status, _start, _title = calendar_item()
+    assert (sequence, status) == (0, "CONFIRMED")
+    staff = make_client()
+    staff.login(staff_user)
+    later = event.starts_at + timedelta(days=7)
+    form = {"title": "亲子手工（改期）", "description": "带上剪刀和胶水", "capacity": "2", "location": "会所二楼",
+            "starts_at": to_local_input(later).strftime("%Y-%m-%dT%H:%M"), "ends_at": to_local_input(later + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+            "reason": "广场施工，改到下周"}
+    # bad input: a clear error and the form keeps what was typed
+    page = staff.post(f"/events/{event.id}/change", {**form, "capacity": "0"})
+    assert page.status_code == 422 and "会所二楼" in page.get_data(as_text=True)
+    assert staff.post(f"/events/{event.id}/change", form).status_code == 302
+    db.session.expire_all()
+    assert calendar_item() == (uid, 1, "CONFIRMED", later, "亲子手工（改期）")  # the same UID: calendars replace their copy
+    told = db.session.scalars(select(Notification.user_id).where(Notification.kind == "event_changed")).all()
+    assert sorted(told) == sorted([first.id, second.id])  # the waitlisted hear of it too
+    # the second place moved the waitlisted household up
+    assert db.session.scalars(select(EventSignup.status).order_by(EventSignup.id)).all() == [SignupStatus.CONFIRMED, SignupStatus.CONFIRMED]
+    assert staff.post(f"/events/{event.id}/cancel-event", {"reason": "台风预警"}).status_code == 302
+    db.session.expire_all()
+    uid_after, sequence, status, _start, _title = calendar_item()
+    assert (uid_after, sequence, status) == (uid, 2, "CANCELLED")
+    assert sorted(db.session.scalars(select(Notification.user_id).where(Notification.kind == "event_cancelled"))) == sorted([first.id, second.id])
+    # nobody else may change it
+    assert client.post(f"/events/{event.id}/change", form).status_code == 404

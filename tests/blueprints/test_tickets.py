@@ -474,3 +474,19 @@ def test_register_search_statement_count_does_not_grow_with_matches(app, make_us
     assert counts() == small
     cold, warm = small
     assert cold <= 12 and warm == 1  # the searched page is kept like the register's own
+
+
+def test_a_reclassified_ticket_shows_its_new_number_and_is_found_by_the_old(client, make_user):
+    resident = make_user()
+    ticket = _ticket(resident, category="inquiry", text="物业费为什么涨了")
+    old = ticket.number
+    client.login(make_user(role=Role.STAFF))
+    assert client.post(f"/tickets/{ticket.id}/classify", {"category": "complaint"}).status_code == 302
+    db.session.expire_all()
+    ticket = db.session.get(Ticket, ticket.id)
+    assert ticket.number.startswith("TS-") and old.startswith("ZX-")
+    page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+    assert re.search(rf"<h1>{ticket.number}</h1>\s*<p class=\"meta\">原编号 {old}</p>", page)
+    assert f"{old} → {ticket.number}" in page  # on the timeline
+    found = client.get(f"/tickets/?q={old}").get_data(as_text=True)
+    assert f'href="/tickets/{ticket.id}"' in found

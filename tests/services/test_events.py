@@ -374,3 +374,38 @@ def test_the_calendar_places_activities_by_month_and_forums_by_quarter_in_commun
     assert {m: len(v) for m, v in months.items() if v} == {1: 1}
     assert {q: len(v) for q, v in quarters.items() if v} == {1: 1, 2: 1}
     assert months[1][0][2].hour == 23
+
+
+def test_more_places_move_the_waitlist_up_and_fewer_than_taken_are_refused(staff, homes):
+    event = _event(staff, capacity=2)
+    _join(event, homes[0])
+    _join(event, homes[1])
+    waiting = _join(event, homes[2])
+    assert waiting.status == SignupStatus.WAITLISTED
+    with pytest.raises(EventError, match="2 places are taken"):
+        events.change(event, starts_at=event.starts_at, ends_at=event.ends_at, location="中心广场", reason="", actor=staff, now=NOW, capacity=1)
+    events.change(event, starts_at=event.starts_at, ends_at=event.ends_at, location="中心广场", reason="加座", actor=staff, now=NOW, capacity=3)
+    assert waiting.status == SignupStatus.CONFIRMED and event.capacity == 3
+    assert _told("event_promoted") == [homes[2].id]
+
+
+def test_a_new_title_or_description_is_a_change_everyone_hears_of(staff, homes):
+    event = _event(staff)
+    _join(event, homes[0])
+    events.change(event, starts_at=event.starts_at, ends_at=event.ends_at, location="中心广场", reason="更正", actor=staff, now=NOW,
+                  title="亲子手工：风筝", description="材料由物业提供")
+    assert (event.title, event.description, event.sequence) == ("亲子手工：风筝", "材料由物业提供", 1)
+    assert _told("event_changed") == [homes[0].id]
+    with pytest.raises(EventError, match="title"):
+        events.change(event, starts_at=event.starts_at, ends_at=event.ends_at, location="中心广场", reason="", actor=staff, now=NOW, title="  ")
+
+
+def test_a_forums_notice_follows_its_moves_and_its_cancellation(staff, homes):
+    forum = _event(staff, kind=EventType.FORUM, exception_reason="测试")
+    notice = db.session.get(Notice, forum.notice_id)
+    later = SATURDAY + timedelta(days=7)
+    events.change(forum, starts_at=later, ends_at=later + timedelta(hours=2), location="会所", reason="延期", actor=staff, now=NOW,
+                  exception_reason="测试")
+    assert forum.notice_id == notice.id and "2026-11-28" in notice.body and "会所" in notice.body and notice.is_pinned
+    events.cancel_event(forum, "台风预警", staff, NOW)
+    assert notice.title == "活动取消：业主座谈会：亲子手工" and "台风预警" in notice.body and not notice.is_pinned  # the board speaks Chinese

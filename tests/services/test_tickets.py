@@ -68,13 +68,30 @@ def test_the_year_is_the_communitys(resident):
     assert _new(resident, now=datetime(2026, 12, 31, 17, tzinfo=timezone.utc)).number == "BX-2027-0001"
 
 
-def test_reclassifying_keeps_the_number_and_is_recorded(resident, staff):
+def test_reclassifying_renumbers_keeps_the_old_number_as_an_alias_and_tells_the_resident(resident, staff):
+    from portal import search
+    from portal.models import Notification
+
+    _new(resident, "complaint")  # TS-2026-0001 is taken
     ticket = _new(resident, "inquiry")
+    assert ticket.number == "ZX-2026-0001"
     tickets.reclassify(ticket, "complaint", staff, NOW)
     db.session.commit()
-    assert ticket.number == "ZX-2026-0001" and ticket.category == TicketCategory.COMPLAINT
+    assert ticket.number == "TS-2026-0002" and ticket.category == TicketCategory.COMPLAINT and ticket.reclassified_count == 1
+    assert [a.number for a in ticket.aliases] == ["ZX-2026-0001"]
     event = ticket.events[-1]
-    assert event.kind == EventKind.CLASSIFIED and event.data == {"from": "inquiry", "to": "complaint"} and event.actor_id == staff.id
+    assert event.kind == EventKind.CLASSIFIED and event.actor_id == staff.id
+    assert event.data == {"from": "inquiry", "to": "complaint", "from_number": "ZX-2026-0001", "to_number": "TS-2026-0002"}
+    # the old number still finds it, and the next inquiry does not take it again
+    assert db.session.scalars(select(Ticket.id).where(search.matches(Ticket, "ZX-2026-0001"))).all() == [ticket.id]
+    assert tickets.by_number("zx-2026-0001") is ticket and tickets.by_number("TS-2026-0002") is ticket
+    assert _new(resident, "inquiry").number == "ZX-2026-0002"
+    told = db.session.scalars(select(Notification.body).where(Notification.user_id == resident.id, Notification.object_id == ticket.id)).all()
+    assert any("TS-2026-0002" in body and "ZX-2026-0001" in body for body in told)
+    # moved back, it takes the next inquiry number: numbers are never given twice
+    tickets.reclassify(ticket, "inquiry", staff, NOW)
+    db.session.commit()
+    assert ticket.number == "ZX-2026-0003" and [a.number for a in ticket.aliases] == ["ZX-2026-0001", "TS-2026-0002"]
 
 
 def test_due_time_comes_from_the_policy_settings(resident, staff):

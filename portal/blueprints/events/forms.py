@@ -47,8 +47,11 @@ class MinutesForm(FlaskForm):
 
 
 class ChangeForm(FlaskForm):
-    """Staff move an event to another time or place; everyone signed up hears of it."""
+    """Staff edit an event or move it to another time or place; everyone signed up hears of it."""
 
+    title = StringField(_l("Title"), validators=[DataRequired(_l("Enter a title.")), Length(max=200)])
+    description = TextAreaField(_l("Description"), validators=[Length(max=8000)])
+    capacity = IntegerField(_l("Seats (empty: no limit)"), validators=[Optional(), NumberRange(min=1, max=100000)])
     starts_at = LocalDateTimeField(_l("Starts"), validators=[InputRequired(_l("When does it start?"))])
     ends_at = LocalDateTimeField(_l("Ends"), validators=[InputRequired(_l("When does it end?"))])
     location = StringField(_l("Place"), validators=[Length(max=200)])

@@ -135,7 +135,8 @@ def _page(event, forms=None, status=200):
     home, signup = _my_signup(event)
     base = {"signup": SignupForm(formdata=None), "confirm": ConfirmForm(), "feedback": FeedbackForm(formdata=None),
             "minutes": MinutesForm(formdata=None, minutes=event.minutes),
-            "change": ChangeForm(formdata=None, starts_at=event.starts_at, ends_at=event.ends_at, location=event.location),
+            "change": ChangeForm(formdata=None, starts_at=event.starts_at, ends_at=event.ends_at, location=event.location,
+                                 title=event.title, description=event.description, capacity=event.capacity),
             "cancel_event": CancelEventForm(formdata=None)}
     base.update(forms or {})
     staff = is_back_office(current_user)
@@ -203,7 +204,8 @@ def change(event_id):
         with db.session.begin_nested():
             told = events.change(event, starts_at=form.starts_at.utc, ends_at=form.ends_at.utc, location=form.location.data or "",
                                  reason=form.reason.data, actor=current_user, now=utcnow(), exception_reason=form.exception_reason.data or "",
-                                 public_holiday=form.public_holiday.data)
+                                 public_holiday=form.public_holiday.data, title=form.title.data, description=form.description.data or "",
+                                 capacity=form.capacity.data or 0)
     except EventError as exc:
         form.reason.errors.append(str(exc))
         return _page(db.session.get(Event, event_id), {"change": form}, 422)

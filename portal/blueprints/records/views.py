@@ -14,10 +14,10 @@ from portal.downloads import csv_download, download
 from portal.extensions import db
 from portal.forms import choices
 from portal.i18n import from_local, to_local
-from portal.models import Event, RecordKind, Ticket, TrainingAttendance, TrainingSession, User, utcnow
+from portal.models import Event, RecordKind, TrainingAttendance, TrainingSession, User, utcnow
 from portal.pdf import render_pdf
 from portal.permissions import BACK_OFFICE, OFFICE, can_see_training_of, get_or_404, outreach_department, role_required
-from portal.services import people, records
+from portal.services import people, records, tickets
 from portal.services.records import KIND_LABELS, METHOD_LABELS, TOPIC_LABELS
 
 PAGE = 50
@@ -82,7 +82,7 @@ def new():
                 form.resident_phone.errors.append(_("No registered resident has this phone number."))
         ticket = None
         if (form.ticket_number.data or "").strip():
-            ticket = db.session.scalar(select(Ticket).where(Ticket.number == form.ticket_number.data.strip().upper()))
+            ticket = tickets.by_number(form.ticket_number.data)
             if ticket is None:
                 form.ticket_number.errors.append(_("There is no ticket with this number."))
         event = db.session.get(Event, form.event_id.data) if form.event_id.data else None

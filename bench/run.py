@@ -1,6 +1,6 @@
 """make bench: the portal against a bare Flask hello world, same gunicorn settings, same run.
 
-Prints one line per measured page, `ratio <name> <rps of the page / rps of hello world>`, and the
+Prints one line per measured page, `ratio <name> <rps of the page / rps of hello world measured just before it>`, and the
 SQL statement count per page. See bench/README.md.
 """
 import argparse
@@ -305,9 +305,15 @@ def main():
         wrk(f"http://127.0.0.1:{hello_port}/", 2, args.connections)
         for _name, path, who in pages:
             wrk(base + path, 2, args.connections, [f"Cookie: {cookies[who]}"])
-        hello_rps, _, _ = wrk(f"http://127.0.0.1:{hello_port}/", args.seconds, args.connections)
-        print(f"hello_world_rps {hello_rps:.0f}")
+        def hello_beside(name):
+            """Hello world measured right before a line: on a shared machine whose load moves
+            within seconds, each ratio compares two neighbouring measurements."""
+            rps, _, _ = wrk(f"http://127.0.0.1:{hello_port}/", args.seconds, args.connections)
+            print(f"hello_world_rps {rps:.0f} (beside {name})")
+            return rps
+
         for name, path, who in pages:
+            hello_rps = hello_beside(name)
             rps, errors, _ = wrk(base + path, args.seconds, args.connections, [f"Cookie: {cookies[who]}"])
             if errors:
                 raise SystemExit(f"{name} answered {errors} non-2xx responses under load")
@@ -326,9 +332,11 @@ def main():
         poll = [f"If-None-Match: {etag}"]
         wrk(kiosk_page, 2, args.connections)
         wrk(f"{kiosk_page}/slides", 2, args.connections, poll)
+        hello_rps = hello_beside("kiosk_page")
         rps, errors, _ = wrk(kiosk_page, args.seconds, args.connections)
         print(f"kiosk_page_rps {rps:.0f}")
         print(f"ratio kiosk_page {rps / hello_rps:.3f}")
+        hello_rps = hello_beside("kiosk_poll_304")
         before = cpu_seconds(portal.pid)
         started = time.monotonic()
         rps, _, out = wrk(f"{kiosk_page}/slides", args.seconds, args.connections, poll)
@@ -354,6 +362,7 @@ def main():
         tag = urllib.request.urlopen(request).headers["ETag"]
         headers = [f"Cookie: {cookies[RESIDENT]}", f"If-None-Match: {tag}"]
         wrk(bell, 2, args.connections, headers)
+        hello_rps = hello_beside("notifications_poll_304")
         rps, errors, _ = wrk(bell, args.seconds, args.connections, headers)
         check = urllib.request.Request(bell, headers={"Cookie": cookies[RESIDENT], "If-None-Match": tag})
         try:
@@ -371,6 +380,7 @@ def main():
         tag = urllib.request.urlopen(request).headers["ETag"]
         headers = [f"Cookie: {cookies[RESIDENT]}", f"If-None-Match: {tag}", "HX-Request: true"]
         wrk(poll, 2, args.connections, headers)
+        hello_rps = hello_beside("chat_poll_304")
         rps, _, _ = wrk(poll, args.seconds, args.connections, headers)
         try:
             urllib.request.urlopen(urllib.request.Request(poll, headers={"Cookie": cookies[RESIDENT], "HX-Request": "true", "If-None-Match": tag}))

@@ -377,6 +377,13 @@ class _Shared:
         except Exception as exc:  # noqa: BLE001 - Redis away: kept here only
             log.warning("cache: Redis unavailable (%s)", exc)
 
+    def clear(self):
+        try:
+            for name in self.client.scan_iter(self.prefix + "*", count=1000):
+                self.client.delete(name)
+        except Exception as exc:  # noqa: BLE001 - Redis away: nothing kept there to clear
+            log.warning("cache: Redis unavailable (%s)", exc)
+
 
 local = LRU(20_000)
 _shared = {}  # app -> _Shared or None
@@ -466,9 +473,13 @@ def fingerprint(name, key, area, statement, always=False):
 
 
 def clear():
+    """Forget every kept page: this process's and, for the apps this process has used, Redis's."""
     local.clear()
     _fingerprints.clear()
     _derived.clear()
+    for store in _shared.values():
+        if store is not None:
+            store.clear()
     _shared.clear()
 
 

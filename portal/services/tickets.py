@@ -260,6 +260,37 @@ def tell_resident(ticket, kind, step, actor, now, text=""):
 # Working the ticket
 
 
+# What a ticket's page offers in each state, the likely next step first (S3.2 to S3.6): a new
+# ticket is transferred, an assigned one worked, one in progress resolved, one on hold resumed,
+# a resolved one answered (a complaint in writing first) and a fed-back one called back.
+NEXT_STEPS = {
+    TicketStatus.NEW: ("transfer", "assign", "progress", "classify", "urgency", "note", "hold", "resolve"),
+    TicketStatus.ASSIGNED: ("assign", "progress", "resolve", "hold", "note", "urgency", "transfer", "classify"),
+    TicketStatus.IN_PROGRESS: ("resolve", "progress", "hold", "note", "urgency", "transfer", "classify", "assign"),
+    TicketStatus.ON_HOLD: ("resume", "note", "progress", "transfer", "classify", "urgency"),
+    TicketStatus.RESOLVED: ("formal_reply", "feedback", "note"),
+    TicketStatus.FEEDBACK_GIVEN: ("formal_reply", "callback", "note"),
+    TicketStatus.CLOSED: ("note",),
+}
+
+
+def offered_steps(ticket, may):
+    """(the likely next step, [the other steps]) that `may` ({action: allowed}) lets this person
+    take on the ticket in its state; (None, []) when there is nothing to do."""
+    steps = [step for step in NEXT_STEPS[ticket.status] if may.get(step) and _fits(ticket, step)]
+    if "formal_reply" in steps and ticket.formal_reply_at is not None:
+        steps.append(steps.pop(steps.index("formal_reply")))  # issued already: a new version is not the next step
+    return (steps[0], steps[1:]) if steps else (None, [])
+
+
+def _fits(ticket, step):
+    if step == "formal_reply":
+        return ticket.category == TicketCategory.COMPLAINT
+    if step == "assign":
+        return ticket.lead_department_id is not None
+    return True
+
+
 def _require_open(ticket):
     if not ticket.is_open:
         raise TicketError(_("This ticket is no longer open."))

@@ -490,3 +490,30 @@ def test_a_reclassified_ticket_shows_its_new_number_and_is_found_by_the_old(clie
     assert f"{old} → {ticket.number}" in page  # on the timeline
     found = client.get(f"/tickets/?q={old}").get_data(as_text=True)
     assert f'href="/tickets/{ticket.id}"' in found
+
+
+def test_the_staff_ticket_page_offers_the_next_step_first_and_the_rest_under_more(client, make_user):
+    resident = make_user()
+    ticket = _ticket(resident)
+    client.login(make_user(role=Role.STAFF))
+
+    def steps():
+        page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+        section = page[page.index('id="steps"'):]
+        section = section[:section.index("</section>")]
+        first, _, more = section.partition('<details class="more-steps">')
+        return re.findall(r'class="action-form step-(\w+)"', first), re.findall(r'class="action-form step-(\w+)"', more)
+
+    first, more = steps()
+    assert first == ["transfer"] and "classify" in more and "note" in more
+    assert "feedback" not in more and "callback" not in more  # not before a result
+    assert "更多操作" in client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
+    tickets.resolve(ticket, "已更换水管", make_user(role=Role.STAFF), utcnow())
+    db.session.commit()
+    first, more = steps()
+    assert first == ["feedback"] and "resolve" not in more and "transfer" not in more
+    # a form sent with an error comes back first, with what was typed
+    page = client.post(f"/tickets/{ticket.id}/note", {"body": ""})
+    assert page.status_code == 422
+    first, more = steps()
+    assert first == ["feedback"]  # and on the next visit the order is the state's again

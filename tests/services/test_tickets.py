@@ -271,3 +271,41 @@ def test_fifty_tickets_registered_at_once_get_fifty_different_numbers(concurrent
         numbers = db.session.scalars(select(Ticket.number)).all()
         year = numbers[0].split("-")[1]
         assert sorted(numbers) == [f"BX-{year}-{n:04d}" for n in range(1, 51)]
+
+
+# What the ticket page offers, state by state (the likely next step first)
+
+EVERYTHING = dict.fromkeys(("transfer", "assign", "progress", "resume", "hold", "resolve", "note", "urgency", "classify",
+                            "formal_reply", "feedback", "callback"), True)
+
+
+@pytest.mark.parametrize(("status", "category", "expected_next", "also", "never"), [
+    (TicketStatus.NEW, "repair", "transfer", {"classify", "urgency", "note"}, {"resume", "feedback", "callback", "formal_reply", "assign"}),
+    (TicketStatus.ASSIGNED, "repair", "assign", {"progress", "resolve", "hold"}, {"resume", "feedback", "callback"}),
+    (TicketStatus.IN_PROGRESS, "repair", "resolve", {"progress", "hold", "note"}, {"resume", "feedback", "callback"}),
+    (TicketStatus.ON_HOLD, "repair", "resume", {"note", "transfer"}, {"hold", "resolve", "feedback", "callback"}),
+    (TicketStatus.RESOLVED, "repair", "feedback", {"note"}, {"formal_reply", "resolve", "progress", "callback"}),
+    (TicketStatus.RESOLVED, "complaint", "formal_reply", {"feedback", "note"}, {"resolve", "callback"}),
+    (TicketStatus.FEEDBACK_GIVEN, "repair", "callback", {"note"}, {"feedback", "resolve", "formal_reply"}),
+    (TicketStatus.CLOSED, "repair", "note", set(), {"callback", "feedback", "resolve", "transfer", "classify"}),
+])
+def test_each_state_offers_its_valid_steps_the_likely_next_first(resident, dept, status, category, expected_next, also, never):
+    ticket = _new(resident, category)
+    ticket.status = status
+    ticket.lead_department_id = dept.id if status != TicketStatus.NEW else None
+    first, more = tickets.offered_steps(ticket, EVERYTHING)
+    assert first == expected_next
+    assert also <= set(more) and not (never & {first, *more})
+
+
+def test_what_a_person_may_not_do_is_not_offered(resident):
+    ticket = _new(resident)
+    first, more = tickets.offered_steps(ticket, {**dict.fromkeys(EVERYTHING, False), "note": True, "progress": True})
+    assert (first, more) == ("progress", ["note"])
+    assert tickets.offered_steps(ticket, dict.fromkeys(EVERYTHING, False)) == (None, [])
+
+
+def test_an_issued_formal_reply_is_no_longer_the_next_step(resident):
+    ticket = _new(resident, "complaint")
+    ticket.status, ticket.formal_reply_at = TicketStatus.RESOLVED, NOW
+    assert tickets.offered_steps(ticket, EVERYTHING) == ("feedback", ["note", "formal_reply"])

@@ -429,6 +429,13 @@ def _page(ticket, bound=None, status=200):
     actors = {e.actor_id for e in events if e.actor_id}
     people = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(actors))).all()) if actors else {}
     calls = [e for e in ticket.events if e.kind == EventKind.CALLED]
+    may = ticket_actions(current_user, ticket)
+    forms = _forms(ticket, bound)
+    if not forms["assign"].assignee.choices:
+        may["assign"] = False  # nobody in the department to give it to
+    next_step, more_steps = tickets.offered_steps(ticket, may)
+    if bound and (sent := next(iter(bound))) in more_steps:
+        next_step, more_steps = sent, [next_step, *(s for s in more_steps if s != sent)]  # the form with the error comes first
     return (
         render_template(
             "tickets/show.html",
@@ -436,9 +443,11 @@ def _page(ticket, bound=None, status=200):
             events=events,
             people=people,
             calls=calls,
-            forms=_forms(ticket, bound),
+            forms=forms,
             now=utcnow(),
-            may=ticket_actions(current_user, ticket),
+            may=may,
+            next_step=next_step,
+            more_steps=more_steps,
             duty_phone=settings.get(settings.duty_phone_key(ticket.lead_department_id)) if ticket.lead_department_id else "",
             told={} if resident_view else told_by_step(ticket),
             duty_now=None if resident_view else duty_for(ticket),

@@ -356,7 +356,9 @@ def can_see_question(user, question, now):
         return False
     if can_answer_questions(user):
         return True
-    return question.resident_id == user.id and can_read_notice(user, db.session.get(Notice, question.notice_id), now)
+    if not user.is_authenticated or question.resident_id != user.id:
+        return False
+    return can_read_notice(user, db.session.get(Notice, question.notice_id), now)
 
 
 def event_scope(user, building_ids):

@@ -124,6 +124,23 @@ class _Reader(threading.local):
 
 
 _reader = _Reader()
+# Every thread's reader, so that the connection of a thread that has ended goes back to the pool
+# when the next one is made: a server with a thread per request (the development server) would
+# otherwise hold them until the garbage collector found them, and run the pool dry first.
+_readers = {}
+_readers_lock = threading.Lock()
+
+
+def _keep(connection):
+    with _readers_lock:
+        ended = [thread for thread in _readers if not thread.is_alive()]
+        stale = [_readers.pop(thread) for thread in ended]
+        _readers[threading.current_thread()] = connection
+    for old in stale:
+        try:
+            old.close()
+        except Exception:  # noqa: BLE001 - it is being thrown away
+            pass
 
 
 def reader_for(engine):
@@ -137,6 +154,7 @@ def reader_for(engine):
         # "begin" listener leaves this one alone; elsewhere the driver's own autocommit.
         options = {"portal_reader": True} if engine.dialect.name == "sqlite" else {"isolation_level": "AUTOCOMMIT"}
         _reader.connection = connection.execution_options(**options)
+        _keep(_reader.connection)
     return _reader.connection
 
 
@@ -149,6 +167,8 @@ def _forget_reader():
     """Closes the reader's connection for good (a new one is made when next needed); one shared
     with the session (a single-connection pool: in-memory SQLite) is only let go."""
     connection, _reader.connection = _reader.connection, None
+    with _readers_lock:
+        _readers.pop(threading.current_thread(), None)
     if connection is not None and not isinstance(connection.engine.pool, StaticPool):
         try:
             connection.invalidate()

@@ -67,6 +67,18 @@ def localtime(value, fmt="short"):
     return to_local(value).strftime(PATTERNS[language][fmt])
 
 
+def machine_time(value):
+    """Jinja filter: the value of a <time datetime> attribute, a valid HTML date or global date and
+    time (seconds, no fraction: HTML allows at most three digits of a second)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value.strftime("%Y-%m-%dT%H:%M:%S")
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.isoformat()
+
+
 def isotime(value, fmt="short"):
     """Jinja filter: an ISO timestamp kept in a timeline entry, shown like any other time."""
 

@@ -7,7 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from portal import cache, htmx, permissions
 from portal.extensions import db
-from portal.i18n import LANGUAGE_NAMES, isotime, localtime, micros
+from portal.i18n import LANGUAGE_NAMES, isotime, machine_time, localtime, micros
 from portal.models import utcnow
 from portal.services import notices, settings
 
@@ -38,6 +38,7 @@ def register(app):
     env.filters["sanitized"] = notices.sanitized
     env.filters["localtime"] = localtime
     env.filters["isotime"] = isotime
+    env.filters["machine_time"] = machine_time
 
 
 def _catalogue():

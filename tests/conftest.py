@@ -10,8 +10,15 @@ from flask import g
 from sqlalchemy import text
 from sqlalchemy.pool import StaticPool
 
-from portal import create_app
-from portal.extensions import db
+RUN_ID = uuid.uuid4().hex[:10]
+# Every app a test makes, including those made outside make_app (the browser tests' live server,
+# the migration tests), keeps its Redis keys under this run's prefix: test runs never read each
+# other's kept pages, and never a company's that shares the Redis. Set before portal.config is read.
+os.environ["PORTAL_KEY_PREFIX"] = f"portal-test-{RUN_ID}"
+os.environ.pop("PORTAL_RATELIMIT_PREFIX", None)
+
+from portal import create_app  # noqa: E402
+from portal.extensions import db  # noqa: E402
 from portal.models import Building, Notice, NoticeCategory, NotificationPref, Residency, Role, Unit, User, utcnow
 from portal.notify import kinds
 from portal.notify.admin import aliyun_template, tencent_template
@@ -19,7 +26,6 @@ from portal.services import settings
 from tests.standins.providers import Providers
 
 PASSWORD = "secret-pass-1"
-RUN_ID = uuid.uuid4().hex[:10]
 
 
 def _pg_url(base):

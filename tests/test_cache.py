@@ -242,3 +242,33 @@ def test_with_redis_an_entry_built_on_one_host_is_used_on_another(tmp_path, redi
         for app in (one, two):
             with app.app_context():
                 db.engine.dispose()
+
+
+def test_a_server_with_a_thread_per_request_does_not_run_the_pool_dry(tmp_path):
+    """The development server starts a thread for each request; each thread's reader connection
+    must go back to the pool once its thread has ended, without waiting for the garbage collector."""
+    import gc
+    import threading
+
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'readers.db'}", pool_size=2, max_overflow=0, pool_timeout=1)
+    failures = []
+
+    def request():
+        try:
+            assert cache.read(text("SELECT 1"), engine=engine) == [(1,)]
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    gc.disable()
+    try:
+        for _ in range(20):
+            thread = threading.Thread(target=request)
+            thread.start()
+            thread.join()
+    finally:
+        gc.enable()
+    assert failures == []
+    assert engine.pool.checkedout() <= 1  # the last thread's, until the next one comes
+    engine.dispose()

@@ -54,7 +54,7 @@ def test_app_wide_hooks_error_handlers_and_globals_come_from_their_own_modules(a
 
 def test_the_main_blueprint_keeps_only_its_pages(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith("main.")}
-    assert endpoints == {"main.index", "main.language", "main.healthz"}
+    assert endpoints == {"main.index", "main.language", "main.healthz", "main.favicon"}
     source = (ROOT / "blueprints" / "main" / "views.py").read_text(encoding="utf-8")
     for wiring in ("before_app_request", "after_app_request", "app_errorhandler", "user_loader", "record_once", "jinja_env"):
         assert wiring not in source

@@ -2,6 +2,7 @@
 import os
 import shutil
 import threading
+import uuid
 
 import pytest
 from werkzeug.serving import make_server
@@ -69,6 +70,9 @@ def live(tmp_path):
             "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
             "RATELIMIT_STORAGE_URI": "memory://",
             "MAIL_URL": None,
+            # its own kept pages in Redis (when PORTAL_REDIS_URL is set): a fresh database starts
+            # its version counters where the last test's did, and must not find that test's pages
+            "KEY_PREFIX": f"{os.environ.get('PORTAL_KEY_PREFIX', 'portal-test')}-{uuid.uuid4().hex[:6]}",
         }
     )
     with app.app_context():

@@ -48,6 +48,10 @@ def test_a_complaint_from_phone_to_formal_reply_and_rating(browser, live, tmp_pa
     sign_in(head, base, "gongcheng")
     head.goto(f"{base}/tickets/")
     head.get_by_text(number).click()
+    # assigned to the department: giving it to a colleague comes first, posting progress is one tap away
+    assert head.locator("#steps > form.step-assign").is_visible()
+    assert not head.locator('form[action$="/progress"]').is_visible()
+    head.locator("details.more-steps > summary").click()
     head.fill('form[action$="/progress"] textarea[name=body]', "已约谈商铺负责人，明晚起停止夜间施工")
     head.fill('form[action$="/progress"] input[name=expected_completion]', "2026-12-05")
     submit(head, "progress")

@@ -1,5 +1,7 @@
-"""Home, health and language."""
-from flask import current_app, jsonify, redirect, render_template, request, session, url_for
+"""Home, health, language and the icon."""
+import os
+
+from flask import current_app, jsonify, redirect, render_template, request, send_from_directory, session, url_for
 from flask_login import current_user
 from sqlalchemy import func, select, text
 
@@ -43,6 +45,12 @@ def index():
         "main/index.html", unanswered=unanswered, drafts=drafts, scheduled=scheduled, counts=counts, studies=studies,
         unread=len(suggestions.unread()), silent_screens=silent_screens, outreach=outreach,
     )
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """For what asks the old way (a PDF tab, a bookmark): pages name the SVG icon in their head."""
+    return send_from_directory(os.path.join(current_app.static_folder, "img"), "favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86400)
 
 
 @bp.route("/language", methods=["POST"])

@@ -278,15 +278,15 @@ _HEAD_FIELDS = ("name", "role", "department_id", "is_active")
 
 def _shown_as_head(user, session):
     """Is this write to a person one the disclosure board shows: a department head's name,
-    department or standing, or someone becoming or ceasing to be a head?"""
+    department or standing, or a change of role (someone becoming or ceasing to be a head)?"""
     if user in session.new or user in session.deleted:
         return user.role == Role.HEAD
     from sqlalchemy import inspect
 
     attrs = inspect(user).attrs
-    if not any(attrs[name].history.has_changes() for name in _HEAD_FIELDS):
-        return False
-    return user.role == Role.HEAD or Role.HEAD in _old(user, "role")
+    if attrs["role"].history.has_changes():
+        return True  # (the old role may not have been loaded: any change of role, a rare thing)
+    return user.role == Role.HEAD and any(attrs[name].history.has_changes() for name in _HEAD_FIELDS)
 
 
 @event.listens_for(Session, "before_flush")

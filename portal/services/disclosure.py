@@ -173,8 +173,9 @@ def next_change(ahead):
 
 def history(section, before=None):
     """One page of the section's versions, newest first, each with the version it changed
-    (`previous`, loaded with it): (versions, number to page on or None)."""
-    query = _versions().options(joinedload(DisclosureVersion.previous)).where(DisclosureVersion.section == DisclosureSection(section))
+    (`previous`) and its announcement (`notice`) loaded with it: (versions, number to page on or None)."""
+    query = _versions().options(joinedload(DisclosureVersion.previous), joinedload(DisclosureVersion.notice)).where(
+        DisclosureVersion.section == DisclosureSection(section))
     if before is not None:
         query = query.where(DisclosureVersion.number < before)
     rows = db.session.scalars(query.order_by(DisclosureVersion.number.desc()).limit(HISTORY_PAGE + 1)).unique().all()

@@ -16,11 +16,16 @@ from portal.models import Department, DisclosureVersion, Notice, NoticeCategory,
 from portal.services import disclosure, kiosk, settings
 from tests.conftest import PortalClient
 
-TODAY = date.today()
 
 
 def _row(item, scope, price, unit="元/㎡·月", note=""):
     return {"item": item, "scope": scope, "price": price, "unit": unit, "note": note}
+
+
+@pytest.fixture
+def today(app):
+    """The community's today (Asia/Shanghai), not the machine's."""
+    return disclosure.local_day(utcnow())
 
 
 @pytest.fixture
@@ -36,7 +41,7 @@ def as_admin(app, admin):
 
 
 @pytest.fixture
-def board(admin, make_user):
+def board(admin, make_user, today):
     """Every section published once; two departments, one with a head."""
     works, guards = Department(name="工程维修部"), Department(name="秩序维护部")
     db.session.add_all([works, guards])
@@ -45,7 +50,7 @@ def board(admin, make_user):
     settings.update({settings.duty_phone_key(works.id): "0571-88880001"}, admin)
     now = utcnow()
     disclosure.save("fees", body="收费依据：物业服务合同。", fees=[_row("物业服务费", "住宅", "2.00"), _row("地下车位管理费", "已购车位", "80", "元/个·月")],
-                    effective_on=date(TODAY.year, 1, 1), base=0, actor=admin, now=now - timedelta(days=1))
+                    effective_on=date(today.year, 1, 1), base=0, actor=admin, now=now - timedelta(days=1))
     disclosure.save("commitments", body="我们承诺：\n\n1. 热线 24 小时接听。", base=0, actor=admin, now=now)
     disclosure.save("hours", body="前台接待：每日 8:00—20:00", base=0, actor=admin, now=now)
     disclosure.save("heads", body="项目经理：陈立。", base=0, actor=admin, now=now)
@@ -66,7 +71,7 @@ def _versions(html):
 
 
 def _fees_form(base, rows, **extra):
-    data = {"base": str(base), "effective_on": extra.pop("effective_on", TODAY.isoformat()), "body": extra.pop("body", ""),
+    data = {"base": str(base), "effective_on": extra.pop("effective_on", ""), "body": extra.pop("body", ""),
             "note": extra.pop("note", ""), "notice_title": extra.pop("notice_title", "收费标准调整公示"), "action": "save"}
     for i, row in enumerate(rows):
         data.update({f"rows-{i}-{k}": v for k, v in row.items()})
@@ -164,32 +169,32 @@ def test_the_history_shows_who_changed_what_and_when(app, board, make_user):
     assert PortalClient(app).get("/disclosure/nonsense/history").status_code == 404
 
 
-def test_the_fee_history_names_the_changed_rows_and_the_new_effective_day(app, board, admin):
+def test_the_fee_history_names_the_changed_rows_and_the_new_effective_day(app, board, admin, today):
     current = disclosure.latest("fees")
     disclosure.save("fees", fees=[_row("物业服务费", "住宅", "2.20"), _row("装修垃圾清运费", "住宅装修", "300", "元/户")],
-                    effective_on=date(TODAY.year + 1, 1, 1), base=1, actor=admin, now=utcnow())
+                    effective_on=date(today.year + 1, 1, 1), base=1, actor=admin, now=utcnow())
     db.session.commit()
     html = PortalClient(app).get("/disclosure/fees/history").get_data(as_text=True)
     entry = _versions(html)[2]
-    assert f"{TODAY.year + 1}年1月1日起执行" in entry
+    assert f"{today.year + 1}年1月1日起执行" in entry
     assert "物业服务费（住宅）：<del>2.00 元/㎡·月</del> → <ins>2.20 元/㎡·月</ins>" in entry
     assert "新增</span> 装修垃圾清运费（住宅装修）：300 元/户" in entry
     assert "删除</span> <del>地下车位管理费（已购车位）：80 元/个·月</del>" in entry
     assert current.number == 1
     board_html = PortalClient(app).get("/disclosure/").get_data(as_text=True)
     fees = _section(board_html, "fees")
-    assert f"新收费标准（{TODAY.year + 1}年1月1日起执行）" in fees and "<strong>2.00</strong>" in fees  # still in force until then
+    assert f"新收费标准（{today.year + 1}年1月1日起执行）" in fees and "<strong>2.00</strong>" in fees  # still in force until then
 
 
 # Editing
 
 
-def test_the_administrator_publishes_a_new_fee_table(as_admin, board):
+def test_the_administrator_publishes_a_new_fee_table(as_admin, board, today):
     page = as_admin.get("/disclosure/fees/edit").get_data(as_text=True)
     assert 'value="物业服务费"' in page and 'name="base" type="hidden" value="1"' in page
     assert_valid(page)
     response = as_admin.post("/disclosure/fees/edit", _fees_form(1, [_row("物业服务费", "住宅", "２．２０"), _row("", "", "", "", "")],
-                                                                  note="调整住宅物业服务费", effective_on=f"{TODAY.year}-01-01"))
+                                                                  note="调整住宅物业服务费", effective_on=f"{today.year}-01-01"))
     assert response.status_code == 302 and response.headers["Location"].endswith("/disclosure/#fees")
     version = disclosure.latest("fees")
     assert (version.number, version.fees, version.note, version.created_by.name) == (
@@ -197,6 +202,11 @@ def test_the_administrator_publishes_a_new_fee_table(as_admin, board):
     assert version.notice_id is None  # not announced
     html = as_admin.get("/disclosure/").get_data(as_text=True)
     assert "<strong>2.20</strong>" in _section(html, "fees") and "“收费标准”第 2 版已发布。" in html
+
+
+def test_a_fee_standard_without_a_day_applies_from_today(as_admin, board):
+    assert as_admin.post("/disclosure/fees/edit", _fees_form(1, [_row("物业服务费", "住宅", "2.10")], effective_on="")).status_code == 302
+    assert disclosure.latest("fees").effective_on == disclosure.local_day(utcnow())
 
 
 def test_bad_input_is_sent_back_with_what_was_typed_and_an_error_at_each_field(as_admin, board):
@@ -216,10 +226,10 @@ def test_bad_input_is_sent_back_with_what_was_typed_and_an_error_at_each_field(a
     assert empty.status_code == 422 and "请至少填写一项收费。" in empty.get_data(as_text=True)
 
 
-def test_a_fee_standard_starting_before_the_one_in_force_is_refused_at_its_day(as_admin, board):
-    response = as_admin.post("/disclosure/fees/edit", _fees_form(1, [_row("物业服务费", "住宅", "2.20")], effective_on=f"{TODAY.year - 1}-12-31"))
+def test_a_fee_standard_starting_before_the_one_in_force_is_refused_at_its_day(as_admin, board, today):
+    response = as_admin.post("/disclosure/fees/edit", _fees_form(1, [_row("物业服务费", "住宅", "2.20")], effective_on=f"{today.year - 1}-12-31"))
     assert response.status_code == 422
-    assert re.search(rf'<p class="error" id="effective_on-error">现行标准自{TODAY.year}年1月1日起执行，新标准的执行日期不能早于这一天。</p>',
+    assert re.search(rf'<p class="error" id="effective_on-error">现行标准自{today.year}年1月1日起执行，新标准的执行日期不能早于这一天。</p>',
                      response.get_data(as_text=True))
     assert db.session.scalar(select(func.count(DisclosureVersion.id)).where(DisclosureVersion.section == "fees")) == 1
 
@@ -269,9 +279,9 @@ def test_customer_service_keeps_the_hours_and_nobody_else_edits_anything(app, bo
     assert PortalClient(app).post("/disclosure/fees/edit", {"base": "1"}).status_code == 302
 
 
-def test_announcing_a_fee_change_posts_a_notice_that_links_back(app, as_admin, board, make_user):
+def test_announcing_a_fee_change_posts_a_notice_that_links_back(app, as_admin, board, make_user, today):
     data = _fees_form(1, [_row("物业服务费", "住宅", "2.20")], note="业主大会表决通过。", announce="y", notice_title="2027年物业服务费调整公示",
-                      effective_on=f"{TODAY.year + 1}-01-01")
+                      effective_on=f"{today.year + 1}-01-01")
     assert as_admin.post("/disclosure/fees/edit", data).status_code == 302
     notice = db.session.scalar(select(Notice).where(Notice.category == NoticeCategory.FEE_STANDARD))
     assert notice.title == "2027年物业服务费调整公示" and disclosure.latest("fees").notice_id == notice.id
@@ -350,7 +360,7 @@ def _count(app, fn):
     return len(statements)
 
 
-def test_statement_counts_do_not_grow_with_versions_or_departments(app, board, admin, make_user):
+def test_statement_counts_do_not_grow_with_versions_or_departments(app, board, admin, make_user, today):
     resident = PortalClient(app)
     resident.login(make_user())
 
@@ -363,8 +373,9 @@ def test_statement_counts_do_not_grow_with_versions_or_departments(app, board, a
     now = utcnow()
     for n in range(2, 32):
         disclosure.save("commitments", body=f"承诺第{n}版\n第{n}条", note=f"第{n}次修改", base=n - 1, actor=admin, now=now)
-        disclosure.save("fees", fees=[_row("物业服务费", "住宅", f"2.{n:02d}")], effective_on=date(TODAY.year + 1, 1, 1) + timedelta(days=n),
-                        base=n - 1, actor=admin, now=now)
+        version = disclosure.save("fees", fees=[_row("物业服务费", "住宅", f"2.{n:02d}")], base=n - 1, actor=admin, now=now,
+                                  effective_on=date(today.year + 1, 1, 1) + timedelta(days=n))
+        disclosure.announce(version, f"收费标准第{n}次调整", admin, now)
     for n in range(20):
         department = Department(name=f"第{n}部门")
         db.session.add(department)
@@ -372,6 +383,7 @@ def test_statement_counts_do_not_grow_with_versions_or_departments(app, board, a
         make_user(role=Role.HEAD, department_id=department.id)
     db.session.commit()
     large = measure()
+    assert "收费标准第31次调整" in resident.get("/disclosure/fees/history").get_data(as_text=True)
     assert small == large
     cold, warm, _history, _fees = small
     assert warm == 1  # a kept board: only the cache versions

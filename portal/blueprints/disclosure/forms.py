@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms.validators import Length, Optional, ValidationError
 
 from portal.forms import SaneDateField
 from portal.services.disclosure import clean_price
@@ -52,7 +52,8 @@ class FeesForm(AnnouncedForm):
     body = TextAreaField(_l("Basis and notes"), validators=[Length(max=20000)], description=_l(
         "What the fees rest on (the service contract, the owners' meeting's decision, the price authority's filing) and how to pay. "
         + "Blank line: new paragraph; lines starting with - make a list."))
-    effective_on = SaneDateField(_l("In effect from"), validators=[InputRequired(_l("Choose the day the standard takes effect."))])
+    effective_on = SaneDateField(_l("In effect from"), validators=[Optional()], description=_l(
+        "Left empty: from today. A standard published for a later day takes over by itself on that day; until then the board shows both."))
     rows = FieldList(FormField(FeeRowForm), min_entries=1)
     body_required = False
 

@@ -94,10 +94,9 @@ def in_force(section, now):
     return _fees_on(local_day(now))
 
 
-def _fees_on(day, before_number=None):
+def _fees_on(day):
+    """The fee standard that applies on `day`: the latest effective day, then the latest saved."""
     query = _versions().where(DisclosureVersion.section == FEES, DisclosureVersion.effective_on <= day)
-    if before_number is not None:
-        query = query.where(DisclosureVersion.number < before_number)
     return db.session.scalar(query.order_by(DisclosureVersion.effective_on.desc(), DisclosureVersion.number.desc()).limit(1))
 
 
@@ -239,7 +238,7 @@ def clean_rows(rows):
     return cleaned
 
 
-def _replaces(section, effective_on, now):
+def _replaces(section, effective_on):
     """The version a new one would take the place of: for the fee standard, the one that would
     apply on its effective day without it; else the newest."""
     if section == FEES:
@@ -265,7 +264,7 @@ def save(section, *, body="", fees=None, effective_on=None, note="", base, actor
     else:
         effective_on = None
     body = (body or "").strip()
-    previous = _replaces(section, effective_on, now)
+    previous = _replaces(section, effective_on)
     if previous is not None and previous.body == body and previous.fees == rows and previous.effective_on == effective_on:
         return None
     version = DisclosureVersion(

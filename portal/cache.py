@@ -3,7 +3,8 @@
 it was built from.
 
 Every entry's key ends with the versions of what it depends on: counters in the `cache_version`
-table for an area (notices, settings, places, community, lobby screens, all tickets), for one
+table for an area (notices, settings, places, community, lobby screens, all tickets, the
+disclosure board), for one
 person (their row, homes and sessions), for one resident's tickets, for one month of tickets (the
 figures), and each ticket's own `version` column. A write bumps the counters of what it touched
 in its own transaction (ORM writes to watched models do so by themselves, at commit). A request
@@ -36,6 +37,7 @@ from portal.models import (
     Consultation,
     ConsultationAnswer,
     Department,
+    DisclosureVersion,
     Event,
     EventSignup,
     KioskScreen,
@@ -43,6 +45,7 @@ from portal.models import (
     Notification,
     PublishedFigures,
     Residency,
+    Role,
     Setting,
     Study,
     Suggestion,
@@ -65,7 +68,8 @@ PLACES = "places"  # buildings, units, departments
 TICKETS = "tickets"  # any ticket: the counts
 COMMUNITY = "community"  # suggestions, events, consultations
 KIOSK = "kiosk"  # lobby screens (not their last_seen_at, which is written with Core)
-AREAS = (NOTICES, SETTINGS, PLACES, TICKETS, COMMUNITY, KIOSK)
+DISCLOSURE = "disclosure"  # the disclosure board's sections, and who heads which department
+AREAS = (NOTICES, SETTINGS, PLACES, TICKETS, COMMUNITY, KIOSK, DISCLOSURE)
 
 
 def person_key(user_id):
@@ -91,6 +95,7 @@ _AREA_OF = {
     Suggestion: COMMUNITY, SuggestionSupport: COMMUNITY, Study: COMMUNITY, BoxOpening: COMMUNITY, Event: COMMUNITY,
     EventSignup: COMMUNITY, Consultation: COMMUNITY, ConsultationAnswer: COMMUNITY,
     KioskScreen: KIOSK,
+    DisclosureVersion: DISCLOSURE,
 }
 _TICKET_CHILDREN = (TicketEvent, TicketDepartment, TicketPhoto, TicketAlias)
 
@@ -288,6 +293,22 @@ def _old(obj, attribute):
     return [v for v in history.deleted if v is not None]
 
 
+_HEAD_FIELDS = ("name", "role", "department_id", "is_active")
+
+
+def _shown_as_head(user, session):
+    """Is this write to a person one the disclosure board shows: a department head's name,
+    department or standing, or a change of role (someone becoming or ceasing to be a head)?"""
+    if user in session.new or user in session.deleted:
+        return user.role == Role.HEAD
+    from sqlalchemy import inspect
+
+    attrs = inspect(user).attrs
+    if attrs["role"].history.has_changes():
+        return True  # (the old role may not have been loaded: any change of role, a rare thing)
+    return user.role == Role.HEAD and any(attrs[name].history.has_changes() for name in _HEAD_FIELDS)
+
+
 @event.listens_for(Session, "before_flush")
 def _bump_on_orm_writes(session, flush_context, instances):
     """Any ORM write to a watched model bumps its keys: no caller can forget to. (Core-level
@@ -306,6 +327,8 @@ def _bump_on_orm_writes(session, flush_context, instances):
                 tickets.add(ticket)
         elif kind is User:
             keys.add(person_key(obj.id))
+            if _shown_as_head(obj, session):
+                keys.add(DISCLOSURE)
         elif kind is Residency:
             keys.update((person_key(obj.user_id), PLACES))  # households: who lives where
         elif kind is UserSession and obj not in session.new:

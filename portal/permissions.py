@@ -12,6 +12,7 @@ from portal import cache
 from portal.extensions import db
 from portal.models import (
     Consultation,
+    DisclosureSection,
     Event,
     Notice,
     Page,
@@ -156,6 +157,21 @@ def can_edit_rota(user, department_id):
     if is_desk(user):
         return True
     return is_head(user) and department_id is not None and user.department_id == department_id
+
+
+# The disclosure board (信息公示): everyone reads it, signed in or not (it is what the lobby's
+# board shows). The company's management sets the fees, the commitments and who answers for each
+# department; the service centre keeps its own hours and contacts.
+DISCLOSURE_EDITORS = {
+    DisclosureSection.FEES: (Role.ADMIN,),
+    DisclosureSection.COMMITMENTS: (Role.ADMIN,),
+    DisclosureSection.HOURS: DESK,
+    DisclosureSection.HEADS: (Role.ADMIN,),
+}
+
+
+def can_edit_disclosure(user, section):
+    return _is(user, DISCLOSURE_EDITORS[DisclosureSection(section)])
 
 
 # Buildings
@@ -433,6 +449,6 @@ JINJA_GLOBALS = {
     for f in (
         is_back_office, is_office, is_desk, is_resident, is_head, has_home, can_edit_notices, can_answer_questions, can_admin,
         can_use_chat, can_use_register, can_read_figures, can_write_figures, can_see_community, relays_tickets, can_act,
-        can_view_ticket, sees_internal,
+        can_view_ticket, sees_internal, can_edit_disclosure,
     )
 }

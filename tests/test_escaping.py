@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from portal import mail
 from portal.extensions import db
-from portal.models import Building, Channel, Delivery, Department, Role, Setting, Unit, utcnow
+from portal.models import Building, Channel, Delivery, Department, Role, Setting, Unit, User, utcnow
 from portal.services import tickets
 from portal.services import notices as notice_service
 
@@ -119,9 +119,26 @@ def poisoned(app, make_user, make_notice):
     db.session.add(Report(title=EVIL[:190], period_start=utcnow().date(), period_end=utcnow().date(), problems=EVIL, created_by_id=staff.id))
     db.session.add(Measure(problem=EVIL, goal=EVIL, figure="timeliness", target=0.9, owner_id=staff.id, starts_on=utcnow().date(),
                            deadline=utcnow().date(), steps=EVIL))
+    from portal.services import disclosure
+
+    db.session.add(_evil_head(dept))
+    row = {"item": EVIL[:60], "scope": EVIL[:60], "price": "2.00", "unit": EVIL[:30], "note": EVIL[:120]}
+    disclosure.save("fees", body=EVIL + "\n\n[click](javascript:alert(1))", fees=[row], effective_on=utcnow().date(), note=EVIL[:300], base=0,
+                    actor=staff, now=utcnow() - timedelta(minutes=1))
+    disclosure.save("fees", body=EVIL, fees=[dict(row, price="2.20"), dict(row, item="x" + EVIL[:50])], effective_on=utcnow().date(),
+                    note=EVIL[:300], base=1, actor=staff, now=utcnow())
+    for section in ("commitments", "hours", "heads"):
+        disclosure.save(section, body=EVIL, note=EVIL[:300], base=0, actor=staff, now=utcnow() - timedelta(minutes=1))
+        disclosure.save(section, body=EVIL + "\n第二版", note=EVIL[:300], base=1, actor=staff, now=utcnow())
     db.session.commit()
     return dict(resident=resident, staff=staff, notice=notice, question=question, building=building, ticket=ticket,
                 idea=idea, event=event, consultation=question_c)
+
+
+def _evil_head(dept):
+    head = User(name="负责人" + EVIL[:50], role=Role.HEAD, username="evilhead", department_id=dept.id)
+    head.set_password("x")
+    return head
 
 
 def _png():
@@ -136,7 +153,10 @@ def test_resident_views_are_inert(client, poisoned):
     t = poisoned["ticket"]
     community = (f"/suggestions/{poisoned['idea'].id}", "/suggestions/", f"/events/{poisoned['event'].id}", "/events/",
                  f"/consultations/{poisoned['consultation'].id}", "/consultations/")
-    for url in ("/notices/", f"/notices/{n.id}", f"/notices/questions/{poisoned['question'].id}", "/account/", "/tickets/", f"/tickets/{t.id}", *community):
+    disclosure = ("/disclosure/", "/disclosure/fees/history", "/disclosure/commitments/history", "/disclosure/hours/history",
+                  "/disclosure/heads/history")
+    for url in ("/notices/", f"/notices/{n.id}", f"/notices/questions/{poisoned['question'].id}", "/account/", "/tickets/", f"/tickets/{t.id}",
+                *community, *disclosure):
         assert_inert(client.get(url).get_data(as_text=True), url)
     fragment = client.get("/notices/", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert_inert(fragment, "board fragment")
@@ -182,6 +202,12 @@ def test_staff_and_admin_views_are_inert(client, make_user, poisoned):
         "/figures/reports/1",
         "/figures/measures",
         "/figures/measures/1",
+        "/disclosure/",
+        "/disclosure/fees/history",
+        "/disclosure/fees/edit",
+        "/disclosure/hours/edit",
+        "/disclosure/heads/edit",
+        "/disclosure/heads/history",
     ]
     for url in urls:
         response = client.get(url)
@@ -217,3 +243,15 @@ def test_pdf_shows_payloads_as_text(client, poisoned, tmp_path):
         path.write_bytes(response.data)
         text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
         assert "<script>" in text
+
+
+def test_the_lobby_screen_is_inert(client, poisoned):
+    """Notices, the disclosure board's sections and the department heads, on a lobby screen."""
+    from portal.services import kiosk
+
+    screen = kiosk.create(poisoned["building"], "大堂", "landscape", 12, 30, None, None, utcnow())
+    db.session.commit()
+    page = client.get(f"/kiosk/{screen.secret}").get_data(as_text=True)
+    assert "kind-disclosure-fees" in page and "kind-disclosure-heads" in page
+    assert_inert(page, "lobby screen")
+    assert_inert(client.get(f"/kiosk/{screen.secret}/slides").get_data(as_text=True), "lobby screen slides")

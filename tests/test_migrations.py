@@ -217,3 +217,61 @@ def test_search_index_migration_fills_from_existing_rows_and_downgrades(tmp_path
 
             with psycopg.connect(cleanup[0], autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_disclosure_board_migration_upgrades_and_downgrades(tmp_path, backend):
+    """f456b7b3d1f0 adds the versions of the disclosure board's sections; downgrading removes them and nothing else."""
+    from datetime import date
+
+    import sqlalchemy as sa
+    from flask_migrate import downgrade
+
+    from portal.models import DisclosureVersion, Role, User, utcnow
+
+    cleanup = None
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'disclosure.db'}"
+    else:
+        if not os.environ.get("TEST_DATABASE_URL"):
+            pytest.skip("PostgreSQL run only (TEST_DATABASE_URL)")
+        url, admin, name = _pg_scratch_database()
+        cleanup = (admin, name)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x", "TESTING": True})
+    try:
+        with app.app_context():
+            upgrade(revision="d4b2e1f3a6c7")
+            assert "disclosure_version" not in sa.inspect(db.engine).get_table_names()
+            upgrade(revision="f456b7b3d1f0")
+            admin_user = User(name="陈立", role=Role.ADMIN, username="admin")
+            db.session.add(admin_user)
+            db.session.flush()
+            first = DisclosureVersion(section="fees", number=1, fees=[{"item": "物业服务费", "scope": "住宅", "price": "2.00", "unit": "元/㎡·月",
+                                                                        "note": ""}], effective_on=date(2026, 1, 1), created_by_id=admin_user.id,
+                                      created_at=utcnow())
+            db.session.add(first)
+            db.session.flush()
+            db.session.add(DisclosureVersion(section="fees", number=2, fees=[], effective_on=date(2027, 1, 1), previous_id=first.id,
+                                             created_by_id=admin_user.id, created_at=utcnow()))
+            db.session.commit()
+            with pytest.raises(sa.exc.IntegrityError):  # one number per section
+                db.session.add(DisclosureVersion(section="fees", number=2, created_by_id=admin_user.id, created_at=utcnow()))
+                db.session.commit()
+            db.session.rollback()
+            stored = db.session.scalars(sa.select(DisclosureVersion).order_by(DisclosureVersion.number)).all()
+            assert [(v.number, v.effective_on, v.fees[0]["price"] if v.fees else None) for v in stored] == [
+                (1, date(2026, 1, 1), "2.00"), (2, date(2027, 1, 1), None)]
+            db.session.remove()
+            downgrade(revision="d4b2e1f3a6c7")
+            tables = sa.inspect(db.engine).get_table_names()
+            assert "disclosure_version" not in tables and "user" in tables and "notice" in tables
+            upgrade()
+            assert db.session.scalar(sa.select(sa.func.count(DisclosureVersion.id))) == 0
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        if cleanup:
+            import psycopg
+
+            with psycopg.connect(cleanup[0], autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')

@@ -154,6 +154,9 @@ def test_conversations_reports_rotas_and_figures(world, who):
     assert p.can_edit_rota(user, world["d1"].id) == (who in DESK | {"head_1"})
     assert p.can_edit_rota(user, None) == (who in DESK)  # the duty manager's rota
     assert p.can_admin(user) == (who == "admin")
+    for section in ("fees", "commitments", "heads"):  # the disclosure board: management's sections...
+        assert p.can_edit_disclosure(user, section) == (who == "admin")
+    assert p.can_edit_disclosure(user, "hours") == (who in DESK)  # ...and the service centre's own
 
 
 # The same table over HTTP: (method, url template, action table or set of who may).
@@ -189,6 +192,8 @@ def _http_cases(world):
         ("GET", f"/records/training/people/{world['people']['resident_a'].id}", set()),
         ("GET", "/admin/", {"admin"}), ("GET", "/notices/manage", OFFICE), ("GET", "/records/", OFFICE),
         ("GET", "/telephony/", DESK), ("GET", "/tickets/export.csv", BACK_OFFICE),
+        ("GET", "/disclosure/fees/edit", {"admin"}), ("GET", "/disclosure/commitments/edit", {"admin"}),
+        ("GET", "/disclosure/heads/edit", {"admin"}), ("GET", "/disclosure/hours/edit", DESK), ("POST", "/disclosure/fees/edit", {"admin"}),
     ]
     return cases
 

@@ -79,6 +79,8 @@ def _values(rule):
             values[name] = db.session.scalar(select(Department.id).order_by(Department.id))
         elif name == "filename":
             values[name] = "css/portal.css"
+        elif name == "section":
+            values[name] = "fees"  # the disclosure board's section with the most to read
         elif rule.endpoint == "go.short":
             values.update(kind="t", object_id=db.session.scalar(select(Ticket.id).order_by(Ticket.id)))
         elif rule.endpoint in ("go.acknowledge", "tickets.ack_link"):

@@ -12,6 +12,7 @@ def register(app):
     from portal.blueprints.events import bp as events
     from portal.blueprints.consultations import bp as consultations
     from portal.blueprints.kiosk import bp as kiosk
+    from portal.blueprints.disclosure import bp as disclosure
     from portal.blueprints.records import bp as records
     from portal.blueprints.figures import bp as figures
     from portal.blueprints.chat import bp as chat
@@ -30,6 +31,7 @@ def register(app):
     app.register_blueprint(events, url_prefix="/events")
     app.register_blueprint(consultations, url_prefix="/consultations")
     app.register_blueprint(kiosk, url_prefix="/kiosk")
+    app.register_blueprint(disclosure, url_prefix="/disclosure")
     app.register_blueprint(records, url_prefix="/records")
     app.register_blueprint(figures, url_prefix="/figures")
     app.register_blueprint(admin, url_prefix="/admin")

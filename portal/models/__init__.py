@@ -36,6 +36,7 @@ from portal.models.community import (  # noqa: F401
     event_building,
 )
 from portal.models.kiosk import KioskScreen, Orientation  # noqa: F401
+from portal.models.disclosure import DisclosureSection, DisclosureVersion  # noqa: F401
 from portal.models.records import (  # noqa: F401
     OUTREACH_KINDS,
     CommRecord,

@@ -232,6 +232,7 @@ def _seed_base(rng, now, pw):
     _seed_tickets(rng, now, residents, staff, departments)
     _seed_chat(now, residents, staff)
     _seed_community(now, residents, staff, buildings)
+    _seed_disclosure(now, staff)
 
 
 def _seed_rota(staff, dept):
@@ -593,3 +594,65 @@ def _seed_community(now, residents, staff, buildings):
         unit = resident.residencies[0].unit
         if unit.building_id in (buildings[0].id, buildings[1].id) and resident.residencies[0].is_owner:
             consultations.answer(question, resident, unit, question.options[len(resident.name) % 3].id, now - timedelta(days=1))
+
+
+FEES = [  # (item, scope, price, unit, note): this year's standard; next year's raises the first row to 2.20
+    ("物业服务费", "住宅（1—6号楼）", "2.00", "元/㎡·月", "按房屋建筑面积计收，按季度预交"),
+    ("物业服务费", "底层商铺", "3.50", "元/㎡·月", ""),
+    ("电梯运行维护费", "住宅（1—6号楼）", "0.30", "元/㎡·月", "一楼住户免收"),
+    ("地下车位管理费", "已购车位", "80", "元/个·月", ""),
+    ("地下车位租赁费", "未售车位", "300", "元/个·月", "按月或按年租用"),
+    ("临时停车费", "外来车辆", "2", "元/小时", "首 1 小时免费，24 小时内最高 20 元"),
+    ("装修垃圾清运费", "住宅装修", "300", "元/户", "一次性收取"),
+]
+FEE_BASIS = ("**收费依据**：《物业服务合同》第五章及业主大会决议；收费标准已报价格主管部门备案。\n\n"
+             "**缴费方式**：物业服务中心前台（现金、刷卡、微信、支付宝）或线上缴费。\n\n"
+             "本小区不收取公示以外的任何费用。如发现超标准收费，请拨打服务热线，或向价格主管部门举报（12315）。")
+COMMITMENTS = """我们承诺：
+
+1. 服务热线 24 小时有人接听，来电、来访、线上诉求当即登记，统一编号跟踪到底。
+2. 一般报修 30 分钟内响应，2 小时内到场（与业主另约时间的除外）；紧急报修（水管爆裂、电梯困人、燃气泄漏等）{minutes} 分钟内到场。
+3. 咨询当日答复；投诉 48 小时内书面答复；处理结果全部回访。
+4. 公共区域每日清扫保洁，生活垃圾日产日清；绿化按季修剪养护。
+5. 秩序维护人员 24 小时值守，重点部位每 2 小时巡查一次。
+6. 每月组织一次社区文化活动，每季度召开一次业主座谈会，通报服务工作情况。
+7. 收费项目与标准全部公示，不收取公示以外的任何费用。
+8. 意见箱每周开启一次，书面意见 5 个工作日内答复。"""
+HOURS = """**物业服务中心**：小区会所一层（3号楼与4号楼之间）
+
+- 前台接待：每日 8:00—20:00（节假日照常）
+- 收费窗口：{cashier}
+- 报修受理：24 小时（夜间由秩序维护部值班人员受理）
+- 服务中心邮箱：service@cuihu.example.com
+
+夜间、节假日遇紧急情况，请直接拨打 24 小时服务热线。"""
+
+
+def _seed_disclosure(now, staff):
+    """The disclosure board (信息公示): this year's fee standard and next year's, published ahead
+    with its notice; the commitments and the hours each changed once; the heads' note."""
+    from datetime import date, datetime
+
+    from portal.i18n import from_local, to_local
+    from portal.services import disclosure
+
+    admin, kefu = staff[0], staff[1]
+    year = to_local(now).year
+    rows = [dict(zip(disclosure.FEE_FIELDS, row)) for row in FEES]
+    disclosure.save("fees", body=FEE_BASIS, fees=rows, effective_on=date(year, 1, 1), note="本年度收费标准。", base=0, actor=admin,
+                    now=from_local(datetime(year - 1, 12, 1, 10)))
+    notice = db.session.scalar(select(Notice).where(Notice.category == NoticeCategory.FEE_STANDARD).order_by(Notice.id))
+    raised = [dict(rows[0], price="2.20"), *rows[1:]]
+    nxt = disclosure.save("fees", body=FEE_BASIS, fees=raised, effective_on=date(year + 1, 1, 1), base=1, actor=admin,
+                          note=f"经{year}年第二次业主大会表决通过，住宅物业服务费由 2.00 元调整为 2.20 元/㎡·月，其余项目不变。",
+                          now=notice.publish_at - timedelta(minutes=10))
+    nxt.notice_id = notice.id
+    disclosure.save("commitments", body=COMMITMENTS.format(minutes=30), note="服务承诺。", base=0, actor=admin, now=now - timedelta(days=300))
+    disclosure.save("commitments", body=COMMITMENTS.format(minutes=15), note="紧急报修到场时间由 30 分钟缩短为 15 分钟。", base=1, actor=admin,
+                    now=now - timedelta(days=40))
+    disclosure.save("hours", body=HOURS.format(cashier="周一至周六 8:30—17:30"), note="服务时间与联系方式。", base=0, actor=kefu,
+                    now=now - timedelta(days=200))
+    disclosure.save("hours", body=HOURS.format(cashier="每日 8:30—17:30（节假日照常）"), note="收费窗口周日及节假日也开放。", base=1, actor=kefu,
+                    now=now - timedelta(days=20))
+    disclosure.save("heads", body="物业服务中心主任（项目经理）：陈立。对部门处理结果有异议的，可通过服务热线或服务中心前台要求复核。", note="各部门负责人。",
+                    base=0, actor=admin, now=now - timedelta(days=100))

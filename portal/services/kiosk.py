@@ -13,11 +13,14 @@ from portal.extensions import db
 from portal.links import external_url
 from portal.models import Event, KioskScreen, Notice, Orientation, PublishedFigures, event_building
 from portal.pdf import qr_svg
-from portal.services import notices
+from portal.services import disclosure, notices
 from portal.services.events import TYPE_LABELS
 from portal.services.notices import CATEGORY_LABELS
 
 PAGE_CHARS = {Orientation.LANDSCAPE: 260, Orientation.PORTRAIT: 420}
+FEE_ROWS = {Orientation.LANDSCAPE: 7, Orientation.PORTRAIT: 10}  # rows of the fee table per slide
+# What one slide's text holds as lines on the screen: (characters per line, lines)
+PAGE_LINES = {Orientation.LANDSCAPE: (32, 10), Orientation.PORTRAIT: (21, 17)}
 REPORT_EVERY = timedelta(seconds=60)  # the page's heartbeat
 SILENT_AFTER = timedelta(minutes=5)
 
@@ -86,7 +89,7 @@ def _plain(body_html):
     return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
-CONTENT_DEPENDS = (cache.NOTICES, cache.COMMUNITY, cache.SETTINGS)
+CONTENT_DEPENDS = (cache.NOTICES, cache.COMMUNITY, cache.SETTINGS, cache.DISCLOSURE, cache.PLACES)
 
 
 def _content_key(screen):
@@ -105,8 +108,8 @@ def unchanged_etag(secret, versions, now):
 
 def content(screen, now, render):
     """(html, etag) of the screen's slides, `render(slides)` making the HTML of what slides()
-    returns; kept until notices, events or settings change, or the next notice or event starts
-    or ends."""
+    returns; kept until notices, events, settings or the disclosure board change, or the next
+    notice or event starts or ends, or the next fee standard takes effect."""
 
     def build():
         found, until = slides(screen, now)
@@ -118,7 +121,8 @@ def content(screen, now, render):
 
 def slides(screen, now):
     """({"slides", "emergency", "emergency_text"}, valid_until) for the screen's building: its
-    notices (long ones paged), the next month's events, the latest published figures."""
+    notices (long ones paged), the next month's events, the latest published figures, and the
+    disclosure board's published sections."""
     building = [screen["building_id"]]
     pinned, page, _cursor = notices.board(notices.BUILDING_RESIDENTS, now, None, building)
     ids = [n.id for n in (*pinned, *page)]
@@ -141,13 +145,64 @@ def slides(screen, now):
     if figures is not None and figures.published_at > now - timedelta(days=45):
         found.append({"kind": "figures", "label": "服务数据", "title": f"{figures.period_start:%Y年%-m月}服务数据", "data": figures.data,
                       "text": "", "pinned": False, "page": 1, "pages": 1, "qr": qr_svg(external_url("figures.published"))})
+    board, board_changes = _disclosure(now, screen["orientation"], size)
+    found += board
     # pinned notices come round twice as often
     rotation = [s for s in found for _ in range(2 if s["pinned"] else 1)]
     emergencies = notices.active_emergencies(notices.BUILDING_RESIDENTS, now, building)
     emergency = emergencies[0] if emergencies else None
     emergency_text = _plain(db.session.scalar(select(Notice.body_html).where(Notice.id == emergency.id))) if emergency else ""
-    ends = [t for t in (notices.next_change(now), *(e.starts_at for e in upcoming if e.starts_at > now), *(e.ends_at for e in upcoming)) if t]
+    ends = [t for t in (notices.next_change(now), board_changes, *(e.starts_at for e in upcoming if e.starts_at > now), *(e.ends_at for e in upcoming)) if t]
     return {"slides": rotation, "emergency": emergency, "emergency_text": emergency_text}, min(ends) if ends else None
+
+
+def _disclosure(now, orientation, size):
+    """The disclosure board's published sections as slides (信息公示: the fee standard in force
+    and the next one published, the commitments, the hours, the department heads), and when the
+    next fee standard takes effect."""
+    found, ahead = disclosure.current(now), disclosure.upcoming(now)
+    label = str(disclosure.PUBLIC_INFORMATION)
+
+    def slide(section, title, **values):
+        url = external_url("disclosure.index", _anchor=section.value)
+        return {"kind": f"disclosure-{section.value}", "label": label, "title": title, "text": "", "pinned": False, "page": 1,
+                "pages": 1, "qr": qr_svg(url), **values}
+
+    slides = []
+    fees = [(found[disclosure.FEES], str(disclosure.SECTION_LABELS[disclosure.FEES]))] if found[disclosure.FEES] else []
+    fees += [(v, str(disclosure.NEW_STANDARD)) for v in ahead[:1]]
+    per = FEE_ROWS[orientation]
+    for version, title in fees:
+        chunks = [version.fees[i:i + per] for i in range(0, len(version.fees), per)] or [[]]
+        for i, rows in enumerate(chunks):
+            slides.append(slide(disclosure.FEES, title, rows=rows, effective=version.effective_on, page=i + 1, pages=len(chunks)))
+    for section in (disclosure.COMMITMENTS, disclosure.HOURS):
+        if found[section] is not None:
+            texts = _line_pages(disclosure.plain_lines(found[section].body), *PAGE_LINES[orientation])
+            slides += [slide(section, str(disclosure.SECTION_LABELS[section]), text=text, page=i + 1, pages=len(texts))
+                       for i, text in enumerate(texts)]
+    if found[disclosure.HEADS] is not None:
+        note = "\n".join(disclosure.plain_lines(found[disclosure.HEADS].body))
+        slides.append(slide(disclosure.HEADS, str(disclosure.SECTION_LABELS[disclosure.HEADS]), heads=disclosure.department_heads(),
+                            text=note if len(note) <= size // 2 else ""))  # a longer note is on the page its QR code opens
+    return slides, disclosure.next_change(ahead)
+
+
+def _line_pages(lines, per_line, per_page):
+    """Lines (list items, short paragraphs) onto pages by how many screen lines each takes; a
+    line longer than a page pages through at its sentence ends."""
+    pages, page, used = [], [], 0
+    for line in lines:
+        for part in _pages(line, per_line * per_page):
+            height = -(-len(part) // per_line)
+            if page and used + height > per_page:
+                pages.append("\n".join(page))
+                page, used = [], 0
+            page.append(part)
+            used += height
+    if page or not pages:
+        pages.append("\n".join(page))
+    return pages
 
 
 def _upcoming_events(building_id, now):

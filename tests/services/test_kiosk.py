@@ -239,3 +239,53 @@ def test_a_revoked_screen_is_not_answered_from_what_was_kept(lobby):
     kiosk.revoke(db.session.scalar(select(KioskScreen).where(KioskScreen.id == screen.id)), NOW)
     db.session.commit()
     assert kiosk.unchanged_etag(screen.secret, cache.versions(), NOW + timedelta(seconds=10)) is None
+
+
+# The disclosure board (信息公示) on the lobby screens
+
+
+def _publish_fees(staff, rows, day, base, now=NOW - timedelta(days=30)):
+    from portal.services import disclosure
+
+    version = disclosure.save("fees", fees=rows, effective_on=day, base=base, actor=staff, now=now)
+    db.session.commit()
+    return version
+
+
+def _fee(item, price):
+    return {"item": item, "scope": "住宅", "price": price, "unit": "元/㎡·月", "note": ""}
+
+
+def test_the_published_sections_of_the_disclosure_board_come_round_after_the_notices(lobby, make_user, make_notice):
+    from portal.models import Department
+    from portal.services import disclosure
+
+    _building, screen = lobby
+    admin = make_user(role=Role.ADMIN)
+    make_notice(title="停水通知", publish_at=EARLIER)
+    db.session.add(Department(name="工程维修部"))
+    make_user(role=Role.HEAD, name="张强", department_id=1)
+    _publish_fees(admin, [_fee(f"收费项目{i}", f"{i}.00") for i in range(9)], date(2026, 1, 1), 0)  # 9 rows: two slides
+    disclosure.save("commitments", body="我们承诺：\n\n1. 热线 24 小时接听。\n2. 投诉 48 小时内书面答复。", base=0, actor=admin, now=NOW)
+    disclosure.save("heads", body="项目经理：陈立。", base=0, actor=admin, now=NOW)
+    db.session.commit()
+    html, _etag = _slides(screen)
+    assert _titles(html) == ["停水通知", "收费标准", "收费标准", "服务承诺", "各部门负责人"]  # the hours are not published
+    assert "收费项目8" in html and "第 2 / 2 页" in html and "自 2026年1月1日 起执行" in html
+    assert "1. 热线 24 小时接听。\n2. 投诉 48 小时内书面答复。" in html
+    assert "<td>张强</td>" in html and "项目经理：陈立。" in html
+    assert html.count("http://portal.test/disclosure/") == 0 and html.count("<svg") == 5  # QR codes to the page, not its URL in text
+
+
+def test_the_screen_shows_the_next_fee_standard_and_switches_to_it_at_midnight(lobby, make_user):
+    _building, screen = lobby
+    admin = make_user(role=Role.ADMIN)
+    _publish_fees(admin, [_fee("物业服务费", "2.00")], date(2026, 1, 1), 0)
+    _publish_fees(admin, [_fee("物业服务费", "2.20")], date(2027, 1, 1), 1)
+    html, etag = _slides(screen)
+    assert _titles(html) == ["收费标准", "新收费标准"] and "<strong>2.00</strong>" in html and "自 2027年1月1日 起执行" in html
+    new_year = datetime(2026, 12, 31, 16, 0, tzinfo=timezone.utc)
+    before, same = _slides(screen, new_year - timedelta(seconds=1))
+    assert same == etag
+    after, changed = _slides(screen, new_year)
+    assert changed != etag and _titles(after) == ["收费标准"] and "<strong>2.20</strong>" in after and "2.00" not in after

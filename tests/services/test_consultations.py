@@ -452,3 +452,42 @@ def test_a_poll_of_every_building_publishes_a_community_wide_notice_with_the_hou
     assert notice.is_community_wide is True and notice.buildings == []
     assert notice.title == "征求意见结果：绿化改造意见"
     assert "- 赞成：1" in notice.body.splitlines() and "- 反对：0" in notice.body.splitlines()
+
+
+def test_two_staff_publishing_at_once_make_one_notice(concurrent_app):
+    import threading
+
+    from portal import database
+    from portal.models import Building, Consultation, Unit, User
+
+    with concurrent_app.app_context():
+        building = Building(name="1号楼", units=[Unit(number="1-101", area=Decimal("90"))])
+        staff = [User(name=f"客服{i}", username=f"kefu{i}", role=Role.STAFF) for i in range(2)]
+        db.session.add_all([building, *staff])
+        db.session.commit()
+        question = consultations.create("是否续聘", "", [], NOW + timedelta(days=1), [building], staff[0], NOW, kind=ConsultationKind.ORDINARY)
+        db.session.commit()
+        question_id, staff_ids = question.id, [s.id for s in staff]
+    outcomes, barrier = [], threading.Barrier(2)
+
+    def publish(user_id):
+        with concurrent_app.app_context():
+            barrier.wait()
+            database.begin_write(db.session)
+            try:
+                consultations.publish_result(db.session.get(Consultation, question_id), db.session.get(User, user_id), NOW + timedelta(days=2))
+                db.session.commit()
+                outcomes.append("published")
+            except ConsultationError as exc:
+                db.session.rollback()
+                outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=publish, args=(i,)) for i in staff_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["published", "结果已发布，不能重复发布。"]  # the threads speak the default language
+    with concurrent_app.app_context():
+        assert db.session.scalar(select(func.count(Notice.id))) == 1
+        assert db.session.get(Consultation, question_id).notice_id is not None

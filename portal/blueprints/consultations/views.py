@@ -41,7 +41,7 @@ def index():
     rows = db.session.scalars(
         select(Consultation).where(*consultation_scope(current_user, resident_building_ids())).order_by(Consultation.deadline.desc()).limit(50)
     ).all()
-    return render_template("consultations/index.html", rows=rows, now=utcnow())
+    return render_template("consultations/index.html", rows=rows, now=utcnow(), kind_labels=consultations.KIND_LABELS)
 
 
 @bp.route("/new", methods=["GET", "POST"])

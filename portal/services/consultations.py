@@ -64,7 +64,9 @@ OUTCOME_LABELS = {PASSED: _l("Passed"), FAILED: _l("Not passed"), TOO_FEW: _l("T
 
 
 class ConsultationError(ValueError):
-    pass
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.field = field  # the form field it is about, if any
 
 
 def is_decision(consultation):
@@ -85,12 +87,12 @@ def create(title, explanation, options, deadline, buildings, actor, now, kind=Co
     else:
         labels = [o.strip() for o in options if o.strip()]
         if len(labels) < 2:
-            raise ConsultationError(_("Give at least two options."))
+            raise ConsultationError(_("Give at least two options."), "options")
         choices = [ConsultationOption(label=label, position=i) for i, label in enumerate(labels)]
     if not buildings:
-        raise ConsultationError(_("Choose the buildings whose owners are asked."))
+        raise ConsultationError(_("Choose the buildings whose owners are asked."), "buildings")
     if deadline <= now:
-        raise ConsultationError(_("The deadline must be in the future."))
+        raise ConsultationError(_("The deadline must be in the future."), "deadline")
     consultation = Consultation(kind=kind, title=title.strip(), explanation=explanation.strip(), deadline=deadline, buildings=list(buildings),
                                 created_by_id=actor.id, created_at=now)
     consultation.options = choices

@@ -323,3 +323,13 @@ def test_an_owner_of_two_units_gets_a_page_with_unique_ids_and_labels_that_point
     desk.login(staff)
     assert _ids_and_labels(desk.get(f"/consultations/{question.id}").get_data(as_text=True)) == ([], [])
     assert _ids_and_labels(desk.get("/consultations/new").get_data(as_text=True)) == ([], [])
+
+
+def test_a_deadline_in_the_past_is_an_error_on_the_deadline(client, make_user, make_building):
+    building = make_building()
+    client.login(make_user(role=Role.STAFF))
+    past = (utcnow() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post("/consultations/new", {"title": "绿化方案", "kind": "poll", "options": "甲\n乙", "deadline": past,
+                                                   "buildings": str(building.id)})
+    assert response.status_code == 422
+    assert 'id="deadline-error">截止时间必须晚于当前时间。' in response.get_data(as_text=True)

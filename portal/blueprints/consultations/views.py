@@ -56,7 +56,7 @@ def new():
                 item = consultations.create(form.title.data, form.explanation.data or "", (form.options.data or "").splitlines(),
                                             form.deadline.utc, buildings, current_user, utcnow(), kind=form.kind.data)
         except ConsultationError as exc:
-            (form.buildings if not buildings else form.options).errors.append(str(exc))
+            getattr(form, exc.field or "options").errors.append(str(exc))
         else:
             flash(_("The consultation is open."), "success")
             return redirect(url_for("consultations.show", consultation_id=item.id))

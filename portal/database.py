@@ -1,10 +1,11 @@
 """Declarative base (with its naming convention), the UTC datetime column type, utcnow()."""
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from decimal import Decimal
 
 import enum
 
-from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, event
+from sqlalchemy import DateTime, Enum, Integer, MetaData, TypeDecorator, event
 from sqlalchemy.orm import DeclarativeBase, registry
 
 NAMING_CONVENTION = {
@@ -33,6 +34,26 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc)
+
+
+class SquareMetres(TypeDecorator):
+    """A floor area in square metres as an exact Decimal with two places, stored as a whole number
+    of hundredths (square decimetres): exact on every database, where SQLite would keep a NUMERIC
+    as a float."""
+
+    impl = Integer
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        hundredths = Decimal(value) * 100
+        if hundredths != hundredths.to_integral_value():
+            raise ValueError("an area has at most two decimal places")
+        return int(hundredths)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Decimal(value).scaleb(-2)
 
 
 def utcnow():

@@ -20,6 +20,12 @@ def download(data, mime, filename, inline=False):
     return response
 
 
+def spreadsheet_safe(text):
+    """Free text for a CSV cell that a spreadsheet shows as typed, never runs as a formula."""
+    text = text or ""
+    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
+
+
 def csv_download(filename, header, query, row):
     """`query`'s rows as CSV, streamed 500 at a time (UTF-8 with a BOM: Excel opens it); `row(obj)`
     gives one line. The database cursor is closed even if the browser goes away mid-download."""

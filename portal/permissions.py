@@ -407,6 +407,17 @@ def can_see_consultation(user, consultation, building_ids=None):
     return bool(_mine(user, building_ids) & {b.id for b in consultation.buildings})
 
 
+def can_run_consultations(user):
+    """Open consultations, read the owners' comments, export the answers, publish the result."""
+    return is_office(user)
+
+
+def can_see_consultation_result(user, consultation):
+    """Of a consultation the user may see: the back office follows the count as answers come in;
+    the people asked see the result once it is published."""
+    return is_back_office(user) or consultation.notice_id is not None
+
+
 def suggestion_scope(user, building_ids):
     """Residents: community-wide suggestions and those about their buildings; hidden ones only their own."""
     if is_back_office(user):
@@ -449,6 +460,6 @@ JINJA_GLOBALS = {
     for f in (
         is_back_office, is_office, is_desk, is_resident, is_head, has_home, can_edit_notices, can_answer_questions, can_admin,
         can_use_chat, can_use_register, can_read_figures, can_write_figures, can_see_community, relays_tickets, can_act,
-        can_view_ticket, sees_internal, can_edit_disclosure,
+        can_view_ticket, sees_internal, can_edit_disclosure, can_run_consultations, can_see_consultation_result,
     )
 }

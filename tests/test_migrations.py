@@ -275,3 +275,71 @@ def test_the_disclosure_board_migration_upgrades_and_downgrades(tmp_path, backen
 
             with psycopg.connect(cleanup[0], autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_consultation_decisions_migration_keeps_the_rows_down_and_up(tmp_path, backend):
+    """Units' floor areas, consultations' kind and result notice, options' votes and answers'
+    comments: downgrading drops them and keeps every row; upgrading again gives the old rows the
+    defaults (a poll, no area, not unsold, no comment)."""
+    from decimal import Decimal
+
+    import sqlalchemy as sa
+    from flask_migrate import downgrade
+
+    from portal.models import (Building, Consultation, ConsultationAnswer, ConsultationKind, ConsultationOption, Residency, Role, Unit,
+                               User, Vote, utcnow)
+
+    cleanup = None
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'decisions.db'}"
+    else:
+        if not os.environ.get("TEST_DATABASE_URL"):
+            pytest.skip("PostgreSQL run only (TEST_DATABASE_URL)")
+        url, admin, name = _pg_scratch_database()
+        cleanup = (admin, name)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x", "TESTING": True})
+    try:
+        with app.app_context():
+            upgrade()
+            building = Building(name="1号楼", units=[Unit(number="1-101", area=Decimal("89.56"), is_unsold=True)])
+            staff = User(name="王敏", role=Role.STAFF, username="kefu")
+            owner = User(name="周杰", role=Role.RESIDENT, phone="13800000001")
+            db.session.add_all([building, staff, owner])
+            db.session.flush()
+            owner.residencies.append(Residency(unit=building.units[0]))
+            consultation = Consultation(kind=ConsultationKind.MAJOR, title="是否改建车棚", deadline=utcnow(), created_by_id=staff.id,
+                                        buildings=[building], options=[ConsultationOption(label="同意", vote=Vote.AGREE, position=0)])
+            db.session.add(consultation)
+            db.session.flush()
+            db.session.add(ConsultationAnswer(consultation_id=consultation.id, unit_id=building.units[0].id,
+                                              option_id=consultation.options[0].id, user_id=owner.id, comment="尽快"))
+            db.session.commit()
+            assert db.session.scalar(sa.select(Unit.area)) == Decimal("89.56")
+            db.session.remove()
+
+            downgrade(revision="d4b2e1f3a6c7")
+            inspector = sa.inspect(db.engine)
+            assert {"area_dm2", "is_unsold"}.isdisjoint(c["name"] for c in inspector.get_columns("unit"))
+            assert {"kind", "notice_id"}.isdisjoint(c["name"] for c in inspector.get_columns("consultation"))
+            assert "vote" not in {c["name"] for c in inspector.get_columns("consultation_option")}
+            assert "comment" not in {c["name"] for c in inspector.get_columns("consultation_answer")}
+            with db.engine.connect() as conn:
+                counts = [conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar() for t in
+                          ("unit", "consultation", "consultation_option", "consultation_answer", "consultation_building")]
+            assert counts == [1, 1, 1, 1, 1]
+
+            upgrade()
+            unit = db.session.scalar(sa.select(Unit))
+            assert (unit.area, unit.is_unsold) == (None, False)
+            consultation = db.session.scalar(sa.select(Consultation))
+            assert (consultation.kind, consultation.notice_id, consultation.options[0].vote) == (ConsultationKind.POLL, None, None)
+            assert db.session.scalar(sa.select(ConsultationAnswer.comment)) == ""
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        if cleanup:
+            import psycopg
+
+            with psycopg.connect(cleanup[0], autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')

@@ -181,6 +181,8 @@ def _http_cases(world):
     cases += [
         ("POST", f"/events/{o['event_a'].id}/signup", {"resident_a"}), ("POST", f"/events/{o['event_b'].id}/signup", {"resident_b"}),
         ("POST", f"/consultations/{o['consultation_b'].id}/answer", {"resident_b"}),
+        ("POST", f"/consultations/{o['consultation_b'].id}/publish", OFFICE),
+        ("GET", f"/consultations/{o['consultation_a'].id}/answers.csv", OFFICE),
         ("POST", f"/suggestions/{o['suggestion_b'].id}/support", {"resident_b"}),
         ("GET", f"/chat/{o['conversation_a'].id}", DESK | {"resident_a"}),
         ("GET", f"/chat/{o['conversation_a'].id}/messages", DESK | {"resident_a"}),

@@ -22,6 +22,7 @@ from portal.models.community import (  # noqa: F401
     BoxOpening,
     Consultation,
     ConsultationAnswer,
+    ConsultationKind,
     ConsultationOption,
     Event,
     EventType,
@@ -32,6 +33,7 @@ from portal.models.community import (  # noqa: F401
     SuggestionStatus,
     SuggestionSupport,
     SuggestionTopic,
+    Vote,
     consultation_building,
     event_building,
 )

@@ -173,15 +173,33 @@ consultation_building = Table(
 )
 
 
+class ConsultationKind(enum.StrEnum):
+    """What the answers decide. Owners' decisions are counted as 民法典 art. 278 requires."""
+
+    POLL = "poll"  # 征求意见: opinions, no legal thresholds
+    ORDINARY = "ordinary"  # 一般事项 (art. 278 items 1-5 and 9): more than half of the participating area and owners agree
+    MAJOR = "major"  # 重大事项 (items 6-8): three quarters of the participating area and owners agree
+
+
+class Vote(enum.StrEnum):
+    """The options of an owners' decision."""
+
+    AGREE = "agree"  # 同意
+    DISAGREE = "disagree"  # 反对
+    ABSTAIN = "abstain"  # 弃权: takes part, does not agree
+
+
 class Consultation(db.Model):
     """A question put to the owners before a major decision (征求意见, S4.2.2)."""
 
     __tablename__ = "consultation"
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[ConsultationKind] = mapped_column(default=ConsultationKind.POLL)
     title: Mapped[str] = mapped_column(String(200))
     explanation: Mapped[str] = mapped_column(Text, default="")
     deadline: Mapped[datetime] = mapped_column(index=True)
     closing_told_at: Mapped[datetime | None]  # owners who had not answered were reminded a day before
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notice.id"), unique=True)  # the published result
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     buildings: Mapped[list[Building]] = relationship(secondary=consultation_building, order_by=Building.name)
@@ -194,6 +212,7 @@ class ConsultationOption(db.Model):
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultation.id", ondelete="CASCADE"), index=True)
     label: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(default=0)
+    vote: Mapped[Vote | None]  # an owners' decision's agree, disagree or abstain; None in a poll
 
 
 class ConsultationAnswer(db.Model):
@@ -206,4 +225,7 @@ class ConsultationAnswer(db.Model):
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
     option_id: Mapped[int] = mapped_column(ForeignKey("consultation_option.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    comment: Mapped[str] = mapped_column(Text, default="")  # optional, for the staff who run the consultation
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    unit: Mapped[Unit] = relationship()
+    user: Mapped[User] = relationship()

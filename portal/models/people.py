@@ -1,6 +1,7 @@
 """People and places: buildings, units, departments, users and their sessions."""
 import enum
 from datetime import datetime
+from decimal import Decimal
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.extensions import db
-from portal.database import utcnow
+from portal.database import SquareMetres, utcnow
 
 
 class Role(enum.StrEnum):
@@ -37,6 +38,12 @@ class Unit(db.Model):
     building_id: Mapped[int] = mapped_column(ForeignKey("building.id"), index=True)
     number: Mapped[str] = mapped_column(String(32))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The exclusive part's floor area (专有部分面积) in m², as the property register, the survey or
+    # the sales contract records it: what owners' decisions count by (民法典 art. 278).
+    area: Mapped[Decimal | None] = mapped_column("area_dm2", SquareMetres())
+    # Not yet sold, or sold but not handed over, by the developer (建设单位): while no owner is
+    # recorded, such units count together as one owner (SPC interpretation on 建筑物区分所有权, art. 9).
+    is_unsold: Mapped[bool] = mapped_column(default=False)
     building: Mapped[Building] = relationship(back_populates="units")
 
     @property

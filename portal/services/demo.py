@@ -4,6 +4,7 @@
 """
 import random
 from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy import func, insert, select
 
@@ -75,6 +76,11 @@ BULLETINS = [
 ]
 
 
+# Two flats per floor and entrance; their floor area (专有部分面积, m²) as registered, by building.
+FLOOR_PLANS = {1: ("89.56", "128.73"), 2: ("89.56", "128.73"), 3: ("76.20", "96.45"), 4: ("76.20", "96.45"), 5: ("112.38", "143.90"),
+               6: ("112.38", "143.90")}
+
+
 def _password_hash():
     probe = User(name="x")
     probe.set_password(DEMO_PASSWORD)
@@ -122,7 +128,7 @@ def _seed_base(rng, now, pw):
         for entrance in (1, 2):
             for floor in range(1, 16):
                 for room in (1, 2):
-                    building.units.append(Unit(number=f"{entrance}-{floor}{room:02d}"))
+                    building.units.append(Unit(number=f"{entrance}-{floor}{room:02d}", area=Decimal(FLOOR_PLANS[b][room - 1])))
     db.session.flush()
     dept = {d.name: d for d in departments}
     staff = [
@@ -305,7 +311,8 @@ def _seed_scale(rng, now, pw, step):
     buildings = db.session.scalars(select(Building).order_by(Building.id)).all()
     author_id = db.session.scalar(select(User.id).where(User.role == Role.STAFF).order_by(User.id))
     base_unit = 100000 + step * 2000
-    unit_rows = [{"building_id": buildings[i % len(buildings)].id, "number": f"S{step}-{i:05d}", "is_active": True} for i in range(2000)]
+    unit_rows = [{"building_id": buildings[i % len(buildings)].id, "number": f"S{step}-{i:05d}", "is_active": True,
+                  "area": Decimal(FLOOR_PLANS[1 + i % 6][i % 2])} for i in range(2000)]
     db.session.execute(insert(Unit), unit_rows)
     unit_ids = db.session.scalars(select(Unit.id).where(Unit.number.like(f"S{step}-%")).order_by(Unit.id)).all()
     user_rows = [
@@ -594,6 +601,7 @@ def _seed_community(now, residents, staff, buildings):
         unit = resident.residencies[0].unit
         if unit.building_id in (buildings[0].id, buildings[1].id) and resident.residencies[0].is_owner:
             consultations.answer(question, resident, unit, question.options[len(resident.name) % 3].id, now - timedelta(days=1))
+    _seed_decisions(now, residents, kefu, buildings)
 
 
 FEES = [  # (item, scope, price, unit, note): this year's standard; next year's raises the first row to 2.20
@@ -656,3 +664,45 @@ def _seed_disclosure(now, staff):
                     now=now - timedelta(days=20))
     disclosure.save("heads", body="物业服务中心主任（项目经理）：陈立。对部门处理结果有异议的，可通过服务热线或服务中心前台要求复核。", note="各部门负责人。",
                     base=0, actor=admin, now=now - timedelta(days=100))
+
+
+DECISION_COMMENTS = ("希望施工期间做好安全防护", "请公示维修资金使用明细", "同意，尽快施工", "外墙颜色请与原来保持一致", "施工时间避开午休")
+
+
+def _seed_decisions(now, residents, kefu, buildings):
+    """Owners' decisions counted as 民法典 art. 278 requires: one closed with its result published
+    (2号楼, where 吴婷 lives), one open (1号楼, where 周杰 can still answer). The developer still
+    holds 6号楼's empty flats."""
+    from portal.models import ConsultationKind, Vote
+    from portal.services import consultations
+
+    lived_in = set(db.session.scalars(select(Residency.unit_id)))
+    for unit in buildings[5].units:
+        unit.is_unsold = unit.id not in lived_in
+
+    def owners_in(building):
+        return [(r, h.unit) for r in residents for h in r.residencies if h.is_owner and h.unit.building_id == building.id]
+
+    facade = consultations.create(
+        "是否同意使用专项维修资金维修2号楼外墙渗漏",
+        "2号楼西侧外墙多处渗漏，经检测需整体维修，预算约38万元，拟使用2号楼专项维修资金。依据《民法典》第二百七十八条，使用维修资金属一般事项。",
+        [], now - timedelta(days=3), [buildings[1]], kefu, now - timedelta(days=17), kind=ConsultationKind.ORDINARY,
+    )
+    votes = {o.vote: o.id for o in facade.options}
+    for i, (resident, unit) in enumerate(owners_in(buildings[1])):
+        if i % 15 == 14:
+            continue  # a few never answered
+        vote = Vote.AGREE if i % 10 < 7 else Vote.DISAGREE if i % 10 < 9 else Vote.ABSTAIN
+        comment = DECISION_COMMENTS[i // 6] if i % 6 == 0 and i // 6 < len(DECISION_COMMENTS) else ""
+        consultations.answer(facade, resident, unit, votes[vote], now - timedelta(days=10, hours=i), comment)
+    consultations.publish_result(facade, kefu, now - timedelta(days=2))
+    parking = consultations.create(
+        "是否同意将1号楼北侧共有绿地改建为临时停车位",
+        "拟将1号楼北侧约300平方米共有绿地改建为12个临时停车位，收益归全体业主。属改变共有部分用途（《民法典》第二百七十八条第一款第八项），为重大事项。",
+        [], now + timedelta(days=10), [buildings[0]], kefu, now - timedelta(days=4), kind=ConsultationKind.MAJOR,
+    )
+    votes = {o.vote: o.id for o in parking.options}
+    for i, (resident, unit) in enumerate(owners_in(buildings[0])[1:25]):  # 周杰 (the first) has not answered yet
+        vote = (Vote.AGREE, Vote.AGREE, Vote.DISAGREE, Vote.AGREE, Vote.ABSTAIN)[i % 5]
+        comment = "绿地本来就少，不建议改停车位" if i == 2 else "晚上停车太难，支持" if i == 3 else ""
+        consultations.answer(parking, resident, unit, votes[vote], now - timedelta(days=3, hours=i), comment)

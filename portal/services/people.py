@@ -4,6 +4,7 @@ import io
 import re
 import secrets
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
@@ -26,6 +27,7 @@ HEADERS = {
     "email": ("email", "邮箱", "电子邮件"),
     "language": ("language", "语言"),
     "sms_consent": ("sms_consent", "短信同意", "同意短信"),
+    "area": ("area", "floor_area", "面积", "建筑面积", "专有部分面积"),
 }
 YES = {"1", "y", "yes", "true", "是", "同意", "√", "✓"}
 LANGUAGE_ALIASES = {"": "zh_Hans", "zh": "zh_Hans", "zh_hans": "zh_Hans", "zh-cn": "zh_Hans", "中文": "zh_Hans", "简体中文": "zh_Hans", "en": "en", "english": "en", "英文": "en"}
@@ -37,6 +39,29 @@ def temporary_password():
 
 def normalise_phone(raw):
     return re.sub(r"[\s\-]", "", raw or "")
+
+
+AREA_MAX = Decimal("99999.99")
+AREA_UNITS = ("平方米", "平米", "㎡", "m²", "m2", "M2")
+
+
+def parse_area(text):
+    """A unit's floor area as typed ('89.5', '89.56 ㎡', '89.5平方米'): (Decimal with two places, None),
+    (None, None) when blank, or (None, why it is not an area)."""
+    raw = (text or "").strip()
+    for unit in AREA_UNITS:
+        raw = raw.removesuffix(unit).strip()
+    if not raw:
+        return None, None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        return None, _l("the floor area must be a number of square metres, like 89.56")
+    if not value.is_finite() or value <= 0 or value > AREA_MAX:
+        return None, _l("the floor area must be more than 0 and at most 99999.99 m²")
+    if value != value.quantize(Decimal("0.01")):
+        return None, _l("the floor area has at most two decimal places")
+    return value.quantize(Decimal("0.01")), None
 
 
 def parse_units(text, buildings_by_name):
@@ -150,17 +175,22 @@ class _Row:
     email: str
     language: str
     consent: bool
+    area: Decimal | None = None
 
 
 def _checked_rows(reader, columns, buildings, existing, result):
     """The good rows as _Row; each bad row's problems go into result.errors with its line number."""
-    seen_names = {}
+    seen_names, seen_areas = {}, {}
     rows = []
     for line_no, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
             continue
         values = {key: row[i].strip() if i < len(row) else "" for key, i in columns.items()}
         checked, problems = _check_row(values, buildings, existing, seen_names)
+        if checked is not None and checked.area is not None:
+            place = (checked.building.id, checked.unit_no)
+            if seen_areas.setdefault(place, checked.area) != checked.area:
+                problems.append(_l("this unit appears above with another floor area"))
         if problems:
             result.errors.append((line_no, "; ".join(str(p) for p in problems)))
             continue
@@ -190,10 +220,13 @@ def _check_row(values, buildings, existing, seen_names):
     if lang is None:
         problems.append(_l("the language must be zh_Hans or en"))
     problems += _phone_conflicts(phone, name, existing, seen_names)
+    area, area_problem = parse_area(values.get("area", ""))
+    if area_problem:
+        problems.append(area_problem)
     if problems:
         return None, problems
     consent = values.get("sms_consent", "").lower() in YES
-    return _Row(name, phone, buildings[building_name], unit_no, email, lang, consent), []
+    return _Row(name, phone, buildings[building_name], unit_no, email, lang, consent, area), []
 
 
 def _check_email(email):
@@ -231,6 +264,8 @@ def _add_rows(rows, existing, result):
         elif user not in result.updated and row.phone not in created:
             result.updated.append(user)
         unit = unit_in(row.building, row.unit_no)
+        if row.area is not None:
+            unit.area = row.area
         db.session.flush()
         if row.consent:
             prefs.set_consent(user, Channel.SMS, True, "residents import (registration form)", utcnow())

@@ -1,3 +1,4 @@
+from decimal import Decimal
 from io import BytesIO
 
 import pytest
@@ -141,3 +142,48 @@ def test_people_search(admin_client, make_user):
     make_user(name="欧阳锋")
     page = admin_client.get("/admin/people?q=欧阳").get_data(as_text=True)
     assert "欧阳锋" in page
+
+
+def test_the_administrator_records_a_units_floor_area_and_that_the_developer_still_holds_it(admin_client, make_building):
+    building = make_building("1号楼", units=2)
+    unit = building.units[0]
+    page = admin_client.get(f"/admin/buildings/{building.id}").get_data(as_text=True)
+    assert "有 2 户在用房屋未登记专有部分面积" in page
+    response = admin_client.post(f"/admin/units/{unit.id}", {"number": "1-101", "area": "89.5㎡", "is_unsold": "y", "is_active": "y"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    unit = db.session.get(Unit, unit.id)
+    assert (unit.area, unit.is_unsold) == (Decimal("89.50"), True)
+    assert 'value="89.50"' in admin_client.get(f"/admin/units/{unit.id}").get_data(as_text=True)
+    page = admin_client.get(f"/admin/buildings/{building.id}").get_data(as_text=True)
+    assert "89.50 m² · 未售" in page and "有 1 户在用房屋未登记专有部分面积" in page
+    admin_client.post(f"/admin/units/{unit.id}", {"number": "1-101", "area": "", "is_active": "y"})
+    db.session.expire_all()
+    assert db.session.get(Unit, unit.id).area is None  # emptied: not recorded
+
+
+@pytest.mark.parametrize("typed", ["abc", "-3", "0", "89.555", "100000", "八十九"])
+def test_a_floor_area_that_is_not_one_is_a_field_error_that_keeps_what_was_typed(admin_client, make_building, typed):
+    building = make_building("1号楼", units=1)
+    unit = building.units[0]
+    unit.area = Decimal("80")
+    db.session.commit()
+    response = admin_client.post(f"/admin/units/{unit.id}", {"number": "1-109", "area": typed, "is_active": "y"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="area-error">请填写以平方米计的面积：大于 0、不超过 99999.99、最多两位小数，如 89.56。</p>' in page
+    assert f'value="{typed}"' in page and 'value="1-109"' in page
+    db.session.expire_all()
+    assert (db.session.get(Unit, unit.id).area, db.session.get(Unit, unit.id).number) == (Decimal("80.00"), "1-101")
+
+
+def test_the_residents_import_reads_an_area_column_and_refuses_bad_areas_by_line(admin_client, make_building):
+    make_building("1号楼", units=0)
+    bad = "姓名,手机,楼栋,房号,面积\n张三,13811112222,1号楼,1-101,89.56\n李四,13811113333,1号楼,1-102,九十\n"
+    response = admin_client.post("/admin/people/import", _csv(bad), content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "第 3 行: 面积须为平方米数，如 89.56" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Unit.id))) == 0
+    good = "姓名,手机,楼栋,房号,面积\n张三,13811112222,1号楼,1-101,89.56\n李四,13811113333,1号楼,1-102,120㎡\n"
+    assert admin_client.post("/admin/people/import", _csv(good), content_type="multipart/form-data").status_code == 200
+    assert dict(db.session.execute(select(Unit.number, Unit.area)).all()) == {"1-101": Decimal("89.56"), "1-102": Decimal("120.00")}

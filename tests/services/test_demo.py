@@ -95,3 +95,17 @@ def test_each_scale_step_adds_ten_thousand_notices_and_two_thousand_residents(se
     assert len(numbers) == len(set(numbers))  # numbered after what the counters already held
     bulletins = db.session.scalars(select(Notice).where(Notice.is_community_wide.is_(False), Notice.title.contains("期）")).limit(5)).all()
     assert bulletins and all(len(n.buildings) == 1 for n in bulletins)  # every scaled bulletin names its building
+
+
+def test_the_demo_has_floor_areas_and_owners_decisions_one_published_one_open(seeded):
+    from portal.models import Consultation, ConsultationKind
+    from portal.services import consultations
+
+    assert _count(Unit, Unit.area.is_(None)) == 0
+    assert _count(Unit, Unit.is_unsold) > 0  # the developer still holds some of 6号楼
+    decisions = {c.kind: c for c in db.session.scalars(select(Consultation).where(Consultation.kind != ConsultationKind.POLL))}
+    published, running = decisions[ConsultationKind.ORDINARY], decisions[ConsultationKind.MAJOR]
+    notice = db.session.get(Notice, published.notice_id)
+    assert notice.title == f"表决结果：{published.title}" and not notice.is_community_wide
+    assert consultations.decide(published).area_complete
+    assert running.notice_id is None and running.deadline > utcnow()

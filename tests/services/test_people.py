@@ -1,5 +1,7 @@
 """People and places at the service level: units typed as text, a person's units, password resets,
 and the residents' CSV import (every row checked, all rows or none)."""
+from decimal import Decimal
+
 import pytest
 from flask_babel import force_locale
 from sqlalchemy import func, select
@@ -243,3 +245,59 @@ def test_the_first_line_must_name_the_required_columns(building):
     ((line, message),) = _errors(result)
     assert line == 1 and message.startswith("Missing columns: building, unit.")
     assert _residents() == []
+
+
+# Floor areas (专有部分面积): typed by the administrator or imported
+
+
+@pytest.mark.parametrize("typed, area", [("89.5", "89.50"), (" 89.56 ㎡", "89.56"), ("120平方米", "120.00"), ("75m²", "75.00"),
+                                         ("0.01", "0.01"), ("99999.99", "99999.99"), ("", None), ("  ", None)])
+def test_a_floor_area_as_typed(typed, area):
+    assert people.parse_area(typed) == (None if area is None else Decimal(area), None)
+
+
+@pytest.mark.parametrize("typed, why", [
+    ("abc", "the floor area must be a number of square metres, like 89.56"),
+    ("八十", "the floor area must be a number of square metres, like 89.56"),
+    ("89,5", "the floor area must be a number of square metres, like 89.56"),
+    ("0", "the floor area must be more than 0 and at most 99999.99 m²"),
+    ("-3", "the floor area must be more than 0 and at most 99999.99 m²"),
+    ("100000", "the floor area must be more than 0 and at most 99999.99 m²"),
+    ("NaN", "the floor area must be more than 0 and at most 99999.99 m²"),
+    ("Infinity", "the floor area must be more than 0 and at most 99999.99 m²"),
+    ("89.555", "the floor area has at most two decimal places"),
+])
+def test_what_is_not_a_floor_area(typed, why):
+    value, problem = people.parse_area(typed)
+    assert value is None and str(problem) == why
+
+
+def test_the_import_records_the_floor_area_of_each_unit_and_leaves_a_blank_one_alone(building):
+    building.units[0].area = Decimal("88.00")
+    db.session.commit()
+    result = _import("name,phone,building,unit,area\n张三,13811112222,1号楼,1-101,\n李四,13811113333,1号楼,1-102,120.5㎡\n"
+                     "王五,13811114444,1号楼,1-102,120.50\n")
+    assert result.errors == []
+    db.session.commit()
+    areas = dict(db.session.execute(select(Unit.number, Unit.area)).all())
+    assert areas == {"1-101": Decimal("88.00"), "1-102": Decimal("120.50")}
+
+
+def test_the_import_takes_the_area_under_its_chinese_name_and_replaces_the_one_recorded(building):
+    building.units[0].area = Decimal("88.00")
+    db.session.commit()
+    assert _import("姓名,手机,楼栋,房号,面积\n张三,13811112222,1号楼,1-101,89.56\n").errors == []
+    assert db.session.scalar(select(Unit.area)) == Decimal("89.56")
+
+
+def test_bad_floor_areas_are_reported_by_line_and_nothing_is_imported(building):
+    text = ("name,phone,building,unit,area\n"
+            "张三,13811112222,1号楼,1-101,89.5\n"
+            "李四,13811113333,1号楼,1-102,很大\n"
+            "王五,13811114444,1号楼,1-103,-20\n"
+            "赵六,13811115555,1号楼,1-101,90\n")  # the unit of line 2, another area
+    result = _import(text)
+    assert _errors(result) == [(3, "the floor area must be a number of square metres, like 89.56"),
+                               (4, "the floor area must be more than 0 and at most 99999.99 m²"),
+                               (5, "this unit appears above with another floor area")]
+    assert _residents() == [] and db.session.scalar(select(Unit.area)) is None

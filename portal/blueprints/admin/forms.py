@@ -1,4 +1,5 @@
 import re
+from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -30,7 +31,28 @@ class BuildingForm(FlaskForm):
 
 class UnitForm(FlaskForm):
     number = StringField(_l("Unit number"), validators=[DataRequired(_l("Enter a unit number.")), Length(max=32)])
+    area = StringField(
+        _l("Floor area (m²)"), render_kw={"inputmode": "decimal"},
+        description=_l("The exclusive part's floor area (专有部分面积) as the property register records it; without a registration the "
+                       "surveyed area, else the area in the sales contract. Owners' decisions count by it."),
+    )
+    is_unsold = BooleanField(
+        _l("Not yet sold, or sold but not handed over, by the developer"),
+        description=_l("While no owner is recorded, such units count together as one owner in owners' decisions."),
+    )
     is_active = BooleanField(_l("Active"), default=True)
+
+    def validate_area(self, field):
+        from wtforms.validators import ValidationError
+
+        from portal.services.people import parse_area
+
+        if isinstance(field.data, Decimal):
+            return
+        value, problem = parse_area(field.data)
+        if problem:
+            raise ValidationError(_l("Enter the floor area in square metres: a number above 0, at most 99999.99, with at most two decimals, like 89.56."))
+        field.data = value
 
 
 class DepartmentForm(FlaskForm):

@@ -18,12 +18,13 @@ from portal.forms import choices
 from portal.htmx import render, render_kept
 from portal.i18n import from_micros, micros
 from portal.links import external_url
-from portal.models import OPEN_STATUSES, Attachment, Blob, Building, Notice, Ticket, TicketChannel, User, utcnow
+from portal.models import OPEN_STATUSES, Attachment, Blob, Building, Consultation, Notice, Ticket, TicketChannel, User, utcnow
 from portal.pdf import qr_svg, render_pdf
 from portal.permissions import (
     OFFICE,
     can_edit_notices,
     can_read_notice,
+    can_see_consultation,
     can_see_question,
     get_or_404,
     is_resident,
@@ -135,9 +136,13 @@ def _search(q, cursor, now):
 def show(notice_id):
     notice = _readable_notice(notice_id)
     questions = _questions(notice, mine_only=not can_edit_notices(current_user))
+    consultation = db.session.scalar(select(Consultation).where(Consultation.notice_id == notice.id))
+    if consultation is not None and not can_see_consultation(current_user, consultation, resident_building_ids()):
+        consultation = None
     return render_template(
         "notices/show.html",
         notice=notice,
+        consultation=consultation,
         questions=questions,
         question_form=QuestionForm(),
         answer_form=AnswerForm(formdata=None),

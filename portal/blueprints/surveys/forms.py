@@ -39,7 +39,7 @@ class QuestionForm(FlaskForm):
         csrf = False
 
     kind = SelectField(_l("Kind of question"), choices=choices((k.value, KIND_LABELS[k]) for k in QuestionKind), default="single")
-    text = StringField(_l("Question"), validators=[DataRequired(_l("Write the question.")), Length(max=300)])
+    text = StringField(_l("Question text"), validators=[DataRequired(_l("Write the question.")), Length(max=300)])
     choices = TextAreaField(_l("Choices, one per line"), validators=[Length(max=4000)],
                             description=_l("For single and multiple choice questions."))
     is_required = BooleanField(_l("Must be answered"), default=True)

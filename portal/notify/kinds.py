@@ -152,10 +152,10 @@ KINDS = {k.name: k for k in [
     # Questionnaires and the satisfaction survey (S3.1, S3.5.2)
     _k("survey_opened", CONSULTATIONS, _l("Questionnaire: %(title)s"),
        _l("Please answer the questionnaire %(title)s by %(deadline)s. It takes a few minutes."),
-       _l("Questionnaire: %(title)s, by %(deadline)s %(link)s"), ("title", "deadline", "link"), CONSULTATION_FIELDS),
+       _l("Survey: %(title)s by %(deadline)s %(link)s"), ("title", "deadline", "link"), CONSULTATION_FIELDS),
     _k("survey_closing", CONSULTATIONS, _l("Closes in 24 hours: %(title)s"),
        _l("The questionnaire %(title)s closes %(deadline)s and has not been answered for you yet."),
-       _l("Questionnaire closes %(deadline)s: %(title)s %(link)s"), ("deadline", "title", "link"), CONSULTATION_FIELDS),
+       _l("Survey ends %(deadline)s: %(title)s %(link)s"), ("deadline", "title", "link"), CONSULTATION_FIELDS),
     # The back office's work (S3.2, S3.3, S4.2.1)
     _k("ticket_created", STAFF, _l("New request %(number)s (%(category)s)"), _l("%(where)s %(contact)s: %(excerpt)s"),
        _l("New %(number)s %(category)s %(link)s"), ("number", "category", "link"), STAFF_FIELDS),

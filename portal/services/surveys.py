@@ -412,10 +412,15 @@ def results(survey):
     return {"answered": total, "asked": asked_total, "rate": _share(total, asked_total), "buildings": buildings, "questions": questions}
 
 
+def _cell(value):
+    """A spreadsheet cell that stays text: what a resident wrote never runs as a formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def export_rows(survey):
     """The CSV: a header and one row per response, without names or phones (the unit only)."""
     questions = list(survey.questions)
-    header = [_("Response"), _("Answered at"), _("Building"), _("Unit")] + [f"{i}. {q.text}" for i, q in enumerate(questions, 1)]
+    header = [_("Response"), _("Answered at"), _("Building"), _("Unit number")] + [_cell(f"{i}. {q.text}") for i, q in enumerate(questions, 1)]
     labels = {c.id: c.label for q in questions for c in q.choices}
     given = {}
     for response_id, question_id, choice_id, scale, text in db.session.execute(
@@ -432,7 +437,7 @@ def export_rows(survey):
     ):
         mine = given.get(response_id, {})
         rows.append([response_id, to_local(created_at).strftime("%Y-%m-%d %H:%M"), building, number]
-                    + ["；".join(mine.get(q.id, [])) for q in questions])
+                    + [_cell("；".join(mine.get(q.id, []))) for q in questions])
     return header, rows
 
 

@@ -66,7 +66,7 @@ def index():
 
         pending = {s.id for s in rows if waiting(s)}
         # open ones first, closing soonest first; then the closed ones, the latest first
-        rows = sorted(rows, key=lambda s: (not s.is_open(now), s.closes_at.timestamp() * (1 if s.is_open(now) else -1)))
+        rows = sorted(rows, key=lambda s: (not s.is_open(now), s.closes_at.timestamp() * (1 if s.is_open(now) else -1), s.id))
         return render_template("surveys/mine.html", rows=rows, pending=pending, now=now)
     counts = dict(db.session.execute(
         select(SurveyResponse.survey_id, func.count(SurveyResponse.id)).where(SurveyResponse.survey_id.in_(ids)).group_by(SurveyResponse.survey_id)
@@ -291,6 +291,9 @@ def answer(survey_id):
     survey = _visible(survey_id)
     raw = {q.id: request.form.getlist(f"q{q.id}") for q in survey.questions}
     unit_id = request.form.get("unit", type=int)
+    units = surveys.eligible_units(survey, resident_homes())
+    if unit_id is None and len(units) == 1:
+        unit_id = units[0]  # one home: nothing to choose
     try:
         surveys.submit(survey, db.session.get(User, current_user.id), unit_id, raw, resident_homes(), utcnow())
     except SurveyInvalid as exc:

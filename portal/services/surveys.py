@@ -256,7 +256,8 @@ def respondent(survey, user, unit_id):
 
 
 def answered(survey, user, homes):
-    """{unit id: when} of this person's homes asked that have answered (per person: all of them, once they have)."""
+    """{unit id: when} of this person's homes asked whose household has answered (asked per person:
+    one entry, once this person has)."""
     units = eligible_units(survey, homes)
     keys = {respondent(survey, user, unit): unit for unit in units}
     if not keys:

@@ -104,6 +104,7 @@ def assert_valid(html):
 def test_a_resident_sees_the_questionnaires_open_to_their_home_and_what_is_left_to_answer(app, world, make_user):
     owner = make_user(units=[world.a.units[0]])
     page = _client(app, owner).get("/surveys/").get_data(as_text=True)
+    assert_valid(page)
     titles = re.findall(r'<span class="title">([^<]+)</span>', page)
     assert titles == ["停车管理意见调查", "业主专项调查"]  # not the draft, not next week's
     assert page.count("待填写") == 2
@@ -297,7 +298,9 @@ def test_the_questions_are_locked_once_the_first_answer_arrived(app, world, make
 
 def test_the_half_yearly_satisfaction_survey_is_one_click_away(app, world):
     client = _client(app, world.staff)
-    assert "一键创建半年度满意度调查" in client.get("/surveys/").get_data(as_text=True)
+    listing = client.get("/surveys/").get_data(as_text=True)
+    assert_valid(listing)
+    assert "一键创建半年度满意度调查" in listing
     response = client.post("/surveys/satisfaction")
     survey = db.session.scalar(select(Survey).where(Survey.is_satisfaction))
     assert response.status_code == 302 and response.headers["Location"] == f"/surveys/{survey.id}"

@@ -50,6 +50,11 @@ from portal.models import (
     Study,
     Suggestion,
     SuggestionSupport,
+    Survey,
+    SurveyAnswer,
+    SurveyChoice,
+    SurveyQuestion,
+    SurveyResponse,
     Ticket,
     TicketAlias,
     TicketDepartment,
@@ -66,7 +71,7 @@ NOTICES = "notices"
 SETTINGS = "settings"
 PLACES = "places"  # buildings, units, departments
 TICKETS = "tickets"  # any ticket: the counts
-COMMUNITY = "community"  # suggestions, events, consultations
+COMMUNITY = "community"  # suggestions, events, consultations, questionnaires
 KIOSK = "kiosk"  # lobby screens (not their last_seen_at, which is written with Core)
 DISCLOSURE = "disclosure"  # the disclosure board's sections, and who heads which department
 AREAS = (NOTICES, SETTINGS, PLACES, TICKETS, COMMUNITY, KIOSK, DISCLOSURE)
@@ -94,6 +99,8 @@ _AREA_OF = {
     Building: PLACES, Unit: PLACES, Department: PLACES,
     Suggestion: COMMUNITY, SuggestionSupport: COMMUNITY, Study: COMMUNITY, BoxOpening: COMMUNITY, Event: COMMUNITY,
     EventSignup: COMMUNITY, Consultation: COMMUNITY, ConsultationAnswer: COMMUNITY,
+    # questionnaires: the satisfaction survey's answers are on the figures page
+    Survey: COMMUNITY, SurveyQuestion: COMMUNITY, SurveyChoice: COMMUNITY, SurveyResponse: COMMUNITY, SurveyAnswer: COMMUNITY,
     KioskScreen: KIOSK,
     DisclosureVersion: DISCLOSURE,
 }

@@ -19,12 +19,14 @@ from portal.models import (
     Residency,
     Role,
     Suggestion,
+    Survey,
     Ticket,
     TicketDepartment,
     Unit,
     consultation_building,
     event_building,
     notice_building,
+    survey_building,
 )
 
 # Roles by what they do
@@ -416,6 +418,59 @@ def can_see_consultation_result(user, consultation):
     """Of a consultation the user may see: the back office follows the count as answers come in;
     the people asked see the result once it is published."""
     return is_back_office(user) or consultation.notice_id is not None
+# Questionnaires (问卷): the office sees every one; residents those published and opened for a home
+# of theirs (one they own, if it asks owners only).
+
+
+def can_use_surveys(user):
+    """Residents answer questionnaires; the office reads them and their results."""
+    return is_resident(user) or is_office(user)
+
+
+def can_build_surveys(user):
+    """Customer service and the administrator write, publish and export them."""
+    return is_desk(user)
+
+
+def homes_of(user):
+    """((unit id, building id, is owner), ...) of the person's homes (cached until their homes change)."""
+
+    def build():
+        rows = db.session.execute(
+            select(Residency.unit_id, Unit.building_id, Residency.is_owner).join(Unit, Unit.id == Residency.unit_id)
+            .where(Residency.user_id == user.id).order_by(Residency.unit_id)
+        ).all()
+        return tuple((unit_id, building_id, bool(is_owner)) for unit_id, building_id, is_owner in rows), None
+
+    return cache.cached("homes", user.id, cache.person_key(user.id), build)
+
+
+def resident_homes():
+    """The signed-in resident's homes, once per request (() for everyone else)."""
+    if "homes" not in g:
+        g.homes = homes_of(current_user) if is_resident(current_user) else ()
+    return g.homes
+
+
+def survey_scope(user, homes, now):
+    if is_office(user):
+        return ()
+    if not is_resident(user):
+        return (Survey.id < 0,)
+    every = {building for _unit, building, _owner in homes}
+    owned = {building for _unit, building, owner in homes if owner}
+    aimed = select(survey_building.c.survey_id).where(survey_building.c.building_id.in_(every or [-1]))
+    aimed_at_owned = select(survey_building.c.survey_id).where(survey_building.c.building_id.in_(owned or [-1]))
+    return (Survey.published_at.is_not(None), Survey.opens_at <= now, Survey.id.in_(aimed),
+            or_(Survey.is_owners_only.is_(False), Survey.id.in_(aimed_at_owned)))
+
+
+def can_see_survey(user, survey, homes, now):
+    if is_office(user):
+        return True
+    if not is_resident(user) or survey.published_at is None or now < survey.opens_at:
+        return False
+    return any(survey.is_for(building, owner) for _unit, building, owner in homes)
 
 
 def suggestion_scope(user, building_ids):
@@ -461,5 +516,6 @@ JINJA_GLOBALS = {
         is_back_office, is_office, is_desk, is_resident, is_head, has_home, can_edit_notices, can_answer_questions, can_admin,
         can_use_chat, can_use_register, can_read_figures, can_write_figures, can_see_community, relays_tickets, can_act,
         can_view_ticket, sees_internal, can_edit_disclosure, can_run_consultations, can_see_consultation_result,
+        can_use_surveys, can_build_surveys,
     )
 }

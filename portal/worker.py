@@ -8,7 +8,7 @@ from portal.models import utcnow
 def run_round(now=None):
     """Returns a dict of counts for the log. `now` (tests) freezes the clock for the whole round."""
     from portal.notify import delivery, fanout
-    from portal.services import chat, consultations, events, notices, paging, tickets
+    from portal.services import chat, consultations, events, notices, paging, surveys, tickets
 
     def clock():
         return now or utcnow()
@@ -21,11 +21,12 @@ def run_round(now=None):
         counts["inbound"] = chat.process_inbound(clock())  # what followers wrote to the official account
     with unit_of_work():
         counts["published"] = notices.publish_due(clock())  # scheduled notices whose time has come
+        counts["surveys_opened"] = surveys.open_due(clock())  # questionnaires whose opening time has come
     with unit_of_work():
         counts["escalated"] = tickets.escalate(clock())  # emergencies, due within the hour, overdue (S4.2.1)
     with unit_of_work():
         counts["closed"] = tickets.close_unrated(clock())  # results given long ago and never rated (S3.5.2)
-        counts["reminded"] = events.remind_due(clock()) + consultations.remind_closing(clock())
+        counts["reminded"] = events.remind_due(clock()) + consultations.remind_closing(clock()) + surveys.remind_closing(clock())
     counts["told"] = fanout.run_jobs(clock())  # audiences: every resident of some buildings (a unit per batch)
     sent = retried = failed = 0
     while True:  # a backlog is sent before the worker sleeps

@@ -343,3 +343,58 @@ def test_consultation_decisions_migration_keeps_the_rows_down_and_up(tmp_path, b
 
             with psycopg.connect(cleanup[0], autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_questionnaires_migration_upgrades_and_downgrades(tmp_path, backend):
+    """The questionnaire tables come with `db upgrade`, hold a questionnaire and its answers, and go
+    with a downgrade to the revision before them; upgrading again brings them back empty."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+    from flask_migrate import downgrade
+
+    from portal.models import Building, Residency, Role, Survey, SurveyResponse, Unit, User, utcnow
+    from portal.services import surveys
+
+    cleanup = None
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'surveys.db'}"
+    else:
+        if not os.environ.get("TEST_DATABASE_URL"):
+            pytest.skip("PostgreSQL run only (TEST_DATABASE_URL)")
+        url, admin, name = _pg_scratch_database()
+        cleanup = (admin, name)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x", "TESTING": True})
+    tables = {"survey", "survey_building", "survey_question", "survey_choice", "survey_response", "survey_answer"}
+    try:
+        with app.app_context():
+            upgrade()
+            now = utcnow()
+            building = Building(name="1号楼", units=[Unit(number="1-101")])
+            staff, owner = User(name="王敏", role=Role.STAFF, username="kefu"), User(name="周杰", role=Role.RESIDENT, phone="13800000001")
+            owner.residencies.append(Residency(unit=building.units[0]))
+            db.session.add_all([building, staff, owner])
+            db.session.flush()
+            survey = surveys.create("问卷", "", [building], owners_only=False, per_household=True, opens_at=now, closes_at=now + timedelta(days=1),
+                                    is_satisfaction=False, actor=staff, now=now)
+            question = surveys.add_question(survey, "single", "满意吗？", True, ["是", "否"], False, now)
+            surveys.publish(survey, now)
+            surveys.submit(survey, owner, building.units[0].id, {question.id: [str(question.choices[0].id)]},
+                           ((building.units[0].id, building.id, True),), now)
+            db.session.commit()
+            assert db.session.scalar(sa.select(sa.func.count(SurveyResponse.id))) == 1
+            db.session.remove()
+            downgrade(revision="d4b2e1f3a6c7")
+            assert not tables & set(sa.inspect(db.engine).get_table_names())
+            upgrade()
+            assert tables <= set(sa.inspect(db.engine).get_table_names())
+            assert db.session.scalar(sa.select(sa.func.count(Survey.id))) == 0
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        if cleanup:
+            import psycopg
+
+            with psycopg.connect(cleanup[0], autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')

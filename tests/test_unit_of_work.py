@@ -23,6 +23,7 @@ from portal.models import (
     Page,
     Report,
     Suggestion,
+    Survey,
     Ticket,
     TicketPhoto,
     TrainingMethod,
@@ -32,7 +33,7 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.services import demo, kiosk, notices, paging, tickets
+from portal.services import demo, kiosk, notices, paging, surveys, tickets
 from tests.blueprints.test_notices import PNG
 
 READ_ONLY = re.compile(r"^\s*(SELECT|WITH|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA)\b", re.I)
@@ -61,6 +62,7 @@ def community(app):
                            starts_on=date(2026, 11, 1), deadline=date(2026, 12, 31)))
     db.session.add(TrainingSession(title="服务礼仪", topic=list(TrainingTopic)[0], method=list(TrainingMethod)[0], held_on=date(2026, 11, 20),
                                    trainer="陈立"))
+    surveys.satisfaction_template(admin, now)  # a draft
     db.session.commit()
     return app
 
@@ -73,6 +75,10 @@ def _values(rule):
             values[name] = db.session.scalar(select(MODELS[name].id).order_by(MODELS[name].id)) or 1
         elif name == "question_id":
             values[name] = db.session.scalar(select(Ticket.id).where(Ticket.notice_id.is_not(None))) or 1
+        elif name == "survey_id":  # a draft for its settings page, a published one with answers elsewhere
+            draft = rule.endpoint == "surveys.settings"
+            values[name] = db.session.scalar(select(Survey.id).where(Survey.published_at.is_(None) if draft else Survey.published_at.is_not(None))
+                                             .order_by(Survey.id))
         elif name == "secret":
             values[name] = db.session.scalar(select(KioskScreen.secret))
         elif name == "key":

@@ -9,6 +9,7 @@ def register(app):
     from portal.blueprints.notices import bp as notices
     from portal.blueprints.tickets import bp as tickets
     from portal.blueprints.suggestions import bp as suggestions
+    from portal.blueprints.surveys import bp as surveys
     from portal.blueprints.events import bp as events
     from portal.blueprints.consultations import bp as consultations
     from portal.blueprints.kiosk import bp as kiosk
@@ -30,6 +31,7 @@ def register(app):
     app.register_blueprint(suggestions, url_prefix="/suggestions")
     app.register_blueprint(events, url_prefix="/events")
     app.register_blueprint(consultations, url_prefix="/consultations")
+    app.register_blueprint(surveys, url_prefix="/surveys")
     app.register_blueprint(kiosk, url_prefix="/kiosk")
     app.register_blueprint(disclosure, url_prefix="/disclosure")
     app.register_blueprint(records, url_prefix="/records")

@@ -75,3 +75,13 @@ from portal.models.chat import (  # noqa: F401
     WeChatFollower,
 )
 from portal.models.search import SEARCH_TABLES, notice_search, record_search, suggestion_search, ticket_search  # noqa: F401
+from portal.models.surveys import (  # noqa: F401
+    SCALE_MAX,
+    QuestionKind,
+    Survey,
+    SurveyAnswer,
+    SurveyChoice,
+    SurveyQuestion,
+    SurveyResponse,
+    survey_building,
+)

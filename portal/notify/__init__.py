@@ -34,14 +34,19 @@ RESIDENT_ROLES = (Role.RESIDENT, Role.COMMITTEE)
 class Audience:
     """Many people at once, fanned out by the worker: the residents of some buildings (all when
     `buildings` is None), optionally owners only, optionally only households that have not
-    answered a consultation."""
+    answered a consultation, or only those who have not answered a questionnaire (as it asks:
+    its buildings, owners or all, per household or per person)."""
 
     buildings: list | None = None
     owners_only: bool = False
     unanswered_consultation: int | None = None
+    unanswered_survey: int | None = None
 
     def as_dict(self):
-        return {"buildings": self.buildings, "owners_only": self.owners_only, "unanswered_consultation": self.unanswered_consultation}
+        found = {"buildings": self.buildings, "owners_only": self.owners_only, "unanswered_consultation": self.unanswered_consultation}
+        if self.unanswered_survey is not None:
+            found["unanswered_survey"] = self.unanswered_survey
+        return found
 
 
 @dataclass

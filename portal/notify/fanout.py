@@ -18,15 +18,18 @@ from portal.models import (
     NotifyJob,
     Residency,
     Role,
+    Survey,
+    SurveyResponse,
     Unit,
     User,
     consultation_building,
+    survey_building,
 )
 from portal.notify import after_quiet_hours, local_day_bounds, prefs, row_values, texts
 from portal.notify.kinds import KINDS
 
 BATCH = 500
-MODELS = {"notice": Notice, "event": Event, "consultation": Consultation}
+MODELS = {"notice": Notice, "event": Event, "consultation": Consultation, "survey": Survey}
 
 
 def run_jobs(now, max_batches=40):
@@ -56,6 +59,16 @@ def audience_query(audience, after_id):
         asked = select(consultation_building.c.building_id).where(consultation_building.c.consultation_id == consultation_id)
         answered = select(ConsultationAnswer.unit_id).where(ConsultationAnswer.consultation_id == consultation_id)
         conditions += [Unit.building_id.in_(asked), Residency.is_owner, Unit.id.not_in(answered)]
+    survey = db.session.get(Survey, audience["unanswered_survey"]) if audience.get("unanswered_survey") else None
+    if survey is not None:
+        asked = select(survey_building.c.building_id).where(survey_building.c.survey_id == survey.id)
+        conditions.append(Unit.building_id.in_(asked))
+        if survey.is_owners_only:
+            conditions.append(Residency.is_owner)
+        if survey.is_per_household:  # someone of a household that has not answered
+            conditions.append(Unit.id.not_in(select(SurveyResponse.unit_id).where(SurveyResponse.survey_id == survey.id)))
+        else:
+            query = query.where(User.id.not_in(select(SurveyResponse.user_id).where(SurveyResponse.survey_id == survey.id)))
     if conditions:
         query = query.where(User.id.in_(homes.where(and_(*conditions))))
     return query.order_by(User.id)

@@ -22,7 +22,7 @@ CATEGORY_LABELS = {
     TICKETS: _l("My requests and suggestions"),
     NOTICES: _l("Notices for my buildings"),
     EVENTS: _l("Events I signed up for"),
-    CONSULTATIONS: _l("Consultations"),
+    CONSULTATIONS: _l("Consultations and questionnaires"),
     EMERGENCIES: _l("Emergencies"),
     STAFF: _l("Work"),
 }
@@ -53,6 +53,8 @@ LABELS = {
     "event_reminder": _l("Event reminder"),
     "consultation_opened": _l("Consultation opened"),
     "consultation_closing": _l("Consultation closing"),
+    "survey_opened": _l("Questionnaire opened"),
+    "survey_closing": _l("Questionnaire closing"),
     "ticket_created": _l("New request for customer service"),
     "ticket_message": _l("Resident's message"),
     "ticket_transferred": _l("Transfer slip"),
@@ -147,6 +149,13 @@ KINDS = {k.name: k for k in [
     _k("consultation_closing", CONSULTATIONS, _l("Closes in 24 hours: %(title)s"),
        _l("The consultation on %(title)s closes %(deadline)s and your household has not answered yet."),
        _l("Closes %(deadline)s: %(title)s %(link)s"), ("deadline", "title", "link"), CONSULTATION_FIELDS),
+    # Questionnaires and the satisfaction survey (S3.1, S3.5.2)
+    _k("survey_opened", CONSULTATIONS, _l("Questionnaire: %(title)s"),
+       _l("Please answer the questionnaire %(title)s by %(deadline)s. It takes a few minutes."),
+       _l("Survey: %(title)s by %(deadline)s %(link)s"), ("title", "deadline", "link"), CONSULTATION_FIELDS),
+    _k("survey_closing", CONSULTATIONS, _l("Closes in 24 hours: %(title)s"),
+       _l("The questionnaire %(title)s closes %(deadline)s and has not been answered for you yet."),
+       _l("Survey ends %(deadline)s: %(title)s %(link)s"), ("deadline", "title", "link"), CONSULTATION_FIELDS),
     # The back office's work (S3.2, S3.3, S4.2.1)
     _k("ticket_created", STAFF, _l("New request %(number)s (%(category)s)"), _l("%(where)s %(contact)s: %(excerpt)s"),
        _l("New %(number)s %(category)s %(link)s"), ("number", "category", "link"), STAFF_FIELDS),

@@ -28,14 +28,14 @@ class Target:
     ticket_id: int | None = None
 
 
-SHORT = {"ticket": "t", "notice": "n", "event": "e", "consultation": "c", "suggestion": "s", "conversation": "h"}
+SHORT = {"ticket": "t", "notice": "n", "event": "e", "consultation": "c", "suggestion": "s", "conversation": "h", "survey": "q"}
 
 
 def target(obj):
-    from portal.models import Consultation, Conversation, Event, Notice, Suggestion, Ticket
+    from portal.models import Consultation, Conversation, Event, Notice, Suggestion, Survey, Ticket
 
     kind = {Ticket: "ticket", Notice: "notice", Event: "event", Consultation: "consultation", Suggestion: "suggestion",
-            Conversation: "conversation"}.get(type(obj))
+            Conversation: "conversation", Survey: "survey"}.get(type(obj))
     if kind is None:
         return Target("", None, "/")
     return Target(kind, obj.id, f"/go/{SHORT[kind]}{obj.id}", obj.id if kind == "ticket" else None)
@@ -63,7 +63,7 @@ def _time(value, fmt="%m-%d %H:%M"):
 
 def values_for(obj, extra, now):
     """Every value a kind's texts may use, in the current language."""
-    from portal.models import Consultation, Conversation, Event, Notice, Suggestion, Ticket
+    from portal.models import Consultation, Conversation, Event, Notice, Suggestion, Survey, Ticket
 
     v = Values(extra or {})
     t = target(obj)
@@ -86,6 +86,8 @@ def values_for(obj, extra, now):
         v.update(title=obj.title, time=_time(obj.starts_at), place=obj.location or "")
     elif isinstance(obj, Consultation):
         v.update(title=obj.title, deadline=_time(obj.deadline))
+    elif isinstance(obj, Survey):
+        v.update(title=obj.title, deadline=_time(obj.closes_at))
     elif isinstance(obj, Suggestion):
         from portal.services.suggestions import STATUS_LABELS
 

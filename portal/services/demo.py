@@ -239,6 +239,7 @@ def _seed_base(rng, now, pw):
     _seed_chat(now, residents, staff)
     _seed_community(now, residents, staff, buildings)
     _seed_disclosure(now, staff)
+    _seed_surveys(random.Random(515), now, residents, staff[1], buildings)
 
 
 def _seed_rota(staff, dept):
@@ -706,3 +707,76 @@ def _seed_decisions(now, residents, kefu, buildings):
         vote = (Vote.AGREE, Vote.AGREE, Vote.DISAGREE, Vote.AGREE, Vote.ABSTAIN)[i % 5]
         comment = "绿地本来就少，不建议改停车位" if i == 2 else "晚上停车太难，支持" if i == 3 else ""
         consultations.answer(parking, resident, unit, votes[vote], now - timedelta(days=3, hours=i), comment)
+
+
+PARKING = [
+    ("single", "您家目前有几辆机动车？", True, ["没有", "1辆", "2辆及以上"]),
+    ("multiple", "您认为小区停车目前最突出的问题是？（可多选）", True, ["车位不足", "外来车辆占用车位", "消防通道被占用", "新能源充电桩不足", "临时停车收费不合理"]),
+    ("scale", "您对目前小区停车秩序的满意程度", True, []),
+    ("text", "您对停车管理还有哪些建议？", False, []),
+]
+COMMENTS = [
+    "希望维修人员上门前先电话联系，约好时间。", "地下车库照明不足，晚上比较暗。", "保洁阿姨很负责，楼道一直很干净。",
+    "夏天绿化带蚊虫多，希望定期消杀。", "报修后等了三天才有人来，希望加快响应。", "快递柜附近经常堆放纸箱垃圾。",
+    "门岗对外来人员登记不够严格。", "希望物业费的使用情况每季度公示一次。", "客服态度很好，问题解决也及时。",
+    "电梯检修希望提前一天在群里通知。", "儿童游乐设施有些老化，建议更换。", "垃圾分类投放点异味较大，希望多冲洗。",
+]
+# How the demo community rates each question of the satisfaction survey: weights of 5, 4, 3, 2, 1
+RATINGS = [(38, 40, 15, 5, 2), (45, 35, 14, 4, 2), (25, 35, 24, 11, 5), (35, 40, 18, 5, 2), (48, 36, 12, 3, 1), (40, 38, 16, 4, 2)]
+
+
+def _homes(resident):
+    return tuple((r.unit.id, r.unit.building_id, r.is_owner) for r in resident.residencies)
+
+
+def _seed_surveys(rng, now, residents, kefu, buildings):
+    """A questionnaire open now (parking, one answer per household: 周杰 has two homes to answer
+    for) and the half-yearly satisfaction survey of the last complete half year, closed, answered
+    by about six households in ten: its result is on the figures page's default period."""
+    from datetime import datetime
+
+    from portal.i18n import from_local, to_local
+    from portal.models import NotifyJob, QuestionKind
+    from portal.services import figures, surveys
+
+    opened = now - timedelta(days=3)
+    parking = surveys.create("小区停车管理意见调查", "为改善小区停车秩序，物业拟调整地面车位划线和临时停车收费办法。请每户填写一份，约需2分钟。",
+                             buildings, owners_only=False, per_household=True, opens_at=opened, closes_at=now + timedelta(days=7),
+                             is_satisfaction=False, actor=kefu, now=opened)
+    for kind, text, required, choices in PARKING:
+        surveys.add_question(parking, kind, text, required, choices, False, opened)
+    surveys.publish(parking, opened)
+    for resident in residents[2:60]:
+        raw = {}
+        for q in parking.questions:
+            if q.kind == QuestionKind.SINGLE:
+                raw[q.id] = [str(rng.choices(q.choices, (2, 6, 2))[0].id)]
+            elif q.kind == QuestionKind.MULTIPLE:
+                raw[q.id] = [str(c.id) for c in rng.sample(q.choices, rng.randint(1, 3))]
+            elif q.kind == QuestionKind.SCALE:
+                raw[q.id] = [str(rng.choices((5, 4, 3, 2, 1), (15, 30, 30, 15, 10))[0])]
+            elif rng.random() < .3:
+                raw[q.id] = [rng.choice(["建议在东门外增设临时停车区。", "夜间外来车辆太多，希望门岗严格登记。", "希望增加充电桩，楼道充电太危险。"])]
+        homes = _homes(resident)
+        surveys.submit(parking, resident, homes[0][0], raw, homes, opened + timedelta(hours=rng.randint(1, 70)))
+    _start, end = figures.half_year_before(to_local(now).date())
+    opens = from_local(datetime.combine(end - timedelta(days=13), datetime.min.time())) + timedelta(hours=9)
+    survey = surveys.satisfaction_template(kefu, opens, days=13)
+    surveys.publish(survey, opens)
+    scales = [q for q in survey.questions if q.kind == QuestionKind.SCALE]
+    improve = next(q for q in survey.questions if q.kind == QuestionKind.MULTIPLE)
+    comment = next(q for q in survey.questions if q.kind == QuestionKind.TEXT)
+    for resident in residents[2:]:
+        if rng.random() > .6:
+            continue
+        raw = {q.id: [str(rng.choices((5, 4, 3, 2, 1), RATINGS[i])[0])] for i, q in enumerate(scales)}
+        if rng.random() < .7:
+            raw[improve.id] = [str(c.id) for c in rng.sample(improve.choices, rng.randint(1, 2))]
+        if rng.random() < .25:
+            raw[comment.id] = [rng.choice(COMMENTS)]
+        homes = _homes(resident)
+        surveys.submit(survey, resident, homes[0][0], raw, homes, opens + timedelta(hours=rng.randint(1, 24 * 13)))
+    survey.closing_told_at = survey.closes_at - timedelta(hours=20)
+    # their invitations are the demo's history, as its other messages are
+    for job in db.session.scalars(select(NotifyJob).where(NotifyJob.object_type == "survey")):
+        job.done_at = now

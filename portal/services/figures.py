@@ -16,8 +16,13 @@ from portal.models import (
     Event,
     EventSignup,
     FigureKey,
+    QuestionKind,
     Residency,
     SignupStatus,
+    Survey,
+    SurveyAnswer,
+    SurveyQuestion,
+    SurveyResponse,
     Ticket,
     TicketCategory,
     Unit,
@@ -188,6 +193,7 @@ def compute(start, end, category=None, department=None, building=None):
     result = _ticket_figures(_sum([row[3] for row in counts]))
     result[FigureKey.EMERGENCY].extra.update(_emergency_times(urgent))
     result[FigureKey.PARTICIPATION] = participation(start, end, building)
+    result[FigureKey.SATISFACTION].extra["survey"] = survey_satisfaction(start, end, building)
     breakdowns = {}
     for position, name in enumerate(("category", "department", "building")):
         groups = {}
@@ -232,19 +238,40 @@ def participation(start, end, building=None):
     households = db.session.scalar(households_q) or 0
     signups, attended = db.session.execute(signups_q).one()
     signups, attended = int(signups or 0), int(attended or 0)
-    consultations = db.session.scalars(select(Consultation.id).where(_in(Consultation.deadline, start, end))).all()
-    answers = asked = 0
-    for consultation_id in consultations:
-        answers += db.session.scalar(select(func.count()).where(ConsultationAnswer.consultation_id == consultation_id)) or 0
-        asked += db.session.scalar(
-            select(func.count(func.distinct(Residency.unit_id))).join(Unit, Unit.id == Residency.unit_id)
-            .join(consultation_building, consultation_building.c.building_id == Unit.building_id)
-            .where(consultation_building.c.consultation_id == consultation_id, Residency.is_owner)
-        ) or 0
+    # consultation turnout: answers of the period's consultations against the owner households
+    # each asked (a household asked twice counts twice), in two statements however many there are
+    closing = _in(Consultation.deadline, start, end)
+    answers = db.session.scalar(
+        select(func.count(ConsultationAnswer.id)).join(Consultation, Consultation.id == ConsultationAnswer.consultation_id).where(closing)
+    ) or 0
+    pairs = (select(consultation_building.c.consultation_id, Residency.unit_id).select_from(consultation_building)
+             .join(Consultation, Consultation.id == consultation_building.c.consultation_id)
+             .join(Unit, Unit.building_id == consultation_building.c.building_id).join(Residency, Residency.unit_id == Unit.id)
+             .where(closing, Residency.is_owner).distinct())
+    asked = db.session.scalar(select(func.count()).select_from(pairs.subquery())) or 0
     return Figure(FigureKey.PARTICIPATION, _ratio(signups, households), signups, households, {
         "attended": attended, "attendance": _ratio(attended, households), "answers": answers, "asked": asked,
         "turnout": _ratio(answers, asked),
     })
+
+
+def survey_satisfaction(start, end, building=None):
+    """The satisfaction surveys closing in [start, end) (S3.5.2): their overall 1-to-5 question
+    counted as a ticket's rating is (satisfied: 4 or 5), beside the ticket ratings, never mixed
+    with them. One statement."""
+    query = (
+        select(func.count(SurveyAnswer.id), func.sum(case((SurveyAnswer.scale >= 4, 1), else_=0)), func.sum(SurveyAnswer.scale),
+               func.count(func.distinct(Survey.id)))
+        .join(SurveyQuestion, SurveyQuestion.id == SurveyAnswer.question_id).join(Survey, Survey.id == SurveyQuestion.survey_id)
+        .where(Survey.is_satisfaction, Survey.published_at.is_not(None), _in(Survey.closes_at, start, end),
+               SurveyQuestion.is_overall, SurveyQuestion.kind == QuestionKind.SCALE, SurveyAnswer.scale.is_not(None))
+    )
+    if building:
+        query = (query.join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id).join(Unit, Unit.id == SurveyResponse.unit_id)
+                 .where(Unit.building_id == building))
+    answers, satisfied, total, surveys = (int(v or 0) for v in db.session.execute(query).one())
+    return Figure(FigureKey.SATISFACTION, _ratio(satisfied, answers), satisfied, answers,
+                  {"average": round(total / answers, 2) if answers else None, "surveys": surveys})
 
 
 def target(key):

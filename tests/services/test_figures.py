@@ -123,3 +123,68 @@ def test_participation_signups_attendance_and_turnout(app, make_user, make_build
 def test_half_year_before():
     assert figures.half_year_before(date(2026, 11, 27)) == (date(2026, 1, 1), date(2026, 6, 30))
     assert figures.half_year_before(date(2026, 3, 1)) == (date(2025, 7, 1), date(2025, 12, 31))
+
+
+def test_consultation_turnout_counts_each_consultations_owner_households(app, make_user, make_building):
+    a, b = make_building(units=3), make_building(units=2)
+    owners = [make_user(units=[u]) for u in (*a.units, *b.units)]
+    staff = make_user(role=Role.STAFF)
+    both = Consultation(title="问一", deadline=IN, created_by_id=staff.id, buildings=[a, b],
+                        options=[ConsultationOption(label="甲"), ConsultationOption(label="乙")])
+    only_b = Consultation(title="问二", deadline=IN + timedelta(days=3), created_by_id=staff.id, buildings=[b],
+                          options=[ConsultationOption(label="甲"), ConsultationOption(label="乙")])
+    outside = Consultation(title="问三", deadline=END + timedelta(days=1), created_by_id=staff.id, buildings=[a],
+                           options=[ConsultationOption(label="甲"), ConsultationOption(label="乙")])
+    db.session.add_all([both, only_b, outside])
+    db.session.flush()
+    for consultation, owner in ((both, owners[0]), (both, owners[3]), (only_b, owners[3]), (outside, owners[1])):
+        db.session.add(ConsultationAnswer(consultation_id=consultation.id, unit_id=owner.residencies[0].unit_id,
+                                          option_id=consultation.options[0].id, user_id=owner.id))
+    db.session.commit()
+    p = figures.participation(START, END)
+    assert (p.extra["answers"], p.extra["asked"]) == (3, 5 + 2)  # households asked: five by the first, two by the second
+
+
+# The satisfaction survey (S3.5.2) beside the ticket ratings
+
+
+def _satisfaction_survey(staff, buildings, closes_at, overall_answers, other_answers=(), is_satisfaction=True):
+    """A published survey with an overall 1-to-5 question and another 1-to-5 question, answered by one home each."""
+    from portal.services import surveys
+
+    opens = closes_at - timedelta(days=10)
+    survey = surveys.create("满意度调查", "", buildings, owners_only=False, per_household=True, opens_at=opens, closes_at=closes_at,
+                            is_satisfaction=is_satisfaction, actor=staff, now=opens)
+    overall = surveys.add_question(survey, "scale", "总体满意吗？", True, [], True, opens)
+    other = surveys.add_question(survey, "scale", "保洁满意吗？", False, [], False, opens)
+    surveys.publish(survey, opens)
+    units = [u for b in buildings for u in b.units]
+    for i, value in enumerate(overall_answers):
+        unit = units[i]
+        raw = {overall.id: [str(value)], other.id: [str(other_answers[i])] if i < len(other_answers) else []}
+        surveys.submit(survey, staff, unit.id, raw, ((unit.id, unit.building_id, True),), opens + timedelta(hours=1))
+    return survey
+
+
+def test_the_satisfaction_survey_figure_counts_the_overall_question_of_surveys_closing_in_the_period(app, data, make_user, make_building):
+    a, b = make_building(units=4), make_building(units=2)
+    staff = make_user(role=Role.STAFF)
+    _satisfaction_survey(staff, [a], IN, [5, 4, 3, 1], other_answers=[1, 1, 1, 1])  # the other question never counts
+    _satisfaction_survey(staff, [b], IN + timedelta(days=30), [4, 2])
+    _satisfaction_survey(staff, [a], END + timedelta(days=1), [1, 1])  # closes after the period
+    _satisfaction_survey(staff, [b], IN, [1, 1], is_satisfaction=False)  # an ordinary questionnaire
+    db.session.commit()
+    result, _ = figures.compute(START, END)
+    s = result[FigureKey.SATISFACTION].extra["survey"]
+    assert (s.numerator, s.denominator, s.extra["surveys"]) == (3, 6, 2)  # 5, 4 and 4 of 5, 4, 3, 1, 4, 2
+    assert s.value == pytest.approx(0.5) and s.extra["average"] == pytest.approx(19 / 6, abs=0.01)
+    tickets = result[FigureKey.SATISFACTION]
+    assert (tickets.numerator, tickets.denominator) == (2, 3)  # the ticket ratings stay as they were
+    in_b, _ = figures.compute(START, END, building=b.id)
+    assert (in_b[FigureKey.SATISFACTION].extra["survey"].numerator, in_b[FigureKey.SATISFACTION].extra["survey"].denominator) == (1, 2)
+
+
+def test_no_satisfaction_survey_in_the_period_gives_no_figure(data):
+    result, _ = figures.compute(START, END)
+    s = result[FigureKey.SATISFACTION].extra["survey"]
+    assert (s.value, s.denominator, s.extra["average"], s.extra["surveys"]) == (None, 0, None, 0)

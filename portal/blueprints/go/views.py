@@ -11,6 +11,7 @@ TARGETS = {
     "c": ("consultations.show", "consultation_id"),
     "s": ("suggestions.show", "suggestion_id"),
     "h": ("chat.show", "conversation_id"),
+    "q": ("surveys.show", "survey_id"),
 }
 
 

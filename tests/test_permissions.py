@@ -8,8 +8,8 @@ import pytest
 
 from portal import permissions as p
 from portal.extensions import db
-from portal.models import Department, EventType, Report, Role, SuggestionTopic, TicketChannel, utcnow
-from portal.services import chat, consultations, events, suggestions, tickets
+from portal.models import Department, EventType, Report, Role, SuggestionTopic, TicketChannel, TrainingMethod, TrainingTopic, utcnow
+from portal.services import chat, consultations, events, suggestions, tickets, training
 from tests.conftest import PortalClient
 
 VIEWERS = ("anonymous", "resident_a", "resident_b", "committee_a", "staff", "admin", "head_1", "head_2", "worker_1", "worker_2")
@@ -68,6 +68,9 @@ def world(app, make_user, make_building):
                                    created_by_id=staff.id, published_at=now),
     }
     suggestions.hide(objects["hidden_b"], "广告", staff, now)
+    objects["plan_item"] = training.save_item(None, year=2026, month=3, title="维修标准", topic=TrainingTopic.BUSINESS,
+                                              method=TrainingMethod.COACHING, goal="", department_id=d1.id, people=[],
+                                              actor=people["head_1"])
     db.session.add_all([objects["draft_report"], objects["published_report"]])
     db.session.commit()
     return {"people": people, "objects": objects, "a": a, "b": b, "d1": d1, "d2": d2}
@@ -154,6 +157,9 @@ def test_conversations_reports_rotas_and_figures(world, who):
     assert p.can_edit_rota(user, world["d1"].id) == (who in DESK | {"head_1"})
     assert p.can_edit_rota(user, None) == (who in DESK)  # the duty manager's rota
     assert p.can_admin(user) == (who == "admin")
+    assert p.can_plan_training(user) == (who in {"admin", "head_1", "head_2"})
+    assert p.can_edit_training_item(user, world["objects"]["plan_item"]) == (who in {"admin", "head_1"})
+    assert p.sees_policy_cadence(user) == (who in OFFICE)
 
 
 # The same table over HTTP: (method, url template, action table or set of who may).
@@ -189,6 +195,9 @@ def _http_cases(world):
         ("GET", f"/records/training/people/{world['people']['resident_a'].id}", set()),
         ("GET", "/admin/", {"admin"}), ("GET", "/notices/manage", OFFICE), ("GET", "/records/", OFFICE),
         ("GET", "/telephony/", DESK), ("GET", "/tickets/export.csv", BACK_OFFICE),
+        ("GET", "/records/training/plan", OFFICE), ("POST", "/records/training/plan", {"admin", "head_1", "head_2"}),
+        ("GET", f"/records/training/plan/{o['plan_item'].id}", {"admin", "head_1"}),
+        ("POST", f"/records/training/plan/{o['plan_item'].id}", {"admin", "head_1"}),
     ]
     return cases
 
@@ -212,6 +221,7 @@ def test_every_refusal_over_http_is_a_404(app, world, who):
                 who, method, url, response.status_code)
         else:
             assert response.status_code == 404, (who, method, url, response.status_code)
+        response.close()  # a streamed export ends here, not when it happens to be collected during a later request
 
 
 def test_no_inline_role_comparisons_in_views_or_templates():

@@ -17,6 +17,7 @@ from portal.models import (
     Event,
     EventSignup,
     FigureKey,
+    PublishedFigures,
     Residency,
     SignupStatus,
     Ticket,
@@ -359,3 +360,28 @@ def single(key, start, end, department=None):
     """One figure, for a measure's before/after."""
     figures, _ = compute(start, end, department=department)
     return figures[FigureKey(key)].value
+
+
+def publish(start_day, end_day, actor):
+    """The headline figures of [start_day, end_day] (on time, resolved, satisfied; per department),
+    published to residents and the lobby screens; returns the PublishedFigures row."""
+    start, end = period(start_day, end_day)
+    result, breakdowns = compute(start, end)
+    names = cache.names()
+
+    def pct(figure):
+        return None if figure.value is None else round(figure.value * 100, 1)
+
+    data = {
+        "on_time": pct(result[FigureKey.TIMELINESS]), "resolution": pct(result[FigureKey.RESOLUTION]),
+        "satisfaction": pct(result[FigureKey.SATISFACTION]), "average": result[FigureKey.SATISFACTION].extra["average"],
+        "departments": [
+            {"name": names["departments"].get(d, ""), "on_time": pct(f[FigureKey.TIMELINESS]), "resolution": pct(f[FigureKey.RESOLUTION]),
+             "satisfaction": pct(f[FigureKey.SATISFACTION])}
+            for d, f in sorted(breakdowns["department"].items())
+        ],
+    }
+    row = PublishedFigures(period_start=start_day, period_end=end_day, data=data, published_by_id=actor.id)
+    db.session.add(row)
+    db.session.flush()
+    return row

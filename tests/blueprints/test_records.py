@@ -102,7 +102,7 @@ def test_the_plan_page_shows_what_was_held_and_who_did_not_attend(app, org):
     db.session.commit()
     page = _as(app, org["admin"]).get("/records/training/plan?year=2026").get_data(as_text=True)
     row = page.split(f'id="plan-item-{held.id}"')[1].split("</tr>")[0]
-    assert "2026-03-20" in row and re.search(r"未参加: <a href=\"/records/training/people/\d+\">李娜</a></span>", row)
+    assert "2026-03-20" in row and re.search(r"未参加：<a href=\"/records/training/people/\d+\">李娜</a></span>", row)
     assert "王敏</a>" not in row.split("未参加")[1]
     assert "计划月份已过，未举办" in page.split(f'id="plan-item-{missed.id}"')[1].split("</tr>")[0]
 

@@ -169,24 +169,7 @@ def publish():
     from flask_wtf.csrf import validate_csrf
 
     validate_csrf(request.form.get("csrf_token"))
-    start_day, end_day = _last_month(to_local(utcnow()).date())
-    start, end = figures.period(start_day, end_day)
-    result, breakdowns = figures.compute(start, end)
-    names = cache.names()
-
-    def pct(figure):
-        return None if figure.value is None else round(figure.value * 100, 1)
-
-    data = {
-        "on_time": pct(result[FigureKey.TIMELINESS]), "resolution": pct(result[FigureKey.RESOLUTION]),
-        "satisfaction": pct(result[FigureKey.SATISFACTION]), "average": result[FigureKey.SATISFACTION].extra["average"],
-        "departments": [
-            {"name": names["departments"].get(d, ""), "on_time": pct(f[FigureKey.TIMELINESS]), "resolution": pct(f[FigureKey.RESOLUTION]),
-             "satisfaction": pct(f[FigureKey.SATISFACTION])}
-            for d, f in sorted(breakdowns["department"].items())
-        ],
-    }
-    db.session.add(PublishedFigures(period_start=start_day, period_end=end_day, data=data, published_by_id=current_user.id))
+    figures.publish(*_last_month(to_local(utcnow()).date()), current_user)
     flash(_("Last month's figures were published to residents and the lobby screens."), "success")
     return redirect(url_for("figures.index"))
 

@@ -336,10 +336,11 @@ def participation(start, end, building=None):
     signups, attended = int(signups or 0), int(attended or 0)
     in_period = select(Consultation.id).where(_in(Consultation.deadline, start, end))
     answers = db.session.scalar(select(func.count(ConsultationAnswer.id)).where(ConsultationAnswer.consultation_id.in_(in_period))) or 0
-    asked_per = select(func.count(func.distinct(Residency.unit_id)).label("n")).join(Unit, Unit.id == Residency.unit_id).join(
+    # the owners' households asked, counted per consultation: distinct (consultation, unit) pairs
+    asked_pairs = select(consultation_building.c.consultation_id, Residency.unit_id).join(Unit, Unit.id == Residency.unit_id).join(
         consultation_building, consultation_building.c.building_id == Unit.building_id,
-    ).where(consultation_building.c.consultation_id.in_(in_period), Residency.is_owner).group_by(consultation_building.c.consultation_id)
-    asked = db.session.scalar(select(func.sum(asked_per.subquery().c.n))) or 0
+    ).where(consultation_building.c.consultation_id.in_(in_period), Residency.is_owner).distinct()
+    asked = db.session.scalar(select(func.count()).select_from(asked_pairs.subquery())) or 0
     return Figure(FigureKey.PARTICIPATION, _ratio(signups, households), signups, households, {
         "attended": attended, "attendance": _ratio(attended, households), "answers": answers, "asked": asked,
         "turnout": _ratio(answers, asked),

@@ -2,7 +2,7 @@
 tap away, monthly trends drawn on the server as SVG with their numbers, and the published
 figures reachable from the notice board and the lobby screens."""
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from sqlalchemy import event
@@ -15,9 +15,6 @@ from portal.models import PublishedFigures, Role, Ticket, TicketCategory, Ticket
 from portal.pdf import qr_svg
 from portal.services import figures, kiosk
 from tests.conftest import PortalClient
-
-TODAY = None
-
 
 def _today():
     return to_local(utcnow()).date()
@@ -84,7 +81,7 @@ def test_a_forbidden_period_falls_back_to_the_default_and_filters_stay_on_the_pr
 
 
 def test_trend_charts_are_svg_with_a_point_per_month_with_data_and_a_bar_per_month_and_category(staff_client):
-    now, earlier = utcnow() - timedelta(minutes=90), _noon(_month_back(2))
+    now, earlier = from_local(datetime.combine(_today(), time(0, 5))), _noon(_month_back(2))  # early today: this month, whatever the hour
     _ticket(now, rating=5)
     _ticket(now, category=TicketCategory.COMPLAINT)
     _ticket(earlier, rating=5)

@@ -143,7 +143,7 @@ _readers = {}
 _readers_lock = threading.Lock()
 
 
-def _keep(connection):
+def _register_reader(connection):
     with _readers_lock:
         ended = [thread for thread in _readers if not thread.is_alive()]
         stale = [_readers.pop(thread) for thread in ended]
@@ -166,7 +166,7 @@ def reader_for(engine):
         # "begin" listener leaves this one alone; elsewhere the driver's own autocommit.
         options = {"portal_reader": True} if engine.dialect.name == "sqlite" else {"isolation_level": "AUTOCOMMIT"}
         _reader.connection = connection.execution_options(**options)
-        _keep(_reader.connection)
+        _register_reader(_reader.connection)
     return _reader.connection
 
 
@@ -471,27 +471,62 @@ def cached(name, key, depends, build, now=None):
     return cached_entry(name, key, depends, build, now)[1]
 
 
-def cached_entry(name, key, depends, build, now=None):
-    """cached(), as (valid_until, value)."""
+def _changed_here(depends):
+    """Did this transaction change what `depends` names? (Then nothing built now may be kept.)"""
     pending = db.session().info.get(_PENDING, ())
-    if any(n in pending for n in _depends(depends)):
-        value, valid_until = build()  # this transaction changed it: build from what it sees, keep nothing
-        return valid_until, value
-    full = _full_key(name, key, depends)
+    return any(n in pending for n in _depends(depends))
+
+
+def _lookup(full):
     entry = local.get(full)
-    shared = None
     if entry is None and (shared := _shared_store()) is not None:
         entry = shared.get(full)
         if entry is not None:
             local.set(full, entry)
+    return entry
+
+
+def _keep(full, entry):
+    local.set(full, entry)
+    if (shared := _shared_store()) is not None:
+        shared.set(full, entry)
+
+
+def cached_entry(name, key, depends, build, now=None):
+    """cached(), as (valid_until, value)."""
+    if _changed_here(depends):
+        value, valid_until = build()  # this transaction changed it: build from what it sees, keep nothing
+        return valid_until, value
+    full = _full_key(name, key, depends)
+    entry = _lookup(full)
     if entry is not None and (entry[0] is None or now is None or now < entry[0]):
         return entry
     value, valid_until = build()
     entry = (valid_until, value)
-    local.set(full, entry)
-    if shared is not None:
-        shared.set(full, entry)
+    _keep(full, entry)
     return entry
+
+
+def cached_many(name, items, build):
+    """[value for each (key, depends) of `items`]: those kept are taken as they are, the others
+    built together by one call `build([key, ...])` -> {key: value} and kept each under its own
+    key (so one moved version rebuilds only its own entries). Entries never expire by time."""
+    items = list(items)
+    versions_of(tuple(dict.fromkeys(n for _key, depends in items for n in _depends(depends))))  # one read for all
+    found, missing = {}, []
+    for key, depends in items:
+        entry = None if _changed_here(depends) else _lookup(_full_key(name, key, depends))
+        if entry is None:
+            missing.append((key, depends))
+        else:
+            found[key] = entry[1]
+    if missing:
+        built = build([key for key, _depends_ in missing])
+        for key, depends in missing:
+            found[key] = built[key]
+            if not _changed_here(depends):
+                _keep(_full_key(name, key, depends), (None, built[key]))
+    return [found[key] for key, _depends_ in items]
 
 
 def peek(name, key, depends, versions_now, now=None):

@@ -510,12 +510,38 @@ def can_see_training_of(user, person):
     return is_office(user) and person.role in BACK_OFFICE
 
 
+def can_plan_training(user):
+    """The yearly training plan (S6.2.1) is kept by the administrator and the department heads."""
+    return can_admin(user) or (is_head(user) and user.department_id is not None)
+
+
+def training_plan_departments(user):
+    """The departments whose plan items `user` keeps: None for all (the administrator), else their own."""
+    return None if can_admin(user) else ({user.department_id} if can_plan_training(user) else set())
+
+
+def can_edit_training_item(user, item):
+    """The administrator edits every item; a head those for their department or only its people."""
+    if not can_plan_training(user):
+        return False
+    if can_admin(user):
+        return True
+    if item.department_id is not None:
+        return item.department_id == user.department_id
+    return bool(item.people) and all(p.department_id == user.department_id for p in item.people)
+
+
+def sees_policy_cadence(user):
+    """The staff home's warnings for what the policy repeats: those who can set it right (records, events)."""
+    return is_office(user)
+
+
 JINJA_GLOBALS = {
     f.__name__: f
     for f in (
         is_back_office, is_office, is_desk, is_resident, is_head, has_home, can_edit_notices, can_answer_questions, can_admin,
         can_use_chat, can_use_register, can_read_figures, can_write_figures, can_see_community, relays_tickets, can_act,
         can_view_ticket, sees_internal, can_edit_disclosure, can_run_consultations, can_see_consultation_result,
-        can_use_surveys, can_build_surveys,
+        can_use_surveys, can_build_surveys, can_plan_training, can_edit_training_item,
     )
 }

@@ -398,3 +398,59 @@ def test_questionnaires_migration_upgrades_and_downgrades(tmp_path, backend):
 
             with psycopg.connect(cleanup[0], autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_training_plan_migration_upgrades_and_downgrades_keeping_the_sessions(tmp_path, backend):
+    """c326d53fefad adds the plan, its people and the session's link to it; going back removes them
+    and leaves the sessions recorded."""
+    from datetime import date
+
+    import sqlalchemy as sa
+    from flask_migrate import downgrade
+
+    from portal.models import Role, TrainingMethod, TrainingPlanItem, TrainingSession, TrainingTopic, User
+
+    cleanup = None
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'plan.db'}"
+    else:
+        if not os.environ.get("TEST_DATABASE_URL"):
+            pytest.skip("PostgreSQL run only (TEST_DATABASE_URL)")
+        url, admin, name = _pg_scratch_database()
+        cleanup = (admin, name)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x", "TESTING": True})
+    try:
+        with app.app_context():
+            upgrade(revision="d4b2e1f3a6c7")
+            assert "training_plan_item" not in sa.inspect(db.engine).get_table_names()
+            upgrade(revision="c326d53fefad")
+            head = User(name="张强", role=Role.HEAD, username="gongcheng")
+            db.session.add(head)
+            db.session.flush()
+            item = TrainingPlanItem(year=2026, month=3, title="维修标准", topic=TrainingTopic.BUSINESS, method=TrainingMethod.COACHING,
+                                    created_by_id=head.id, people=[head])
+            db.session.add(item)
+            db.session.flush()
+            db.session.add(TrainingSession(title="维修标准", topic=TrainingTopic.BUSINESS, method=TrainingMethod.COACHING,
+                                           held_on=date(2026, 3, 12), trainer="外部讲师", plan_item_id=item.id))
+            db.session.commit()
+            db.session.remove()
+            downgrade(revision="d4b2e1f3a6c7")
+            inspector = sa.inspect(db.engine)
+            assert not {"training_plan_item", "training_plan_person"} & set(inspector.get_table_names())
+            assert "plan_item_id" not in {c["name"] for c in inspector.get_columns("training_session")}
+            with db.engine.connect() as conn:
+                rows = conn.execute(sa.text("SELECT title, held_on FROM training_session")).all()
+            assert [(title, str(held_on)) for title, held_on in rows] == [("维修标准", "2026-03-12")]  # SQLite answers text, PostgreSQL a date
+            upgrade()
+            db.session.remove()
+            assert db.session.scalars(sa.select(TrainingSession.plan_item_id)).all() == [None]
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        if cleanup:
+            import psycopg
+
+            with psycopg.connect(cleanup[0], autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')

@@ -27,6 +27,7 @@ from portal.models import (
     Ticket,
     TicketPhoto,
     TrainingMethod,
+    TrainingPlanItem,
     TrainingSession,
     TrainingTopic,
     Unit,
@@ -41,7 +42,7 @@ MODELS = {
     "building_id": Building, "delivery_id": Delivery, "department_id": Department, "user_id": User, "unit_id": Unit,
     "conversation_id": Conversation, "message_id": ChatMessage, "consultation_id": Consultation, "event_id": Event,
     "measure_id": Measure, "report_id": Report, "notice_id": Notice, "attachment_id": Attachment, "session_id": TrainingSession,
-    "suggestion_id": Suggestion, "ticket_id": Ticket, "photo_id": TicketPhoto,
+    "suggestion_id": Suggestion, "ticket_id": Ticket, "photo_id": TicketPhoto, "item_id": TrainingPlanItem,
 }
 
 

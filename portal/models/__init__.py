@@ -50,8 +50,10 @@ from portal.models.records import (  # noqa: F401
     Report,
     TrainingAttendance,
     TrainingMethod,
+    TrainingPlanItem,
     TrainingSession,
     TrainingTopic,
+    training_plan_person,
 )
 from portal.models.notify import (  # noqa: F401
     Channel,

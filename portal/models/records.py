@@ -3,7 +3,7 @@ and improvement measures (S5), training (S6.2)."""
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Date, ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.database import utcnow
@@ -128,6 +128,35 @@ class TrainingMethod(enum.StrEnum):
     EXTERNAL = "external"
 
 
+training_plan_person = Table(
+    "training_plan_person",
+    db.metadata,
+    Column("item_id", ForeignKey("training_plan_item.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("user.id"), primary_key=True, index=True),
+)
+
+
+class TrainingPlanItem(db.Model):
+    """One line of the year's training plan (S6.2.1): what, how, for whom (a department, named
+    people, or both) and in which month; the sessions that deliver it point at it."""
+
+    __tablename__ = "training_plan_item"
+    __table_args__ = (Index("ix_training_plan_year_month", "year", "month"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int]
+    month: Mapped[int]  # 1..12, the month it is planned for
+    title: Mapped[str] = mapped_column(String(200))
+    topic: Mapped[TrainingTopic]
+    method: Mapped[TrainingMethod]
+    goal: Mapped[str] = mapped_column(Text, default="")
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)  # everyone in it attends
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    department: Mapped[Department | None] = relationship()
+    people: Mapped[list[User]] = relationship(secondary=training_plan_person, order_by=User.name)
+    sessions: Mapped[list["TrainingSession"]] = relationship(back_populates="plan_item", order_by="TrainingSession.held_on")
+
+
 class TrainingSession(db.Model):
     __tablename__ = "training_session"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -136,8 +165,10 @@ class TrainingSession(db.Model):
     method: Mapped[TrainingMethod]
     held_on: Mapped[date] = mapped_column(Date, index=True)
     trainer: Mapped[str] = mapped_column(String(100))
+    plan_item_id: Mapped[int | None] = mapped_column(ForeignKey("training_plan_item.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     attendees: Mapped[list["TrainingAttendance"]] = relationship(cascade="all, delete-orphan", back_populates="session")
+    plan_item: Mapped[TrainingPlanItem | None] = relationship(back_populates="sessions")
 
 
 class TrainingAttendance(db.Model):

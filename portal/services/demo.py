@@ -6,7 +6,7 @@ import random
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from portal import cache, search
 from portal.extensions import db
@@ -17,7 +17,9 @@ from portal.models import (
     Delivery,
     DeliveryStatus,
     Department,
+    Event,
     Notice,
+    Notification,
     NotificationPref,
     NoticeCategory,
     Residency,
@@ -25,6 +27,11 @@ from portal.models import (
     Ticket,
     TicketCategory,
     TicketChannel,
+    TicketStatus,
+    TrainingAttendance,
+    TrainingMethod,
+    TrainingSession,
+    TrainingTopic,
     Unit,
     User,
     notice_building,
@@ -34,6 +41,7 @@ from portal.services import notices as notice_service
 from portal.services import tickets
 
 DEMO_PASSWORD = "demo1234"
+PORTAL_DAYS = 400  # how long ago the demo community started on the portal
 # 企业微信 group robots of three departments (a robot's webhook key is a UUID)
 ROBOTS = {
     "客服中心": "6b1f0c3e-demo-4a1e-9c2f-kefu00000001",
@@ -154,6 +162,8 @@ def _seed_base(rng, now, pw):
         User(username="caiwu", name="钱会计", role=Role.WORKER, password_hash=pw, department=dept["财务部"], phone="13900000010",
              wecom_userid="QianKuaiji"),
     ]
+    for person in staff:
+        person.created_at = now - timedelta(days=PORTAL_DAYS)  # the community has been on the portal for about a year
     db.session.add_all(staff)
     units = [u for b in buildings for u in b.units]
     residents = []
@@ -236,10 +246,16 @@ def _seed_base(rng, now, pw):
     settings.update({settings.duty_phone_key(d.id): f"1390000{1000 + i:04d}" for i, d in enumerate(departments)}, staff[0])
     _seed_rota(staff, dept)
     _seed_tickets(rng, now, residents, staff, departments)
+    _seed_history(rng, now, residents, staff, departments)
     _seed_chat(now, residents, staff)
     _seed_community(now, residents, staff, buildings)
     _seed_disclosure(now, staff)
     _seed_surveys(random.Random(515), now, residents, staff[1], buildings)
+    _seed_routine(now, staff, dept)
+    from portal.services import figures
+
+    last_month_end = to_local_date(now).replace(day=1) - timedelta(days=1)
+    figures.publish(last_month_end.replace(day=1), last_month_end, staff[1])  # on the board and the lobby screens
 
 
 def _seed_rota(staff, dept):
@@ -573,12 +589,22 @@ def _seed_community(now, residents, staff, buildings):
     suggestions.answer(made[2], "planned", "已安排秩序维护部增加夜间巡逻频次，东门照明将在本月内增设两盏路灯。", kefu, now - timedelta(days=2))
     suggestions.start_study(made[0], staff[3], (now + timedelta(days=20)).date(), "联系供电部门确认容量，比选充电桩供应商。", kefu, now - timedelta(days=3))
     suggestions.post(residents[7], residents[7].residencies[0].unit, "fees", "物业费能否按季度缴纳", "一次交一年压力较大。", False, False, now - timedelta(hours=6))
-    # the calendar: a monthly activity for most past months, the quarterly forum, a drill
-    for months_back in (1, 2, 4, 5):
-        start = _next_weekday(local, 5, 15, -(months_back * 4) - 1)
-        events.create(kind=EventType.ACTIVITY, title=f"社区文化活动（{to_local(start).month}月）", description="邻里手工、亲子游戏。", location="中心广场",
+    # the calendar: a monthly activity in every past month but one, a forum in every past quarter
+    # but one (the staff home points at both gaps), the coming quarterly forum, a drill
+    for first in _past_months(local.date(), PORTAL_DAYS):
+        if _months_between(first, local.date()) == 3:
+            continue
+        start = _second_saturday(first, 15)
+        events.create(kind=EventType.ACTIVITY, title=f"社区文化活动（{first.month}月）", description="邻里手工、亲子游戏。", location="中心广场",
                       starts_at=start, ends_at=start + timedelta(hours=2), capacity=None, seats_per_household=3, signup_deadline=None,
                       buildings=[], actor=kefu, now=start - timedelta(days=10))
+        quarters_back = (local.year * 12 + local.month - 1) // 3 - (first.year * 12 + first.month - 1) // 3
+        if first.month % 3 == 2 and quarters_back >= 1 and quarters_back != 2:  # the middle month of a past quarter
+            forum = _second_saturday(first, 9)
+            db.session.add(Event(  # long past: its announcement expired with it, so none is posted now
+                kind=EventType.FORUM, title=f"{first.year}年第{(first.month - 1) // 3 + 1}季度业主座谈会", description="通报本季度服务情况，听取业主意见。",
+                location="物业服务中心二楼会议室", starts_at=forum, ends_at=forum + timedelta(hours=2), capacity=20, seats_per_household=1,
+                created_by_id=kefu.id, created_at=forum - timedelta(days=14)))
     forum_start = _next_weekday(local, 5, 9, 2)
     forum = events.create(kind=EventType.FORUM, title="第四季度业主座谈会", description="通报本季度服务情况，听取业主意见。", location="物业服务中心二楼会议室",
                           starts_at=forum_start, ends_at=forum_start + timedelta(hours=2), capacity=20, seats_per_household=1,
@@ -780,3 +806,133 @@ def _seed_surveys(rng, now, residents, kefu, buildings):
     # their invitations are the demo's history, as its other messages are
     for job in db.session.scalars(select(NotifyJob).where(NotifyJob.object_type == "survey")):
         job.done_at = now
+
+
+def to_local_date(when):
+    from portal.i18n import to_local
+
+    return to_local(when).date()
+
+
+def _past_months(today, days):
+    """The first days of the months from `days` ago up to last month."""
+    from datetime import date
+
+    first = (today - timedelta(days=days)).replace(day=1)
+    months = []
+    while (first.year, first.month) < (today.year, today.month):
+        months.append(first)
+        first = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return months
+
+
+def _months_between(first, today):
+    return (today.year - first.year) * 12 + today.month - first.month
+
+
+def _second_saturday(first, hour):
+    from datetime import datetime
+
+    from portal.i18n import from_local
+
+    day = first + timedelta(days=(5 - first.weekday()) % 7 + 7)
+    return from_local(datetime(day.year, day.month, day.day, hour))
+
+
+HISTORY = [  # per month, oldest first to last month: (tickets, of which late, ratings) — the service getting better
+    (7, 3, (4, 2, 3)), (8, 3, (5, 2, 3, 4)), (9, 3, (5, 4, 2, 3, 4)), (10, 3, (4, 4, 2, 5, 3)), (11, 3, (5, 3, 4, 2, 4)), (10, 2, (4, 5, 4, 3)),
+    (12, 3, (5, 4, 4, 2, 5)), (11, 2, (5, 4, 3, 5)), (12, 2, (4, 5, 5, 4, 3)), (13, 2, (5, 5, 4, 4, 2)),
+    (12, 1, (5, 4, 5, 4)), (14, 2, (5, 5, 4, 4, 5)), (13, 1, (5, 4, 5, 5, 4)),
+]
+
+
+def _seed_history(rng, now, residents, staff, departments):
+    """A year of answered tickets before the last few days: the figures' monthly trends have something to show."""
+    from portal.i18n import to_local
+
+    from datetime import datetime
+
+    from portal.i18n import from_local
+
+    this_month = to_local(now).date().replace(day=1)
+    categories = [TicketCategory.REPAIR, TicketCategory.REPAIR, TicketCategory.INQUIRY, TicketCategory.COMPLAINT,
+                  TicketCategory.REPAIR, TicketCategory.SUGGESTION, TicketCategory.INQUIRY, TicketCategory.PRAISE]
+    for back, (count, late, ratings) in enumerate(reversed(HISTORY), start=1):
+        first = _add_months(this_month, -back)
+        for i in range(count):
+            category = TicketCategory.REPAIR if i == 4 else categories[(i + back) % len(categories)]  # the month's emergency
+            resident = residents[20 + (back * 13 + i) % 200]
+            day = first + timedelta(days=1 + (i * 2) % 26)
+            created = from_local(datetime(day.year, day.month, day.day, 9 + i % 5))
+            ticket, _ = tickets.create(category=category, channel=TicketChannel.HOTLINE if i % 3 == 0 else TicketChannel.ONLINE,
+                                       description=describe(rng, category, i), actor=resident, now=created, resident=resident,
+                                       unit=resident.residencies[0].unit, is_urgent=i == 4)
+            ticket.lead_department_id = departments[1 + (i + back) % (len(departments) - 1)].id
+            ticket.assigned_at = created + timedelta(minutes=20)
+            if ticket.is_urgent:
+                ticket.acknowledged_at = created + timedelta(minutes=12 if back % 4 else 45)  # every fourth month answered late
+            answered = min(ticket.due_at + timedelta(hours=6) if i < late else created + timedelta(hours=3), now - timedelta(hours=5))
+            ticket.resolved_at, ticket.result = answered - timedelta(hours=1), "已处理完毕。"
+            ticket.feedback_at, ticket.feedback_method = answered, "phone"
+            if i < len(ratings):
+                ticket.rating, ticket.rated_at = ratings[i], answered + timedelta(hours=4)
+                ticket.status, ticket.closed_at = TicketStatus.CLOSED, ticket.rated_at
+            else:
+                ticket.status = TicketStatus.FEEDBACK_GIVEN
+    # what the staff were told about those at the time was read long ago
+    db.session.execute(update(Notification).where(Notification.created_at < now - timedelta(days=20)).values(read_at=now))
+
+
+def _seed_routine(now, staff, dept):
+    """What the policy repeats: the weekly coordination meeting (S4.1.2) filed every Monday but two,
+    and the year's training plan (S6.2) with what was held, one item missed and one person absent."""
+    from datetime import datetime
+
+    from portal.i18n import from_local, to_local
+    from portal.services import records, training
+
+    admin, kefu, kefu2, gongcheng = staff[0], staff[1], staff[2], staff[3]
+    today = to_local(now).date()
+    monday = today - timedelta(days=today.weekday())
+    for weeks_back in range(PORTAL_DAYS // 7 + 1):
+        if weeks_back in (3, 20):
+            continue  # two weeks the meeting was not recorded
+        day = monday - timedelta(weeks=weeks_back)
+        at = from_local(datetime(day.year, day.month, day.day, 9, 30))
+        if at > now:
+            continue
+        records.add("coordination", at, "各部门汇报上周工作：报修处理进度、投诉回访情况、下周社区活动安排；协调电梯维保与停水通知发布。",
+                    kefu, at, place="物业服务中心二楼会议室", participants="陈立、王敏、张强、刘洋", result="本周重点：跟进超时工单，完成消防通道清理。")
+
+    plan = [  # (months back, content, topic, method, department, people, held on (days into the month, or None), attended)
+        (9, "电话接听与倾听技巧", TrainingTopic.COMMUNICATION, TrainingMethod.INTERNAL, dept["客服中心"], [], 12, None),
+        (7, "投诉处理流程与书面答复", TrainingTopic.PROBLEM_HANDLING, TrainingMethod.CASE_STUDY, None, [kefu, kefu2, gongcheng], 20,
+         [kefu, gongcheng]),
+        (5, "小区设施设备与维修标准", TrainingTopic.BUSINESS, TrainingMethod.COACHING, dept["工程维修部"], [], 40, None),
+        (3, "服务意识：以业主为中心", TrainingTopic.SERVICE, TrainingMethod.INTERNAL, dept["秩序维护部"], [], None, None),
+        (1, "紧急情况处置与应急沟通", TrainingTopic.PROBLEM_HANDLING, TrainingMethod.INTERNAL, dept["秩序维护部"], [kefu], 18, None),
+        (0, "物业收费政策与解答口径", TrainingTopic.BUSINESS, TrainingMethod.EXTERNAL, dept["财务部"], [kefu, kefu2], None, None),
+        (-2, "新员工沟通礼仪", TrainingTopic.COMMUNICATION, TrainingMethod.COACHING, dept["客服中心"], [], None, None),
+    ]
+    for back, title, topic, method, department, people, held, attended in plan:
+        first = _add_months(today.replace(day=1), -back)
+        item = training.save_item(None, year=first.year, month=first.month, title=title, topic=topic, method=method, goal="",
+                                  department_id=department.id if department else None, people=people, actor=admin)
+        if held is None:
+            continue
+        held_on = first + timedelta(days=held)
+        if held_on > today:
+            continue
+        expected = training.review([item], today)[0].expected
+        session = TrainingSession(title=title, topic=topic, method=method, held_on=held_on, trainer="王敏" if held < 30 else "外部讲师",
+                                  plan_item_id=item.id)
+        session.attendees = [TrainingAttendance(user_id=p.id, score=80 + (p.id * 7) % 20) for p in (attended or expected)]
+        db.session.add(session)
+
+
+def _add_months(first, n):
+    """The first day of the month `n` months after (or before) the month starting `first`."""
+    from datetime import date
+
+    index = first.year * 12 + first.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)

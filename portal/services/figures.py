@@ -1,6 +1,7 @@
 """The figures of S5.1.1, computed from the records themselves: satisfaction, resolution rate,
 timeliness, emergency response, accuracy and participation, for any period, by category,
 department and building."""
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -17,6 +18,7 @@ from portal.models import (
     EventSignup,
     FigureKey,
     QuestionKind,
+    PublishedFigures,
     Residency,
     SignupStatus,
     Survey,
@@ -152,22 +154,73 @@ def period_keys(start, end):
     return _month_keys(start, end)
 
 
-def _piece(a, b):
-    """{"counts": [(category, department, building, counts)], "urgent": [(category, department,
-    building, minutes to acknowledgement, minutes to on site)]} for [a, b): two statements."""
+def _bucket(column, cuts):
+    """Which of the intervals [cuts[i], cuts[i+1]) `column` falls in (its index), else NULL."""
+    whens = [(column < cuts[0], None)] + [(column < cut, i) for i, cut in enumerate(cuts[1:])]
+    return case(*whens, else_=None)
 
-    def build():
-        groups = (Ticket.category, Ticket.lead_department_id, Ticket.building_id)
-        rows = db.session.execute(select(*groups, *_ticket_columns(a, b)).where(_touching(a, b)).group_by(*groups)).all()
-        urgent = db.session.execute(
-            select(*groups, Ticket.created_at, Ticket.acknowledged_at, Ticket.on_site_at).where(Ticket.is_urgent, _in(Ticket.created_at, a, b))
-        ).all()
-        return {
-            "counts": [(c, d, g, tuple(int(v or 0) for v in rest)) for c, d, g, *rest in rows],
-            "urgent": [(c, d, g, _minutes(created, ack), _minutes(created, site)) for c, d, g, created, ack, site in urgent],
-        }, None
 
-    return cache.cached("figures-piece", (a, b), _month_keys(a, b), build)
+def _build_pieces(pieces):
+    """{(a, b): piece} for the `pieces` (month pieces, which may overlap: a period's first days
+    and the whole month), all in two statements: the tickets grouped by the interval of each of
+    their three times (between all the pieces' cut points) and by category, department and
+    building; then each piece is the sum of its intervals. A piece is {"counts": [(category,
+    department, building, the ten counts of _ticket_columns)], "urgent": [(category, department,
+    building, minutes to acknowledgement, minutes to on site)]}."""
+    cuts = sorted({t for piece in pieces for t in piece})
+    groups = (Ticket.category, Ticket.lead_department_id, Ticket.building_id)
+    inner = select(
+        _bucket(Ticket.created_at, cuts).label("cb"), _bucket(Ticket.feedback_at, cuts).label("fb"),
+        _bucket(Ticket.rated_at, cuts).label("rb"), *groups,
+        case((Ticket.resolved_at.is_not(None), 1), else_=0).label("resolved"),
+        case((Ticket.feedback_at <= Ticket.due_at, 1), else_=0).label("on_time"),
+        func.coalesce(Ticket.rating, 0).label("rating"),
+        case((Ticket.rating >= 4, 1), else_=0).label("satisfied"),
+        case((Ticket.is_urgent, 1), else_=0).label("urgent"),
+        case((and_(Ticket.is_urgent, Ticket.acknowledged_at <= Ticket.response_due_at), 1), else_=0).label("urgent_ok"),
+        case(((Ticket.reopened_count > 0) | (Ticket.reclassified_count > 0), 1), else_=0).label("inaccurate"),
+    ).where(_touching(cuts[0], cuts[-1])).subquery()
+    keys = (inner.c.cb, inner.c.fb, inner.c.rb, inner.c.category, inner.c.lead_department_id, inner.c.building_id)
+    rows = db.session.execute(select(*keys, func.count(), *(func.sum(inner.c[n]) for n in (
+        "resolved", "on_time", "rating", "satisfied", "urgent", "urgent_ok", "inaccurate"))).group_by(*keys)).all()
+    urgent = db.session.execute(
+        select(*groups, Ticket.created_at, Ticket.acknowledged_at, Ticket.on_site_at).where(Ticket.is_urgent, _in(Ticket.created_at, cuts[0], cuts[-1]))
+    ).all()
+    intervals = [{} for _ in cuts[1:]]  # per interval: {(category, department, building): [ten counts]}
+    for cb, fb, rb, c, d, g, n, resolved, on_time, rating, satisfied, urgent_n, urgent_ok, inaccurate in rows:
+        for index, positions, values in ((cb, (0, 1, 7, 8, 9), (n, resolved, urgent_n, urgent_ok, inaccurate)),
+                                         (fb, (2, 3), (n, on_time)), (rb, (4, 5, 6), (n, rating, satisfied))):
+            if index is not None:
+                counts = intervals[index].setdefault((c, d, g), [0] * 10)
+                for position, value in zip(positions, values):
+                    counts[position] += int(value or 0)
+    urgent_at = [[] for _ in cuts[1:]]
+    for c, d, g, created, ack, site in urgent:
+        urgent_at[bisect_right(cuts, created) - 1].append((c, d, g, _minutes(created, ack), _minutes(created, site)))
+    built = {}
+    for a, b in pieces:
+        summed = {}
+        for interval in range(cuts.index(a), cuts.index(b)):
+            for group, counts in intervals[interval].items():
+                summed[group] = [x + y for x, y in zip(summed.get(group, [0] * 10), counts)]
+        built[(a, b)] = {
+            "counts": [(*group, tuple(counts)) for group, counts in summed.items()],
+            "urgent": [row for interval in range(cuts.index(a), cuts.index(b)) for row in urgent_at[interval]],
+        }
+    return built
+
+
+def _load(pieces):
+    """The pieces' data, each kept until a ticket of one of its months changes; those not kept
+    are counted together (_build_pieces): two statements however many months are missing."""
+    return cache.cached_many("figures-piece", [(piece, _month_keys(*piece)) for piece in pieces], _build_pieces)
+
+
+def prefetch(*ranges):
+    """Counts the pieces of several ranges ([start, end) pairs) in one go, so that compute() and
+    monthly() over them afterwards find every piece kept."""
+    pieces = list(dict.fromkeys(piece for start, end in ranges for piece in _pieces(start, end)))
+    _load(pieces)
 
 
 def _minutes(since, until):
@@ -178,16 +231,21 @@ def _sum(rows):
     return tuple(map(sum, zip(*rows))) if rows else (0,) * 10
 
 
-def compute(start, end, category=None, department=None, building=None):
-    """All figures for [start, end), with breakdowns by category, department and building."""
+def _keeper(category, department, building):
+    """Whether a row (category, department, building) is in the figures asked for."""
     category = TicketCategory(category) if category else None
 
     def kept(c, d, g):
         return (category is None or c == category) and (not department or d == department) and (not building or g == building)
 
+    return kept
+
+
+def compute(start, end, category=None, department=None, building=None):
+    """All figures for [start, end), with breakdowns by category, department and building."""
+    kept = _keeper(category, department, building)
     counts, urgent = [], []
-    for a, b in _pieces(start, end):
-        piece = _piece(a, b)
+    for piece in _load(_pieces(start, end)):
         counts += [row for row in piece["counts"] if kept(*row[:3])]
         urgent += [row for row in piece["urgent"] if kept(*row[:3])]
     result = _ticket_figures(_sum([row[3] for row in counts]))
@@ -204,6 +262,50 @@ def compute(start, end, category=None, department=None, building=None):
     for department_id, figures in breakdowns["department"].items():
         figures[FigureKey.EMERGENCY].extra.update(_emergency_times([row for row in urgent if row[1] == department_id]))
     return result, breakdowns
+
+
+@dataclass
+class Month:
+    """One month of a trend: the days of it counted, its ticket figures, tickets registered per category."""
+
+    first: date  # the first day counted (the month's first, or the period's)
+    last: date  # the last day counted, inclusive
+    figures: dict
+    volume: dict  # TicketCategory -> tickets registered
+
+    @property
+    def total(self):
+        return sum(self.volume.values())
+
+
+def monthly(start, end, category=None, department=None, building=None):
+    """The ticket figures of each community month of [start, end), oldest first: the same month
+    pieces as compute(), so a trend and its period's figures share what they count."""
+    kept = _keeper(category, department, building)
+    pieces = _pieces(start, end)
+    months = []
+    for (a, b), piece in zip(pieces, _load(pieces)):
+        counts = [row for row in piece["counts"] if kept(*row[:3])]
+        figures = _ticket_figures(_sum([row[3] for row in counts]))
+        figures[FigureKey.EMERGENCY].extra.update(_emergency_times([row for row in piece["urgent"] if kept(*row[:3])]))
+        volume = {}
+        for c, _d, _g, numbers in counts:
+            if numbers[0]:
+                volume[c] = volume.get(c, 0) + numbers[0]
+        months.append(Month(to_local(a).date(), to_local(b - timedelta(microseconds=1)).date(), figures, volume))
+    return months
+
+
+def half_year_to_date(today):
+    """The half year `today` is in, from its first day to today."""
+    return date(today.year, 1 if today.month <= 6 else 7, 1), today
+
+
+def trend_start(start_day, end_day):
+    """Where the monthly trend of a period begins: the period's first month, or twelve months
+    before its last month if the period is shorter than that."""
+    twelve = date(end_day.year - (1 if end_day.month < 12 else 0), end_day.month % 12 + 1, 1)
+    return min(start_day, twelve).replace(day=1)
 
 
 def _median(values):
@@ -288,3 +390,28 @@ def single(key, start, end, department=None):
     """One figure, for a measure's before/after."""
     figures, _ = compute(start, end, department=department)
     return figures[FigureKey(key)].value
+
+
+def publish(start_day, end_day, actor):
+    """The headline figures of [start_day, end_day] (on time, resolved, satisfied; per department),
+    published to residents and the lobby screens; returns the PublishedFigures row."""
+    start, end = period(start_day, end_day)
+    result, breakdowns = compute(start, end)
+    names = cache.names()
+
+    def pct(figure):
+        return None if figure.value is None else round(figure.value * 100, 1)
+
+    data = {
+        "on_time": pct(result[FigureKey.TIMELINESS]), "resolution": pct(result[FigureKey.RESOLUTION]),
+        "satisfaction": pct(result[FigureKey.SATISFACTION]), "average": result[FigureKey.SATISFACTION].extra["average"],
+        "departments": [
+            {"name": names["departments"].get(d, ""), "on_time": pct(f[FigureKey.TIMELINESS]), "resolution": pct(f[FigureKey.RESOLUTION]),
+             "satisfaction": pct(f[FigureKey.SATISFACTION])}
+            for d, f in sorted(breakdowns["department"].items())
+        ],
+    }
+    row = PublishedFigures(period_start=start_day, period_end=end_day, data=data, published_by_id=actor.id)
+    db.session.add(row)
+    db.session.flush()
+    return row

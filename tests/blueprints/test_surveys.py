@@ -459,8 +459,8 @@ def test_the_figures_page_takes_as_many_statements_for_many_surveys_and_consulta
     from portal.services import consultations
 
     office = _client(app, world.staff)
-    url = "/figures/"
     start, end = figures.half_year_before(to_local(utcnow()).date())
+    url = f"/figures/?start={start.isoformat()}&end={end.isoformat()}"  # the previous half year, where the surveys closed
     closes = figures.period(start, end)[0] + timedelta(days=10)
 
     def add(i):

@@ -2,8 +2,10 @@
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import select
 
 from portal.extensions import db
+from portal.i18n import to_local
 from portal.models import (
     Consultation,
     ConsultationAnswer,
@@ -188,3 +190,107 @@ def test_no_satisfaction_survey_in_the_period_gives_no_figure(data):
     result, _ = figures.compute(START, END)
     s = result[FigureKey.SATISFACTION].extra["survey"]
     assert (s.value, s.denominator, s.extra["average"], s.extra["surveys"]) == (None, 0, None, 0)
+# Monthly trends: the same month pieces, counted together
+
+
+SH = timezone(timedelta(hours=8))
+
+
+def _local_period(first, last):
+    return figures.period(first, last)
+
+
+@pytest.fixture
+def months_data(app):
+    dept = Department(name="工程")
+    db.session.add(dept)
+    db.session.flush()
+    jan = datetime(2026, 1, 10, 10, 0, tzinfo=SH)
+    # January: two repairs (one rated 5, fed back on time), a complaint rated 2 and fed back late
+    _ticket(1, created_at=jan, due_at=jan + timedelta(hours=24), feedback_at=jan + timedelta(hours=2), rated_at=jan + timedelta(hours=3), rating=5,
+            lead_department_id=dept.id)
+    _ticket(2, created_at=jan, due_at=jan + timedelta(hours=24))
+    _ticket(3, category=TicketCategory.COMPLAINT, number="TS-2026-0003", created_at=jan, due_at=jan + timedelta(hours=1),
+            feedback_at=jan + timedelta(hours=5), rated_at=jan + timedelta(hours=6), rating=2)
+    # 28 February 16:30 UTC is 1 March 00:30 in Shanghai: a March ticket, an emergency answered in 10 minutes
+    march = datetime(2026, 2, 28, 16, 30, tzinfo=timezone.utc)
+    _ticket(4, created_at=march, due_at=march + timedelta(hours=2), is_urgent=True, response_due_at=march + timedelta(minutes=30),
+            acknowledged_at=march + timedelta(minutes=10))
+    # registered in January, rated at the very start of March in Shanghai (still February in UTC)
+    _ticket(5, created_at=jan, due_at=jan + timedelta(hours=24), feedback_at=jan + timedelta(hours=1),
+            rated_at=datetime(2026, 2, 28, 16, 0, tzinfo=timezone.utc), rating=4)
+    db.session.commit()
+    return dept
+
+
+def test_monthly_series_values_for_known_data(months_data):
+    start, end = _local_period(date(2026, 1, 1), date(2026, 3, 31))
+    months = figures.monthly(start, end)
+    assert [(m.first, m.last) for m in months] == [(date(2026, 1, 1), date(2026, 1, 31)), (date(2026, 2, 1), date(2026, 2, 28)),
+                                                   (date(2026, 3, 1), date(2026, 3, 31))]
+    jan, feb, mar = months
+    assert (jan.figures[FigureKey.SATISFACTION].numerator, jan.figures[FigureKey.SATISFACTION].denominator) == (1, 2)
+    assert (jan.figures[FigureKey.TIMELINESS].numerator, jan.figures[FigureKey.TIMELINESS].denominator) == (2, 3)
+    assert jan.volume == {TicketCategory.REPAIR: 3, TicketCategory.COMPLAINT: 1} and jan.total == 4
+    assert feb.volume == {} and feb.figures[FigureKey.SATISFACTION].value is None
+    assert mar.volume == {TicketCategory.REPAIR: 1}
+    assert mar.figures[FigureKey.SATISFACTION].value == 1.0  # ticket 5's rating, in March by Shanghai time
+    assert (mar.figures[FigureKey.EMERGENCY].numerator, mar.figures[FigureKey.EMERGENCY].denominator) == (1, 1)
+    assert mar.figures[FigureKey.EMERGENCY].extra["ack_minutes"] == 10.0
+
+
+def test_monthly_series_agree_with_the_figures_of_each_month_and_filter_alike(months_data):
+    months = figures.monthly(*_local_period(date(2026, 1, 1), date(2026, 3, 31)), department=months_data.id)
+    assert [m.total for m in months] == [1, 0, 0]
+    for first, last in ((date(2026, 1, 1), date(2026, 1, 31)), (date(2026, 3, 1), date(2026, 3, 31))):
+        whole, _ = figures.compute(*_local_period(first, last))
+        (month,) = figures.monthly(*_local_period(first, last))
+        for key in (FigureKey.SATISFACTION, FigureKey.TIMELINESS, FigureKey.EMERGENCY, FigureKey.RESOLUTION, FigureKey.ACCURACY):
+            assert (month.figures[key].numerator, month.figures[key].denominator) == (whole[key].numerator, whole[key].denominator)
+
+
+def test_a_period_starting_mid_month_counts_only_its_days(months_data):
+    (part,) = figures.monthly(*_local_period(date(2026, 1, 11), date(2026, 1, 31)))
+    assert part.first == date(2026, 1, 11) and part.total == 0  # the January tickets came on the 10th
+
+
+def _statements(fn):
+    from sqlalchemy import event
+
+    seen = []
+
+    def before(conn, cursor, statement, *args):
+        if "ticket" in statement and "cache_version" not in statement:
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        fn()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+    return seen
+
+
+def test_the_months_are_counted_together_and_kept_each_on_its_own(months_data, monkeypatch):
+    from portal import cache
+
+    cache.clear()
+    two_years = _local_period(date(2025, 1, 1), date(2026, 12, 31))
+    assert len(_statements(lambda: figures.monthly(*two_years))) == 2  # 24 months: one grouped count, one list of emergencies
+    assert _statements(lambda: figures.monthly(*two_years)) == []  # all kept
+    built = []
+    original = figures._build_pieces
+    monkeypatch.setattr(figures, "_build_pieces", lambda pieces: built.extend(pieces) or original(pieces))
+    ticket = db.session.scalar(select(Ticket).where(Ticket.number == "BX-2026-0004"))
+    ticket.rating, ticket.rated_at = 3, datetime(2026, 3, 5, tzinfo=SH)
+    db.session.commit()
+    figures.monthly(*two_years)
+    assert [to_local(a).date() for a, _b in built] == [date(2026, 3, 1)]  # only the changed month was counted again
+
+
+def test_trend_start_and_the_half_year_to_date():
+    assert figures.trend_start(date(2026, 7, 1), date(2026, 12, 5)) == date(2026, 1, 1)  # twelve months to December
+    assert figures.trend_start(date(2026, 1, 1), date(2026, 6, 30)) == date(2025, 7, 1)
+    assert figures.trend_start(date(2024, 3, 15), date(2026, 6, 30)) == date(2024, 3, 1)  # a longer chosen period: all of it
+    assert figures.half_year_to_date(date(2026, 12, 5)) == (date(2026, 7, 1), date(2026, 12, 5))
+    assert figures.half_year_to_date(date(2026, 6, 30)) == (date(2026, 1, 1), date(2026, 6, 30))

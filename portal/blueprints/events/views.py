@@ -100,6 +100,8 @@ def _event_form():
 def new():
     form = _event_form()
     breaches = []
+    if request.method == "GET" and request.args.get("kind") in {k.value for k in EventType}:
+        form.kind.data = request.args["kind"]  # from the staff home's "a month without an activity"
     if form.validate_on_submit():
         now = utcnow()
         buildings = [db.session.get(Building, i) for i in form.buildings.data or []]

@@ -4,10 +4,11 @@ from datetime import datetime, timedelta
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from sqlalchemy import select
 
-from portal import cache
+from portal import cache, charts
 from portal.blueprints.figures import bp
 from portal.blueprints.figures.forms import MeasureForm, ReportForm
 from portal.downloads import download
@@ -51,33 +52,91 @@ def _scope():
 @bp.route("/")
 @role_required(*FIGURE_READERS)
 def index():
+    """The figures of a period, opening on the current half year to date, with their monthly trend."""
     today = to_local(utcnow()).date()
-    default_start, default_end = figures.half_year_before(today)
+    default_start, default_end = figures.half_year_to_date(today)
     start_day, end_day = _day("start", default_start), _day("end", default_end)
     if end_day < start_day or (end_day - start_day).days > 3 * 366:
         start_day, end_day = default_start, default_end
     category = request.args.get("category") if request.args.get("category") in {c.value for c in TicketCategory} else None
     department = _scope()
     building = request.args.get("building", type=int) if can_use_register(current_user) else None
+    trend_from = figures.trend_start(start_day, end_day)
 
     def context():
         start, end = figures.period(start_day, end_day)
+        trend = figures.period(trend_from, end_day)
+        figures.prefetch((start, end), trend)  # the period's and the trend's month pieces, counted together
         result, breakdowns = figures.compute(start, end, category=category, department=department, building=building)
+        months = figures.monthly(*trend, category=category, department=department, building=building)
         names = cache.names()
         return {
-            "charts": _charts(breakdowns, names),
+            "charts": _charts(breakdowns, names), "trends": _trends(months),
             "result": result, "breakdowns": breakdowns, "start_day": start_day, "end_day": end_day, "category": category,
             "department": department, "building": building, "names": names, "labels": LABELS,
             "categories": {k: str(v) for k, v in CATEGORY_LABELS.items()},
             "targets": {k: figures.target(k) for k in LABELS}, "links": can_use_register(current_user),
             "published": db.session.scalars(select(PublishedFigures).order_by(PublishedFigures.id.desc()).limit(1)).first(),
+            "presets": _presets(today, category, department, building), "months": months,
         }, None
 
-    # Kept per view until a ticket of one of the period's months changes, or events and
-    # consultations do (participation), or a figure is published (the "last published" line).
+    # Kept per view until a ticket of one of the trend's months changes (the period's are among
+    # them), or events and consultations do (participation), or a figure is published.
     key = (viewer_kind(current_user), start_day, end_day, category, department, building)
-    depends = (*figures.period_keys(*figures.period(start_day, end_day)), cache.COMMUNITY, cache.NOTICES)
+    depends = (*figures.period_keys(*figures.period(trend_from, end_day)), cache.COMMUNITY, cache.NOTICES)
     return render_kept("dashboard", key, depends, "figures/index.html", "figures/index.html", context)
+
+
+def _presets(today, category, department, building):
+    """The periods one tap away: this half year to date, the previous complete half year."""
+    filters = {"category": category, "department": department, "building": building}
+    found = []
+    for label, (first, last) in ((_("This half year to date"), figures.half_year_to_date(today)),
+                                 (_("Previous half year"), figures.half_year_before(today))):
+        found.append({"label": label, "first": first, "last": last,
+                      "url": url_for("figures.index", start=first.isoformat(), end=last.isoformat(), **filters)})
+    return found
+
+
+CATEGORY_COLOURS = {  # told apart by the legend and the table too, not by colour alone
+    TicketCategory.REPAIR: "#0b5cad", TicketCategory.INQUIRY: "#5b9bd5", TicketCategory.COMPLAINT: "#c62828",
+    TicketCategory.SUGGESTION: "#f0a202", TicketCategory.PRAISE: "#2e7d32",
+}
+
+
+def _percent(figure):
+    return "—" if figure.value is None else f"{figure.percent}%"
+
+
+def _trends(months):
+    """The monthly trend charts: satisfaction, timeliness, emergencies answered in time, tickets per category."""
+    firsts = [m.first for m in months]
+    span = f"{months[0].first:%Y-%m} – {months[-1].last:%Y-%m}" if months else ""
+    header = _("Month")
+    trends = {}
+    for key in (FigureKey.SATISFACTION, FigureKey.TIMELINESS, FigureKey.EMERGENCY):
+        target = figures.target(key)
+        trends[key.value] = {
+            "title": _("%(figure)s, month by month", figure=LABELS[key]),
+            "desc": _("%(figure)s in each month from %(span)s, as a share of %(of)s; the dashed line is the target, %(target)d%%.",
+                      figure=LABELS[key], span=span, of=_OF[key], target=round(target * 100)),
+            "chart": charts.line(firsts, [m.figures[key].value for m in months], target),
+            "headers": [header, LABELS[key], _OF[key]],
+            "rows": [(f"{m.first:%Y-%m}", _percent(m.figures[key]), m.figures[key].denominator) for m in months],
+        }
+    used = [c for c in TicketCategory if any(m.volume.get(c) for m in months)]
+    legend = {c: str(CATEGORY_LABELS[c]) for c in used}
+    trends["volume"] = {
+        "title": _("Tickets registered per month, by category"),
+        "desc": _("Tickets registered in each month from %(span)s, stacked by category.", span=span),
+        "chart": charts.stacked(firsts, [m.volume for m in months], used), "colours": CATEGORY_COLOURS, "legend": legend,
+        "headers": [header, *legend.values(), _("All")],
+        "rows": [(f"{m.first:%Y-%m}", *(m.volume.get(c, 0) for c in used), m.total) for m in months],
+    }
+    return trends
+
+
+_OF = {FigureKey.SATISFACTION: _l("ratings"), FigureKey.TIMELINESS: _l("results given"), FigureKey.EMERGENCY: _l("emergencies")}
 
 
 def _charts(breakdowns, names):
@@ -110,31 +169,15 @@ def publish():
     from flask_wtf.csrf import validate_csrf
 
     validate_csrf(request.form.get("csrf_token"))
-    start_day, end_day = _last_month(to_local(utcnow()).date())
-    start, end = figures.period(start_day, end_day)
-    result, breakdowns = figures.compute(start, end)
-    names = cache.names()
-
-    def pct(figure):
-        return None if figure.value is None else round(figure.value * 100, 1)
-
-    data = {
-        "on_time": pct(result[FigureKey.TIMELINESS]), "resolution": pct(result[FigureKey.RESOLUTION]),
-        "satisfaction": pct(result[FigureKey.SATISFACTION]), "average": result[FigureKey.SATISFACTION].extra["average"],
-        "departments": [
-            {"name": names["departments"].get(d, ""), "on_time": pct(f[FigureKey.TIMELINESS]), "resolution": pct(f[FigureKey.RESOLUTION]),
-             "satisfaction": pct(f[FigureKey.SATISFACTION])}
-            for d, f in sorted(breakdowns["department"].items())
-        ],
-    }
-    db.session.add(PublishedFigures(period_start=start_day, period_end=end_day, data=data, published_by_id=current_user.id))
+    figures.publish(*_last_month(to_local(utcnow()).date()), current_user)
     flash(_("Last month's figures were published to residents and the lobby screens."), "success")
     return redirect(url_for("figures.index"))
 
 
 @bp.route("/published")
-@login_required
 def published():
+    """The figures published to residents and the lobby screens: open without signing in, as the
+    lobby screens show them to anyone passing (their QR code leads here)."""
     rows = db.session.scalars(select(PublishedFigures).order_by(PublishedFigures.id.desc()).limit(12)).all()
     return render_template("figures/published.html", rows=rows)
 

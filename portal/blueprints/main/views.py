@@ -10,7 +10,9 @@ from portal.blueprints.main import bp
 from portal.extensions import db
 from portal.i18n import safe_next, to_local
 from portal.models import OPEN_STATUSES, Notice, Ticket, TicketChannel, TicketStatus, User, utcnow
-from portal.services import kiosk, records, suggestions, tickets
+from portal.services import cadence, kiosk, records, suggestions, tickets, training
+
+GAPS_SHOWN = 6  # the newest missing periods of each kind listed on the staff home; the rest counted
 
 
 @bp.route("/")
@@ -41,9 +43,15 @@ def index():
     studies = suggestions.overdue_studies(to_local(now).date())
     silent_screens = kiosk.silent(now) if permissions.is_back_office(current_user) else []
     outreach = records.outreach_today(current_user, now) if permissions.sees_outreach(current_user) else None
+    cadence_gaps = training_gaps = None
+    if permissions.sees_policy_cadence(current_user):
+        cadence_gaps = cadence.missing(now)
+        departments = {current_user.department_id} if permissions.is_head(current_user) else None
+        training_gaps = training.gaps(to_local(now).date(), departments)
     return render_template(
         "main/index.html", unanswered=unanswered, drafts=drafts, scheduled=scheduled, counts=counts, studies=studies,
-        unread=len(suggestions.unread()), silent_screens=silent_screens, outreach=outreach,
+        box_unread=len(suggestions.unread()), silent_screens=silent_screens, outreach=outreach, cadence_gaps=cadence_gaps,
+        training_gaps=training_gaps, shown=GAPS_SHOWN,
     )
 
 

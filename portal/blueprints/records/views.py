@@ -1,6 +1,6 @@
 """Communication records (S3.6), daily outreach (S4.1.1) and training (S6.2)."""
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
@@ -8,16 +8,28 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal import cache
 from portal.blueprints.records import bp
-from portal.blueprints.records.forms import RecordForm, TrainingForm
+from portal.blueprints.records.forms import RecordForm, TrainingForm, TrainingPlanForm
 from portal.downloads import csv_download, download
 from portal.extensions import db
 from portal.forms import choices
 from portal.i18n import from_local, to_local
-from portal.models import Event, RecordKind, TrainingAttendance, TrainingSession, User, utcnow
+from portal.models import Department, Event, RecordKind, TrainingAttendance, TrainingMethod, TrainingPlanItem, TrainingSession, TrainingTopic, User, utcnow
 from portal.pdf import render_pdf
-from portal.permissions import BACK_OFFICE, OFFICE, can_see_training_of, get_or_404, outreach_department, role_required
+from portal.permissions import (
+    BACK_OFFICE,
+    OFFICE,
+    can_edit_training_item,
+    can_plan_training,
+    can_see_training_of,
+    get_or_404,
+    outreach_department,
+    role_required,
+    training_plan_departments,
+)
 from portal.services import people, records, tickets
+from portal.services import training as plans
 from portal.services.records import KIND_LABELS, METHOD_LABELS, TOPIC_LABELS
 
 PAGE = 50
@@ -39,6 +51,14 @@ def _period():
     return (since, until,
             from_local(datetime.combine(since, datetime.min.time())) if since else None,
             from_local(datetime.combine(until + timedelta(days=1), datetime.min.time())) if until else None)
+
+
+def _local_time(raw):
+    try:
+        value = datetime.strptime(raw, "%Y-%m-%dT%H:%M")
+    except ValueError:
+        return None
+    return value if 2000 <= value.year <= 2100 else None
 
 
 def _query():
@@ -74,6 +94,8 @@ def new():
     form.event_id.choices = choices([(0, "—")] + [(e.id, f"{to_local(e.starts_at):%Y-%m-%d} {e.title}") for e in recent])
     if request.method == "GET" and request.args.get("kind") in {k.value for k in RecordKind}:
         form.kind.data = request.args["kind"]
+    if request.method == "GET" and request.args.get("at"):
+        form.occurred_at.data = _local_time(request.args["at"])  # a missed week's meeting, filed after the fact
     if form.validate_on_submit():
         resident = None
         if (form.resident_phone.data or "").strip():
@@ -139,9 +161,12 @@ def training():
     form = TrainingForm()
     staff = people.back_office_staff()
     form.attendees.choices = choices((u.id, u.name) for u in staff)
+    form.plan_item_id.choices = choices([(0, "—")] + [(i, f"{y}-{m:02d} {title}") for i, y, m, title in plans.session_choices(to_local(utcnow()).date())])
+    if request.method == "GET" and request.args.get("plan", type=int):
+        _prefill_from_plan(form, request.args.get("plan", type=int))
     if form.validate_on_submit():
         session_row = TrainingSession(title=form.title.data.strip(), topic=form.topic.data, method=form.method.data,
-                                      held_on=form.held_on.data, trainer=form.trainer.data.strip())
+                                      held_on=form.held_on.data, trainer=form.trainer.data.strip(), plan_item_id=form.plan_item_id.data or None)
         session_row.attendees = [TrainingAttendance(user_id=i) for i in form.attendees.data or []]
         db.session.add(session_row)
         db.session.flush()
@@ -149,6 +174,85 @@ def training():
         return redirect(url_for("records.training_session", session_id=session_row.id))
     sessions = db.session.scalars(select(TrainingSession).order_by(TrainingSession.held_on.desc()).limit(100)).all()
     return render_template("records/training.html", form=form, sessions=sessions, staff=staff, **_labels()), (422 if request.method == "POST" else 200)
+
+
+def _prefill_from_plan(form, item_id):
+    """Recording the session a plan item asked for: its content, topic, method and audience filled in."""
+    item = db.session.get(TrainingPlanItem, item_id)
+    if item is None:
+        return
+    form.plan_item_id.data, form.title.data, form.topic.data, form.method.data = item.id, item.title, item.topic.value, item.method.value
+    review = plans.review([item], to_local(utcnow()).date())[0]
+    form.attendees.data = [p.id for p in review.expected]
+
+
+@bp.route("/training/plan", methods=["GET", "POST"])
+@role_required(*OFFICE)
+def training_plan():
+    """The year's training plan against the sessions held (S6.2): the office reads it, the
+    administrator and the heads keep it."""
+    today = to_local(utcnow()).date()
+    year = request.args.get("year", type=int) or today.year
+    if not 2000 <= year <= 2100:
+        abort(404)
+    form = _plan_form(TrainingPlanForm())
+    if request.method == "POST":
+        if not can_plan_training(current_user):
+            abort(404)
+        if form.validate_on_submit():
+            item = plans.save_item(None, **_plan_values(form), actor=current_user)
+            flash(_("The item was added to the training plan."), "success")
+            return redirect(url_for("records.training_plan", year=item.year))
+    elif not form.year.data:
+        form.year.data = year
+    plan = plans.review(plans.items(date(year, 1, 1), date(year, 12, 31)), today)
+    return render_template("records/plan.html", year=year, plan=plan, form=form, names=cache.names(), today=today,
+                           **_labels()), (422 if form.errors else 200)
+
+
+@bp.route("/training/plan/<int:item_id>", methods=["GET", "POST"])
+@role_required(*OFFICE)
+def training_plan_item(item_id):
+    item = get_or_404(TrainingPlanItem, item_id, can_edit_training_item)
+    if request.method == "POST" and request.form.get("action") == "delete":
+        from flask_wtf.csrf import validate_csrf
+
+        validate_csrf(request.form.get("csrf_token"))
+        year = item.year
+        db.session.delete(item)
+        flash(_("The item was removed from the training plan."), "success")
+        return redirect(url_for("records.training_plan", year=year))
+    form = _plan_form(TrainingPlanForm(obj=item if request.method == "GET" else None))
+    if request.method == "GET":
+        form.topic.data, form.method.data = item.topic.value, item.method.value
+        form.department_id.data, form.people.data = item.department_id or 0, [p.id for p in item.people]
+    elif form.validate_on_submit():
+        plans.save_item(item, **_plan_values(form), actor=current_user)
+        if can_edit_training_item(current_user, item):
+            flash(_("Saved."), "success")
+            return redirect(url_for("records.training_plan", year=item.year))
+        abort(404)  # a head may not give their item to another department
+    return render_template("records/plan_item.html", item=item, form=form), (422 if request.method == "POST" else 200)
+
+
+def _plan_form(form):
+    """The departments and people a plan item may be for: all (the administrator) or the head's own."""
+    departments = training_plan_departments(current_user)
+    query = select(Department).where(Department.is_active).order_by(Department.name)
+    staff = people.back_office_staff()
+    if departments is not None:
+        query = query.where(Department.id.in_(departments or [-1]))
+        staff = [u for u in staff if u.department_id in departments]
+    form.department_id.choices = choices([(0, "—")] + [(d.id, d.name) for d in db.session.scalars(query)])
+    form.people.choices = choices((u.id, u.name) for u in staff)
+    return form
+
+
+def _plan_values(form):
+    chosen = set(form.people.data or [])
+    return {"year": form.year.data, "month": form.month.data, "title": form.title.data, "topic": TrainingTopic(form.topic.data),
+            "method": TrainingMethod(form.method.data), "goal": form.goal.data, "department_id": form.department_id.data,
+            "people": [u for u in people.back_office_staff() if u.id in chosen]}
 
 
 @bp.route("/training/<int:session_id>", methods=["GET", "POST"])

@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+PAGE_CHECKS := tests/e2e/tools/node_modules/.installed
 export FLASK_APP := portal
 
 .PHONY: run test lint bench worker system-deps translations messages clean
@@ -36,8 +37,14 @@ worker: $(STAMP) translations
 	$(BIN)/flask worker
 
 test: SYSTEM_DEPS = test
-test: system-deps $(STAMP) translations lint
+test: system-deps $(STAMP) translations lint $(PAGE_CHECKS)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# The checkers the browser tests run on pages (Nu HTML Checker, axe-core, Lighthouse), pinned in
+# tests/e2e/tools/package-lock.json.
+$(PAGE_CHECKS): tests/e2e/tools/package.json tests/e2e/tools/package-lock.json
+	cd tests/e2e/tools && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
 
 # No function above complexity 15, no undefined names (pyproject.toml [tool.ruff]).
 lint: $(STAMP)

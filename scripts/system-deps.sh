@@ -11,7 +11,10 @@ need libpango-1.0-0      # WeasyPrint
 need libpangoft2-1.0-0   # WeasyPrint
 need fonts-noto-cjk      # Chinese text in PDFs
 case "$want" in
-  test) need chromium; need poppler-utils ;;   # browser tests; pdftotext in PDF tests
+  test) need chromium; need poppler-utils     # browser tests; pdftotext in PDF tests
+        # the page checks of the browser tests: the Nu HTML Checker runs on Java, Lighthouse on Node
+        command -v java >/dev/null 2>&1 || need default-jre-headless
+        command -v npm >/dev/null 2>&1 || { need nodejs; need npm; } ;;
   bench) need wrk ;;
 esac
 [ -z "$missing" ] && exit 0

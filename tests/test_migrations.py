@@ -454,3 +454,62 @@ def test_training_plan_migration_upgrades_and_downgrades_keeping_the_sessions(tm
 
             with psycopg.connect(cleanup[0], autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_urgent_tickets_get_their_response_due_time_and_keep_it(tmp_path, backend):
+    """a7e3c9d1b2f4 fills the missing response due time of urgent tickets from their registration
+    and the policy's minutes, then a CHECK constraint refuses an urgent ticket without one."""
+    from datetime import datetime, timedelta
+
+    import sqlalchemy as sa
+    from flask_migrate import downgrade
+
+    cleanup = None
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'urgent.db'}"
+    else:
+        if not os.environ.get("TEST_DATABASE_URL"):
+            pytest.skip("PostgreSQL run only (TEST_DATABASE_URL)")
+        url, admin, name = _pg_scratch_database()
+        cleanup = (admin, name)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x", "TESTING": True})
+    created = datetime(2026, 11, 3, 2, 0)
+    columns = ("number, category, channel, status, is_urgent, description, preferred_visit, caller_name, caller_phone, caller_unit, "
+               "hold_reason, result, feedback_method, rating_comment, reopened_count, reclassified_count, created_at, due_at, version, "
+               "gov_order_number, response_due_at")
+
+    def insert(conn, number, urgent, response_due_at=None):
+        conn.execute(sa.text(f"INSERT INTO ticket ({columns}) VALUES (:number, 'repair', 'hotline', 'new', :urgent, '水管爆裂', '', '', '', '', "
+                             "'', '', '', '', 0, 0, :created, :created, 0, '', :response)"),
+                     {"number": number, "urgent": urgent, "created": created, "response": response_due_at})
+
+    try:
+        with app.app_context():
+            upgrade(revision="c326d53fefad")
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("INSERT INTO setting (key, value) VALUES ('emergency_response_minutes', '15')"))
+                insert(conn, "BX-2026-0001", True)  # the state the ticket page could not show
+                insert(conn, "BX-2026-0002", True, created + timedelta(minutes=5))
+                insert(conn, "BX-2026-0003", False)
+            upgrade(revision="a7e3c9d1b2f4")
+            with db.engine.connect() as conn:
+                rows = dict(conn.execute(sa.text("SELECT number, response_due_at FROM ticket ORDER BY number")).all())
+            as_time = (lambda v: datetime.fromisoformat(v) if isinstance(v, str) else v)
+            assert {k: as_time(v) for k, v in rows.items() if v is not None} == {
+                "BX-2026-0001": created + timedelta(minutes=15), "BX-2026-0002": created + timedelta(minutes=5)}
+            assert rows["BX-2026-0003"] is None  # not urgent: no clock
+            with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+                insert(conn, "BX-2026-0004", True)
+            downgrade(revision="c326d53fefad")
+            with db.engine.begin() as conn:
+                insert(conn, "BX-2026-0005", True)  # no constraint any more
+            upgrade()
+            with db.engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT count(*) FROM ticket WHERE is_urgent AND response_due_at IS NULL")).scalar() == 0
+    finally:
+        if cleanup:
+            import psycopg
+
+            with psycopg.connect(cleanup[0], autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')

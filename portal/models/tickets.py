@@ -2,7 +2,7 @@
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.database import utcnow
@@ -105,6 +105,10 @@ class Ticket(db.Model):
         Index("ix_ticket_department", "lead_department_id", "id"),
         Index("ix_ticket_feedback_at", "feedback_at"),  # the figures' pieces: answered in a month
         Index("ix_ticket_rated_at", "rated_at"),  # and rated in a month
+        # an emergency runs a response clock (S4.2.1): pages and slips show when it runs out
+        CheckConstraint("NOT is_urgent OR response_due_at IS NOT NULL", name="urgent_has_response_due"),
+        # a question asked under a notice is shown and answered under it
+        CheckConstraint("channel <> 'notice_question' OR notice_id IS NOT NULL", name="question_has_notice"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)

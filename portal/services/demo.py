@@ -532,7 +532,8 @@ def _seed_scale_tickets(rng, now, user_ids, unit_ids, step, count=100_000):
         rows.append({
             "number": f"{NUMBER_PREFIX[category]}-{year}-{counter.last_number:04d}",
             "category": category, "channel": TicketChannel.ONLINE if i % 4 else TicketChannel.HOTLINE, "status": status,
-            "is_urgent": i % 50 == 0, "description": describe(words, category, i),
+            "is_urgent": i % 50 == 0, "response_due_at": created + timedelta(minutes=30) if i % 50 == 0 else None,
+            "acknowledged_at": created + timedelta(minutes=12) if i % 50 == 0 else None, "description": describe(words, category, i),
             "preferred_visit": "", "resident_id": user_ids[k], "caller_name": "", "caller_phone": "", "caller_unit": "",
             "unit_id": unit_ids[k], "building_id": units[unit_ids[k]], "lead_department_id": departments[1 + i % (len(departments) - 1)],
             "assigned_at": created + timedelta(minutes=20), "due_at": due, "hold_reason": "",

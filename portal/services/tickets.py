@@ -405,12 +405,13 @@ def set_urgency(ticket, urgent, reason, actor, now):
         raise TicketError(_("The ticket is already urgent.") if urgent else _("The ticket is not urgent."))
     if not urgent and not reason.strip():
         raise TicketError(_("Give a reason for lowering the urgency."))
-    ticket.is_urgent = urgent
-    ticket.due_at = due_from(now, ticket.category, urgent)
+    due_at = due_from(now, ticket.category, urgent)
+    if urgent:  # the response clock comes with the urgency (a CHECK constraint holds them together)
+        ticket.response_due_at = now + timedelta(minutes=settings.get("emergency_response_minutes"))
+    ticket.is_urgent, ticket.due_at = urgent, due_at
     step = add_event(ticket, EventKind.URGENCY_CHANGED, actor, now, body=reason.strip(),
                      data={"urgent": urgent, "due_at": ticket.due_at.isoformat()})
     if urgent:
-        ticket.response_due_at = now + timedelta(minutes=settings.get("emergency_response_minutes"))
         ticket.acknowledged_at = ticket.acknowledged_by_id = None
         ticket.acknowledged_via = ""
         paging.start(ticket, now)

@@ -112,8 +112,8 @@ def _prefilled(section, newest, now):
                   if chosen else None) or disclosure.in_force(FEES, now) or newest
     data = {"base": str(newest.number if newest else 0), "body": source.body if source else ""}
     if section == FEES:
-        rows = [dict(row) for row in (source.fees if source else [])]
-        data.update(effective_on=source.effective_on if source else disclosure.local_day(now), announce=True,
+        rows = [dict(row) for row in ((source.fees if source else None) or [])]
+        data.update(effective_on=(source.effective_on if source else None) or disclosure.local_day(now), announce=True,
                     notice_title=_("Fee standard change"), rows=rows + [{}] * BLANK_ROWS)
     elif section == DisclosureSection.COMMITMENTS:
         data.update(announce=False, notice_title=_("Our service commitments have changed"))

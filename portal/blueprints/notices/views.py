@@ -90,7 +90,13 @@ def _new_mark(name, seen_us):
     at = int(value)
     if kind == "new":
         return _new_tag() if 0 <= seen_us < at else ""
-    return render_template("notices/_seen.html", upto=from_micros(at).isoformat()) if seen_us < at else ""
+    if seen_us >= at:
+        return ""
+
+    def build():
+        return render_template("notices/_seen.html", upto=from_micros(at).isoformat()), None
+
+    return cache.cached("seen-mark", at, (), build)  # the same for everyone until a newer notice
 
 
 def _new_tag():

@@ -15,7 +15,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
@@ -72,6 +74,9 @@ def flask(env, *args):
     return done.stdout
 
 
+_started = []  # every process started here, killed when the scenario ends however it ends
+
+
 class _Process:
     """A process in a group of its own (gunicorn's master and its workers together), its output in a file."""
 
@@ -84,6 +89,7 @@ class _Process:
         out = open(self.log, "ab")
         self.proc = subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         out.close()
+        _started.append(self)
 
     @property
     def running(self):
@@ -117,18 +123,20 @@ class _Process:
 class Portal(_Process):
     """gunicorn serving the portal on one port: a host."""
 
-    def __init__(self, env, log, port=None, workers=4):
+    def __init__(self, env, log, port=None, workers=4, preload=True):
         super().__init__(env, log)
-        self.port, self.workers = port or free_port(), workers
+        self.port, self.workers, self.preload = port or free_port(), workers, preload
 
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout=60):
+        # --preload: the master loads the portal once and forks its workers, so that a restart
+        # takes one import instead of one per worker on a busy machine
         self._spawn([os.path.join(BIN, "gunicorn"), "--workers", str(self.workers), "--worker-class", "sync",
                      "--bind", f"127.0.0.1:{self.port}", "--timeout", "30", "--graceful-timeout", "2",
-                     "--log-level", "warning", "portal:create_app()"])
+                     "--log-level", "warning", *(["--preload"] if self.preload else []), "portal:create_app()"])
 
         def up():
             if not self.running:
@@ -297,15 +305,19 @@ class PrivatePostgres:
 
 @contextmanager
 def database(kind, folder):
-    """A new database of `kind` ("sqlite" or "postgresql"), migrated with `flask db upgrade`:
-    yields (url, the private PostgreSQL or None). Gone afterwards."""
+    """A new database of `kind` ("sqlite" or "postgresql") with the portal's tables (as the
+    models describe them: the same schema `flask db upgrade` builds, which tests/test_migrations.py
+    checks): yields (url, the private PostgreSQL or None). Gone afterwards."""
     if kind == "sqlite":
         url, server = f"sqlite:///{os.path.join(folder, 'portal.db')}", None
     else:
         server = PrivatePostgres().start()
         url = server.create_database("portal_chaos")
     try:
-        flask(portal_env(url), "db", "upgrade")
+        from portal.extensions import db
+
+        with portal_app(url):
+            db.create_all()
         yield url, server
     finally:
         if server is not None:
@@ -383,3 +395,54 @@ def approve_templates(app, server, names):
 def report(name, counts):
     """One line a scenario prints: its name and its counts."""
     print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()), flush=True)
+
+
+def _terminate(signum, frame):
+    raise SystemExit(3)  # the runner's time limit: unwind, so that every process and database goes
+
+
+def run(scenario, argv):
+    """A scenario's process: 0 when its invariants held, 1 when one was violated, 2 on an error."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        scenario(*argv)
+    except Violated as exc:
+        print(f"VIOLATED: {exc}", flush=True)
+        return 1
+    except Exception:  # noqa: BLE001 - a broken set-up is not a violated invariant, but fails too
+        traceback.print_exc()
+        return 2
+    finally:
+        for process in _started:
+            process.kill()
+    return 0
+
+
+class Storm:
+    """n threads calling `act(i, stop)` over and over until stopped; each call's outcome is
+    recorded by `act` itself."""
+
+    def __init__(self, n, act):
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._loop, args=(i, act), daemon=True) for i in range(n)]
+        self.errors = []
+
+    def _loop(self, i, act):
+        while not self.stop.is_set():
+            try:
+                act(i)
+            except Exception as exc:  # noqa: BLE001 - kept and raised by join()
+                self.errors.append(exc)
+                return
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+        if self.errors and exc[0] is None:
+            raise self.errors[0]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import OperationalError
 
 from portal.extensions import db
 
@@ -192,7 +193,10 @@ def restore(backup, force=False):
                            f"{KIND_NAMES[kind]}: restore it onto {theirs} database.")
     if kind == "sqlite" and (not engine.url.database or engine.url.database == ":memory:"):
         raise RestoreError("Nothing can be restored into an in-memory database.")
-    filled = filled_tables()
+    try:
+        filled = filled_tables()
+    except OperationalError as exc:
+        raise RestoreError(f"Cannot reach the database {engine.url.render_as_string(hide_password=True)}: {exc.orig}") from exc
     if filled and not force:
         shown = ", ".join(filled[:5]) + (", ..." if len(filled) > 5 else "")
         raise RestoreError(f"The database is not empty ({len(filled)} tables have rows: {shown}). "

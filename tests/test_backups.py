@@ -169,8 +169,10 @@ def test_files_that_are_not_portal_backups_are_refused(scratch, tmp_path):
     assert result.exit_code == 1 and "is damaged or truncated: pg_restore: error:" in result.output
 
 
-def test_a_backup_of_the_other_kind_or_a_truncated_dump_is_refused_on_postgresql(demo, scratch, tmp_path):
+def test_a_backup_of_the_other_kind_or_a_truncated_dump_is_refused(demo, scratch, tmp_path):
     path, counts, _files = demo("postgresql")
+    refused = cli(scratch("embedded"), "restore", str(path))
+    assert refused.exit_code == 1 and "is a PostgreSQL backup, and the portal's database (PORTAL_DATABASE_URL) is SQLite" in refused.output
     target = scratch("target", "postgresql")
     assert cli(target, "restore", str(path)).exit_code == 0
     cut = tmp_path / "cut.pgdump"

@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh Debian or Ubuntu machine:
 #   make run    serve the portal on http://127.0.0.1:5000 (SQLite in instance/)
 #   make test   run the whole test suite
+#   make chaos  kill, restart and cut off the portal's parts under load (chaos/README.md)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 PAGE_CHECKS := tests/e2e/tools/node_modules/.installed
 export FLASK_APP := portal
 
-.PHONY: run test lint bench worker system-deps translations messages clean
+.PHONY: run test chaos lint bench worker system-deps translations messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,12 @@ test: SYSTEM_DEPS = test
 test: system-deps $(STAMP) translations lint $(PAGE_CHECKS)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
+# The chaos scenarios: real gunicorn and worker processes killed, a private PostgreSQL restarted,
+# the mail server and the providers' stand-ins taken down (chaos/README.md).
+chaos: SYSTEM_DEPS = chaos
+chaos: system-deps $(STAMP) translations
+	$(BIN)/python -m chaos $(CHAOS_ARGS)
+
 # The checkers the browser tests run on pages (Nu HTML Checker, axe-core, Lighthouse), pinned in
 # tests/e2e/tools/package-lock.json.
 $(PAGE_CHECKS): tests/e2e/tools/package.json tests/e2e/tools/package-lock.json
@@ -48,7 +55,7 @@ $(PAGE_CHECKS): tests/e2e/tools/package.json tests/e2e/tools/package-lock.json
 
 # No function above complexity 15, no undefined names (pyproject.toml [tool.ruff]).
 lint: $(STAMP)
-	$(BIN)/ruff check portal bench kiosk
+	$(BIN)/ruff check portal bench kiosk chaos
 
 bench: SYSTEM_DEPS = bench
 bench: system-deps $(STAMP) translations

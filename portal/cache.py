@@ -558,7 +558,9 @@ def fingerprint(name, key, area, statement, always=False):
 
 
 def clear():
-    """Forget every kept page: this process's and, for the apps this process has used, Redis's."""
+    """Forget every kept page: this process's and, for the current app and the apps this process
+    has used, Redis's (after a restore, the version counters start again from older values)."""
+    _shared_store()
     local.clear()
     _fingerprints.clear()
     _derived.clear()

@@ -1,4 +1,4 @@
-"""flask --app portal <command>: seed-demo, demo-logins, create-user, worker, search-reindex."""
+"""flask --app portal <command>: seed-demo, demo-logins, create-user, worker, backup, restore, search-reindex."""
 import logging
 import time
 
@@ -19,6 +19,7 @@ def init_app(app):
     app.cli.add_command(kiosk_link)
     app.cli.add_command(purge_expired)
     app.cli.add_command(backup)
+    app.cli.add_command(restore)
     app.cli.add_command(channels)
     app.cli.add_command(search_reindex)
 
@@ -187,6 +188,32 @@ def backup(target):
     else:
         raise click.ClickException(f"No backup method for {url.get_backend_name()}.")
     click.echo(f"Backed up to {target}")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace a database that has data in it.")
+def restore(file, force):
+    """Put a `backup` FILE back: an SQLite copy onto SQLite, a pg_dump archive onto PostgreSQL.
+    Stop the portal and its workers first, start them again afterwards. Refuses a database with
+    data in it unless --force; checks every table's row count and every stored file afterwards."""
+    from portal import backups
+
+    try:
+        backup = backups.read(file)
+        click.echo(f"Read {file} to its end: {backups.KIND_NAMES[backup.kind]} backup at revision {backup.revision}, "
+                   f"{len(backup.counts)} tables, {backup.rows} rows.")
+        backups.restore(backup, force=force)
+        click.echo(f"Restored into {db.engine.url.render_as_string(hide_password=True)}.")
+        checked = backups.check(backup)
+    except backups.RestoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Checked: the row counts of all {checked.tables} tables match the backup ({checked.rows} rows); "
+               f"{checked.files} stored file(s) (attachments, photos, PDFs: {checked.bytes} bytes), each matching its SHA-256 and size.")
+    heads = backups.head_revisions()
+    if backup.revision not in heads:
+        click.echo(f"The backup is at revision {backup.revision}, this version of the portal at {', '.join(heads)}: "
+                   "run `flask --app portal db upgrade` before starting it.")
 
 
 @click.group("channels")

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the system packages the portal needs where we are root and apt-get exists;
-# otherwise names them in one message. Usage: system-deps.sh run|test|bench
+# otherwise names them in one message. Usage: system-deps.sh run|test|bench|chaos
 set -u
 want="$1"
 missing=""
@@ -16,6 +16,8 @@ case "$want" in
         command -v java >/dev/null 2>&1 || need default-jre-headless
         command -v npm >/dev/null 2>&1 || { need nodejs; need npm; } ;;
   bench) need wrk ;;
+  chaos) # a private PostgreSQL server of the scenarios' own (initdb, pg_ctl)
+        ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need postgresql ;;
 esac
 [ -z "$missing" ] && exit 0
 # Right after a machine boots, another apt process (unattended upgrades, cloud-init) often holds the

@@ -160,7 +160,7 @@ def rollback(session):
     try:
         session.rollback()
     except UNAVAILABLE:
-        session.invalidate()
+        (session() if callable(session) else session).invalidate()  # a scoped session: its current one
 
 
 # Commits whose answer was lost. Rows made from a form carry the form's idempotency key (a fresh
@@ -190,10 +190,10 @@ def _note_keys(session, flush_context):
             session.info.setdefault(_KEYS, set()).add((type(obj).__table__, key))
 
 
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _forget_keys(session):
-    session.info.pop(_KEYS, None)
+@event.listens_for(Session, "after_transaction_end")
+def _forget_keys(session, transaction):
+    if transaction.parent is None:  # the whole transaction, not a savepoint
+        session.info.pop(_KEYS, None)
 
 
 def with_key(session, model, key):

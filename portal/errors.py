@@ -51,8 +51,13 @@ def _page(code, message):
 def _plain(code, message, **context):
     from portal.services.settings import last_known_hotline
 
-    g.pop("catalogue", None)  # the language may have been chosen before the database failed it
-    return render_template("errors/plain.html", code=code, message=message, hotline=last_known_hotline(), **context)
+    return _bare("errors/plain.html", code=code, message=message, hotline=last_known_hotline(), **context)
+
+
+def _bare(name, **context):
+    """A template rendered without Flask's context processors: Flask-Login's would load the
+    signed-in person (from the database) to offer `current_user`."""
+    return current_app.jinja_env.get_template(name).render(**context)
 
 
 def not_found(error):
@@ -107,10 +112,12 @@ def unavailable(error, saved=False):
     template = "errors/_unavailable.html" if request.headers.get("HX-Request") == "true" else "errors/plain.html"
     from portal.services.settings import last_known_hotline
 
-    g.pop("catalogue", None)
-    response = current_app.make_response((
-        render_template(template, code=503, message=message, sent=sent, saved=saved, keyed=sent and _keyed(), hotline=last_known_hotline()), 503))
-    response.headers["Retry-After"] = str(current_app.config["RETRY_AFTER_SECONDS"])
+    retry = current_app.config["RETRY_AFTER_SECONDS"]
+    # A lobby screen (re)started while the database is away shows this page: it tries again by itself.
+    refresh = retry if request.endpoint == "kiosk.screen" else None
+    response = current_app.make_response((_bare(
+        template, code=503, message=message, sent=sent, saved=saved, keyed=sent and _keyed(), hotline=last_known_hotline(), refresh=refresh), 503))
+    response.headers["Retry-After"] = str(retry)
     response.headers["Cache-Control"] = "no-store"
     return response
 

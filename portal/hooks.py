@@ -45,7 +45,7 @@ def sqlite_write_lock():
 
 def staff_idle_timeout():
     """Back-office sessions end after PORTAL_STAFF_IDLE_MINUTES without a request."""
-    if request.endpoint in ("static", "main.healthz") or not current_user.is_authenticated:
+    if request.endpoint in ("static", "main.healthz") or request.routing_exception is not None or not current_user.is_authenticated:
         return None
     if not current_user.is_staff_side:
         return None

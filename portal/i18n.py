@@ -13,8 +13,14 @@ LANGUAGE_NAMES = {"zh_Hans": "简体中文", "en": "English"}
 def select_locale():
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
-    if not g.get("database_down") and current_user and current_user.is_authenticated:
-        return current_user.language
+    if not g.get("database_down"):
+        from portal.database import UNAVAILABLE
+
+        try:
+            if current_user and current_user.is_authenticated:
+                return current_user.language
+        except UNAVAILABLE:  # the person cannot be loaded: an error page is being made
+            g.database_down = True
     lang = session.get("lang")
     if lang in current_app.config["LANGUAGES"]:
         return lang

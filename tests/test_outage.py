@@ -237,6 +237,19 @@ def test_pages_work_again_when_the_database_is_back_without_a_new_app(client, re
     assert "/auth/logout" in page
 
 
+def test_the_first_requests_after_a_database_restart_do_not_fail(client, resident, outage):
+    """Every open connection died with the restart (the session's pool and this thread's reader):
+    the pool checks each before use and the reader reconnects once, so nobody sees the 503."""
+    if not outage.postgresql:
+        pytest.skip("PostgreSQL only: an in-memory SQLite database has no server to restart")
+    assert client.get("/notices/").status_code == 200
+    from tests.outage import terminate_others
+
+    terminate_others(db.engine)
+    assert client.get("/notices/").status_code == 200
+    assert client.get("/tickets/").status_code == 200
+
+
 def test_a_lobby_screens_poll_fails_softly_and_its_page_retries_by_itself(client, make_building, make_notice, outage):
     """kiosk.js keeps showing its last slides (marked offline) on any answer but 200, 304 and 404."""
     screen = kiosk.create(make_building(), "大堂", "landscape", 12, 30, None, None, utcnow())

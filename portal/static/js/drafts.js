@@ -140,7 +140,8 @@
   document.body.addEventListener("htmx:beforeSwap", function (event) {
     var detail = event.detail;
     if (!detail.xhr || detail.xhr.status !== 503) { return; }
-    var form = detail.elt.closest ? detail.elt.closest("form[data-draft]") : null;
+    var sender = (detail.requestConfig && detail.requestConfig.elt) || detail.elt;  // detail.elt is the target
+    var form = sender && sender.closest ? sender.closest("form[data-draft]") : null;
     var status = form ? form.querySelector("[data-draft-status]") : null;
     if (!status) { return; }
     save(form);

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import psycopg
-from sqlalchemy import DateTime, Enum, Integer, MetaData, TypeDecorator, event, exc, literal_column, select
+from sqlalchemy import DateTime, Enum, Integer, MetaData, TypeDecorator, event, exc, inspect, literal_column, select
 from sqlalchemy.orm import DeclarativeBase, Session, registry
 
 log = logging.getLogger(__name__)
@@ -184,9 +184,13 @@ class CommitFailed(Exception):
 
 @event.listens_for(Session, "after_flush")
 def _note_keys(session, flush_context):
+    """The keys this flush wrote: of new rows, and of rows given a key now (a sign-up taken up
+    again). Not those of rows merely changed: a ticket made from a form long ago proves nothing."""
     for obj in (*session.new, *session.dirty):
         key = getattr(obj, "idempotency_key", None)
-        if key and hasattr(type(obj), "__table__"):
+        if not key or not hasattr(type(obj), "__table__"):
+            continue
+        if obj in session.new or inspect(obj).attrs.idempotency_key.history.added:
             session.info.setdefault(_KEYS, set()).add((type(obj).__table__, key))
 
 

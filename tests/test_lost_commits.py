@@ -139,6 +139,24 @@ def test_when_nobody_can_tell_the_page_says_so_and_sending_again_cannot_register
     assert _count(model) == 1
 
 
+def test_a_lost_answer_to_a_change_of_something_made_from_a_form_long_ago_is_not_taken_for_success(client, make_user):
+    """The ticket carries the key of the form that made it; a note added to it later proves nothing by that key."""
+    staff = make_user(role=Role.STAFF)
+    resident = make_user()
+    ticket, _created = tickets.create(category="repair", channel=TicketChannel.ONLINE, description="卫生间漏水", actor=resident,
+                                      now=utcnow(), resident=resident, unit=resident.residencies[0].unit, idempotency_key=KEY)
+    db.session.commit()
+    ticket_id = ticket.id
+    client.login(staff)
+    with lose_commit_answers(db.engine, applied=False) as lost:
+        response = client.post(f"/tickets/{ticket_id}/note", {"body": "已联系维修班组"})
+    assert lost == [False]
+    assert response.status_code == 503
+    assert "暂时无法确认您提交的内容是否已保存。" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(TicketEvent.id)).where(TicketEvent.ticket_id == ticket_id, TicketEvent.body == "已联系维修班组")) == 0
+
+
 def test_a_staff_record_sent_twice_is_filed_once(client, make_user):
     client.login(make_user(role=Role.STAFF))
     data = {"kind": "visit", "content": "走访3栋住户，了解电梯噪音", "event_id": "0", "idempotency_key": KEY}

@@ -507,4 +507,3 @@ def test_training_plan_migration_upgrades_and_downgrades_keeping_the_sessions(tm
 
             with psycopg.connect(cleanup[0], autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
-

@@ -24,6 +24,7 @@ from collections import OrderedDict
 
 from flask import current_app, g, has_request_context, session
 from sqlalchemy import String, bindparam, cast, event, func, insert, literal, select, union_all, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
@@ -194,11 +195,22 @@ def read(statement, params=None, engine=None):
     else through this thread's reader connection."""
     if engine is None and db.session().in_transaction():
         return db.session.connection().execute(statement, params or {}).all()
-    connection = reader_for(engine if engine is not None else db.engine)
+    engine = engine if engine is not None else db.engine
     try:
-        return connection.execute(statement, params or {}).all()
+        return reader_for(engine).execute(statement, params or {}).all()
+    except DBAPIError as error:
+        _forget_reader()  # a broken connection: a fresh one next time
+        if not error.connection_invalidated:
+            raise
     except Exception:
-        _forget_reader()  # a broken connection (the database restarted): a fresh one next time
+        _forget_reader()
+        raise
+    # The connection had died (the database restarted since this thread last read): once more on
+    # a fresh one, so that the first request after a restart does not fail for nothing.
+    try:
+        return reader_for(engine).execute(statement, params or {}).all()
+    except Exception:
+        _forget_reader()
         raise
 
 
@@ -421,9 +433,9 @@ class _Shared:
             return None
         return pickle.loads(raw) if raw is not None else None  # noqa: S301 - written by this portal only
 
-    def set(self, key, value):
+    def set(self, key, value, forever=False):
         try:
-            self.client.set(self._name(key), pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), ex=self.seconds)
+            self.client.set(self._name(key), pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), ex=None if forever else self.seconds)
         except Exception as exc:  # noqa: BLE001 - Redis away: kept here only
             log.warning("cache: Redis unavailable (%s)", exc)
 
@@ -448,6 +460,19 @@ def _shared_store():
         url = app.config.get("REDIS_URL")
         _shared[app] = _Shared(url, app.config.get("KEY_PREFIX", "portal"), app.config.get("CACHE_SECONDS", 86400)) if url else None
     return _shared[app]
+
+
+def keep_last_known(name, value):
+    """Keeps `value` where a process that cannot reach the database finds it (Redis, if any):
+    for the few facts a page made without the database shows (the hotline)."""
+    if (shared := _shared_store()) is not None:
+        shared.set(("last-known", name), value, forever=True)
+
+
+def last_known(name):
+    """What keep_last_known kept, or None."""
+    shared = _shared_store()
+    return shared.get(("last-known", name)) if shared is not None else None
 
 
 def _depends(depends):

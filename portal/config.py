@@ -12,6 +12,9 @@ class Config:
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")  # default: SQLite in instance/
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     SQLALCHEMY_RECORD_QUERIES = False
+    DATABASE_CONNECT_TIMEOUT = int(_env("DATABASE_CONNECT_TIMEOUT", "5"))  # seconds (PostgreSQL): an unreachable host fails fast
+    RETRY_AFTER_SECONDS = int(_env("RETRY_AFTER_SECONDS", "30"))  # what the 503 page (the database away) asks browsers to wait
+    HOTLINE = _env("HOTLINE")  # the hotline the 503 page shows when no process has read the settings yet (default: the policy's)
 
     MAIL_URL = _env("MAIL_URL")  # smtp://host:port; unset: mail is printed to the log
     MAIL_FROM = _env("MAIL_FROM", "portal@localhost")

@@ -1,12 +1,18 @@
-"""Declarative base (with its naming convention), the UTC datetime column type, utcnow()."""
+"""Declarative base (with its naming convention), the UTC datetime column type, utcnow(); the
+database being away (UNAVAILABLE) and commits whose answer was lost (commit())."""
+import enum
+import logging
+import sqlite3
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
 
-import enum
+import psycopg
+from sqlalchemy import DateTime, Enum, Integer, MetaData, TypeDecorator, event, exc, inspect, literal_column, select
+from sqlalchemy.orm import DeclarativeBase, Session, registry
 
-from sqlalchemy import DateTime, Enum, Integer, MetaData, TypeDecorator, event
-from sqlalchemy.orm import DeclarativeBase, registry
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -122,9 +128,140 @@ def unit_of_work(session=None):
     try:
         yield session
     except BaseException:
-        session.rollback()
+        rollback(session)
         raise
-    session.commit()
+    commit(session)
+
+
+# The database away
+
+# What a request gets when the database cannot be reached: refused or dropped connections, a
+# server restarting, a pool with no connection free in time (SQLAlchemy's TimeoutError), and the
+# drivers' own errors where something reaches them unwrapped.
+UNAVAILABLE = (
+    exc.OperationalError, exc.InterfaceError, exc.TimeoutError, exc.DisconnectionError,
+    psycopg.OperationalError, psycopg.InterfaceError, sqlite3.OperationalError, sqlite3.InterfaceError,
+)
+
+
+def is_unavailable(error):
+    """Is `error` (or what caused it) the database being away?"""
+    seen = 0
+    while error is not None and seen < 5:
+        if isinstance(error, UNAVAILABLE):
+            return True
+        error = getattr(error, "original_exception", None) or error.__cause__
+        seen += 1
+    return False
+
+
+def rollback(session):
+    """Roll back; a connection that died meanwhile is thrown away instead (nothing to roll back)."""
+    try:
+        session.rollback()
+    except UNAVAILABLE:
+        (session() if callable(session) else session).invalidate()  # a scoped session: its current one
+
+
+# Commits whose answer was lost. Rows made from a form carry the form's idempotency key (a fresh
+# random value per rendered form, unique in its table): if such a row exists, its transaction
+# committed. Every flush notes the keys it wrote; when the COMMIT's answer never comes (the
+# connection died after the COMMIT was sent), a fresh connection looks them up.
+
+_KEYS = "idempotency_keys"
+LOOKUP_ATTEMPTS = 3  # a restarting server takes a moment: ask again after LOOKUP_PAUSE seconds
+LOOKUP_PAUSE = 0.5
+
+
+class CommitFailed(Exception):
+    """The commit did not happen (`saved` False) or nobody can tell (`saved` None): the database
+    was away. The original error is the __cause__."""
+
+    def __init__(self, saved):
+        super().__init__("committed" if saved else "not committed" if saved is False else "commit outcome unknown")
+        self.saved = saved
+
+
+@event.listens_for(Session, "after_flush")
+def _note_keys(session, flush_context):
+    """The keys this flush wrote: of new rows, and of rows given a key now (a sign-up taken up
+    again). Not those of rows merely changed: a ticket made from a form long ago proves nothing."""
+    for obj in (*session.new, *session.dirty):
+        key = getattr(obj, "idempotency_key", None)
+        if not key or not hasattr(type(obj), "__table__"):
+            continue
+        if obj in session.new or inspect(obj).attrs.idempotency_key.history.added:
+            session.info.setdefault(_KEYS, set()).add((type(obj).__table__, key))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_keys(session, transaction):
+    if transaction.parent is None:  # the whole transaction, not a savepoint
+        session.info.pop(_KEYS, None)
+
+
+def with_key(session, model, key):
+    """The row of `model` a form with this idempotency key made, if any (the form sent again)."""
+    return session.scalar(select(model).where(model.idempotency_key == key)) if key else None
+
+
+def flush_once(session, model, key):
+    """Flushes what is pending, in a savepoint. Returns None; or, when the flush broke the
+    uniqueness of `key` because the same form was sent twice at the same moment and the other
+    request committed first, undoes the savepoint and returns the row that request made."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except exc.IntegrityError:
+        found = with_key(session, model, key)
+        if found is None:
+            raise
+        return found
+    return None
+
+
+def written_keys(session):
+    """The idempotency keys this transaction has written so far."""
+    return {key for _table, key in session.info.get(_KEYS, ())}
+
+
+def commit(session):
+    """session.commit(). When the database goes away during it, raises CommitFailed: saved=False
+    if the commit surely did not happen (it failed before the COMMIT, or the keys it wrote are
+    not there), saved=None if nobody can tell; and returns normally when the keys this
+    transaction wrote turn out to be there: the commit happened, only its answer was lost."""
+    try:
+        session.flush()
+    except UNAVAILABLE as error:
+        rollback(session)
+        raise CommitFailed(False) from error
+    witnesses = set(session.info.get(_KEYS, ()))
+    try:
+        session.commit()
+    except UNAVAILABLE as error:
+        rollback(session)
+        saved = _committed(session.get_bind(), witnesses) if witnesses else None
+        if saved:
+            log.warning("commit: the answer to COMMIT was lost, but its rows are there (%s)", error)
+            return
+        raise CommitFailed(saved) from error
+
+
+def _committed(engine, witnesses):
+    """True if a row with any of the `witnesses` ((table, key) pairs) exists, False if none
+    does, None if the database cannot be asked."""
+    for attempt in range(LOOKUP_ATTEMPTS):
+        if attempt:
+            time.sleep(LOOKUP_PAUSE)
+        try:
+            with engine.connect() as connection:
+                return any(
+                    connection.execute(select(literal_column("1")).select_from(table).where(table.c.idempotency_key == key)).first()
+                    for table, key in witnesses
+                )
+        except UNAVAILABLE as error:
+            log.warning("commit: cannot tell whether it happened (%s)", error)
+    return None
 
 
 def insert_ignore(session, table, rows):

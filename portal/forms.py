@@ -1,10 +1,12 @@
 """Form fields shared by several features."""
+import re
+import uuid
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, DateTimeLocalField
-from wtforms.widgets import CheckboxInput, ListWidget
-from wtforms import SelectMultipleField
+from wtforms import DateField, DateTimeLocalField, HiddenField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.i18n import from_local, to_local_input
 
@@ -53,6 +55,40 @@ class SaneDateField(DateField):
         if self.data is not None and not 2000 <= self.data.year <= 2100:
             self.data = None
             raise ValueError(_l("Enter a date between the years 2000 and 2100."))
+
+
+KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+class IdempotencyKeyField(HiddenField):
+    """A random key made when the form is shown; a value sent that is not one is dropped."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data and not KEY.fullmatch(self.data):
+            self.data = None
+
+    def __call__(self, **kwargs):
+        kwargs.setdefault("id", False)  # several such forms on one page: no id to repeat
+        return super().__call__(**kwargs)
+
+
+class IdempotentForm(FlaskForm):
+    """A form that creates something. Its hidden key is stored on the row it creates (unique in
+    its table), so that the same form sent twice, or again after a timeout or a 503, creates
+    one row and answers with it the second time; and so that a commit whose answer was lost
+    can be told from one that failed (database.commit)."""
+
+    idempotency_key = IdempotencyKeyField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.idempotency_key.data:
+            self.idempotency_key.data = uuid.uuid4().hex
+
+    @property
+    def key(self):
+        return self.idempotency_key.data or None
 
 
 class ConfirmForm(FlaskForm):

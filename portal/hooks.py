@@ -7,8 +7,9 @@ from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
-from portal import database
+from portal import database, errors
 from portal.extensions import db, login_manager
+from portal.forms import KEY
 from portal.services import auth
 
 CSP = (
@@ -44,7 +45,7 @@ def sqlite_write_lock():
 
 def staff_idle_timeout():
     """Back-office sessions end after PORTAL_STAFF_IDLE_MINUTES without a request."""
-    if request.endpoint in ("static", "main.healthz") or not current_user.is_authenticated:
+    if request.endpoint in ("static", "main.healthz") or request.routing_exception is not None or not current_user.is_authenticated:
         return None
     if not current_user.is_staff_side:
         return None
@@ -78,10 +79,28 @@ def security_headers(response):
 
 def unit_of_work(response):
     """The request's one commit. A write request (POST ...) that answered below 400 commits what
-    its services flushed; a GET, a refusal or an error rolls everything back. (An exception raised
-    by the commit itself becomes the 500 page, whose response rolls back here in turn.)"""
+    its services flushed; a GET, a refusal or an error rolls everything back. When the database
+    goes away during the commit, the answer is the portal's 503 page, saying whether what was sent
+    was saved, unless the rows the request made from its form (by their idempotency key) turn out
+    to be there: then the commit happened and only its answer was lost, and the response stands.
+    (Any other exception raised by the commit becomes the 500 page, which rolls back here in turn.)"""
     if response.status_code < 400 and (request.method in WRITES or g.pop("session_bookkeeping", False)):
-        db.session.commit()
+        try:
+            database.commit(db.session)
+        except database.CommitFailed as failure:
+            return errors.unavailable(failure.__cause__, saved=failure.saved)
+        _confirm_saved(response)
     else:
-        db.session.rollback()
+        database.rollback(db.session)
     return response
+
+
+SAVED_COOKIE = "portal_saved"
+
+
+def _confirm_saved(response):
+    """Tells the browser's drafts (static/js/drafts.js) that the form it sent is saved: the form's
+    idempotency key in a short-lived cookie scripts can read (a random value, nothing else)."""
+    key = request.form.get("idempotency_key", "") if request.method in WRITES else ""
+    if key and KEY.fullmatch(key):
+        response.set_cookie(SAVED_COOKIE, key, max_age=300, secure=current_app.config["SECURE_COOKIES"], httponly=False, samesite="Lax")

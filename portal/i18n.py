@@ -3,7 +3,7 @@ import functools
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_request_context, session
+from flask import current_app, g, has_request_context, session
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -13,11 +13,34 @@ LANGUAGE_NAMES = {"zh_Hans": "简体中文", "en": "English"}
 def select_locale():
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
-    if current_user and current_user.is_authenticated:
-        return current_user.language
+    if not g.get("database_down"):
+        from portal.database import UNAVAILABLE
+
+        try:
+            if current_user and current_user.is_authenticated:
+                return current_user.language
+        except UNAVAILABLE:  # the person cannot be loaded: an error page is being made
+            g.database_down = True
     lang = session.get("lang")
     if lang in current_app.config["LANGUAGES"]:
         return lang
+    if g.get("database_down"):
+        return browser_locale()
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def browser_locale():
+    """The browser's language (Accept-Language) among ours, else the default: for pages that
+    cannot ask the signed-in person's settings (the database away) and have no language in the
+    session cookie."""
+    from flask import request
+
+    for tag, _quality in request.accept_languages:
+        tag = tag.lower()
+        if tag.startswith("zh"):
+            return "zh_Hans"
+        if tag.startswith("en") and "en" in current_app.config["LANGUAGES"]:
+            return "en"
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 

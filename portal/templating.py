@@ -5,9 +5,9 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
-from portal import cache, htmx, permissions
+from portal import cache, database, htmx, permissions
 from portal.extensions import db
-from portal.i18n import LANGUAGE_NAMES, isotime, machine_time, localtime, micros
+from portal.i18n import LANGUAGE_NAMES, isotime, localtime, machine_time, micros
 from portal.models import utcnow
 from portal.services import notices, settings
 
@@ -51,11 +51,12 @@ def _catalogue():
 def emergencies():
     """Current emergencies for the banner on every page (one query, once per request)."""
     if "emergencies" not in g:
-        try:
-            g.emergencies = notices.active_emergencies(current_user, utcnow(), permissions.resident_building_ids())
-        except SQLAlchemyError:  # the error page must render even with the database gone
-            db.session.rollback()
-            g.emergencies = []
+        g.emergencies = []
+        if not g.get("database_down"):
+            try:
+                g.emergencies = notices.active_emergencies(current_user, utcnow(), permissions.resident_building_ids())
+            except SQLAlchemyError:  # the error page must render even with the database gone
+                _went_away()
     return g.emergencies
 
 
@@ -74,10 +75,12 @@ def banner():
 
 def banner_html():
     """The banner for a page rendered per request (a kept page fills its hole with the same)."""
+    if g.get("database_down"):
+        return ""
     try:
         return Markup(banner()[1])  # noqa: S704 - rendered by _banner.html with autoescape
     except SQLAlchemyError:  # the error page must render even with the database gone
-        db.session.rollback()
+        _went_away()
         return ""
 
 
@@ -86,16 +89,25 @@ def bell_state():
     None when nobody is signed in."""
     if not current_user.is_authenticated:
         return None
+    if g.get("database_down"):
+        return 0, 0
     try:
         return cache.bell()
     except SQLAlchemyError:  # the error page must render even with the database gone
-        db.session.rollback()
+        _went_away()
         return 0, 0
 
 
 def policy(key):
-    try:
-        return settings.get(key)
-    except SQLAlchemyError:
-        db.session.rollback()
-        return settings.DEFINITIONS[key].default
+    if not g.get("database_down"):
+        try:
+            return settings.get(key)
+        except SQLAlchemyError:
+            _went_away()
+    return settings.last_known_hotline() if key == "hotline" else settings.DEFINITIONS[key].default
+
+
+def _went_away():
+    """The database failed a piece of the page: nothing else on it asks again."""
+    g.database_down = True
+    database.rollback(db.session)

@@ -50,6 +50,59 @@ def test_upgrade_matches_the_models(tmp_path, backend):
                 conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_idempotency_keys_migration_adds_unique_keys_and_removes_them_keeping_the_rows(tmp_path, backend):
+    """5e0c1d2a9b47 puts a unique idempotency key on sign-ups, ticket messages, questionnaire
+    responses and records; going back removes it and keeps the rows."""
+    import sqlalchemy as sa
+    from flask_migrate import downgrade
+
+    tables = ("event_signup", "ticket_event", "survey_response", "comm_record")
+    cleanup = None
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'keys.db'}"
+    else:
+        if not os.environ.get("TEST_DATABASE_URL"):
+            pytest.skip("PostgreSQL run only (TEST_DATABASE_URL)")
+        url, admin, name = _pg_scratch_database()
+        cleanup = (admin, name)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x", "TESTING": True})
+    try:
+        with app.app_context():
+            upgrade(revision="a7e3c9d1b2f4")
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("INSERT INTO \"user\" (id, name, role, is_active, language, created_at, password_hash) "
+                                     "VALUES (1, '王敏', 'staff', true, 'zh_Hans', '2026-12-01 08:00:00', '')"))
+                conn.execute(sa.text("INSERT INTO comm_record (kind, occurred_at, place, participants, content, result, staff_id, legal_hold, "
+                                     "created_at) VALUES ('visit', '2026-12-01 08:00:00', '', '', '走访3栋', '', 1, false, '2026-12-01 08:00:00')"))
+            upgrade()
+            inspector = sa.inspect(db.engine)
+            for table in tables:
+                assert "idempotency_key" in {c["name"] for c in inspector.get_columns(table)}, table
+                assert {"name": f"uq_{table}_idempotency_key", "column_names": ["idempotency_key"]}.items() <= next(
+                    u for u in inspector.get_unique_constraints(table) if u["name"] == f"uq_{table}_idempotency_key").items()
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("UPDATE comm_record SET idempotency_key = 'k1'"))
+                with pytest.raises(sa.exc.IntegrityError):
+                    with conn.begin_nested():
+                        conn.execute(sa.text("INSERT INTO comm_record (kind, occurred_at, place, participants, content, result, staff_id, "
+                                             "legal_hold, created_at, idempotency_key) VALUES ('visit', '2026-12-01 09:00:00', '', '', "
+                                             "'再次走访', '', 1, false, '2026-12-01 09:00:00', 'k1')"))
+            downgrade(revision="a7e3c9d1b2f4")
+            inspector = sa.inspect(db.engine)
+            for table in tables:
+                assert "idempotency_key" not in {c["name"] for c in inspector.get_columns(table)}, table
+            with db.engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT content FROM comm_record")).scalars().all() == ["走访3栋"]
+            db.engine.dispose()
+    finally:
+        if cleanup:
+            import psycopg
+
+            with psycopg.connect(cleanup[0], autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
+
+
 def test_seed_demo_loads_a_chinese_community(app):
     from sqlalchemy import func, select
 

@@ -160,6 +160,7 @@ class EventSignup(db.Model):
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     attended: Mapped[bool | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)  # of the form that signed up last
     event: Mapped[Event] = relationship(back_populates="signups")
     unit: Mapped[Unit] = relationship()
     user: Mapped[User] = relationship()

@@ -43,6 +43,7 @@ class CommRecord(db.Model):
     staff_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     legal_hold: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     staff: Mapped[User] = relationship(foreign_keys=[staff_id])
     resident: Mapped[User | None] = relationship(foreign_keys=[resident_id])
 

@@ -103,6 +103,7 @@ class SurveyResponse(db.Model):
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))  # the home answered for (a person's: the first of theirs asked)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class SurveyAnswer(db.Model):

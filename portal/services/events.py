@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
+from portal import database
 from portal.extensions import db
 from portal.i18n import to_local
 from portal.links import external_url
@@ -126,8 +127,12 @@ def lock(event):
     db.session.execute(select(Event.id).where(Event.id == event.id).with_for_update())
 
 
-def sign_up(event, user, unit, seats, now):
-    """A household's sign-up: confirmed while seats last, else on the waitlist. Idempotent per household."""
+def sign_up(event, user, unit, seats, now, idempotency_key=None):
+    """A household's sign-up: confirmed while seats last, else on the waitlist. Idempotent per
+    household, and per form (its idempotency key) while the sign-up stands."""
+    earlier = database.with_key(db.session, EventSignup, idempotency_key)
+    if earlier is not None and earlier.status != SignupStatus.CANCELLED:
+        return earlier
     if event.cancelled_at is not None:
         raise EventError(_("This event was cancelled."))
     if event.signup_deadline and now > event.signup_deadline or now >= event.starts_at:
@@ -148,6 +153,7 @@ def sign_up(event, user, unit, seats, now):
         db.session.add(signup)
     else:
         signup.user_id, signup.seats, signup.status, signup.queued_at = user.id, seats, status, now
+    signup.idempotency_key = idempotency_key
     db.session.flush()
     return signup
 
@@ -270,10 +276,11 @@ def mark_attendance(event, attended_ids):
             signup.attended = signup.id in attended_ids
 
 
-def feedback(event, user, unit, category, text, now):
+def feedback(event, user, unit, category, text, now, idempotency_key=None):
     """Feedback after an event joins the register (S3.1.2)."""
     ticket, _created = tickets.create(
         category=category, channel=TicketChannel.EVENT_FEEDBACK, description=text, actor=user, now=now, resident=user, unit=unit,
+        idempotency_key=idempotency_key,
     )
     ticket.event_id = event.id
     return ticket

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, func, or_, select, update
 
-from portal import cache
+from portal import cache, database
 from portal.extensions import db
 from portal.i18n import from_local, to_local
 from portal.models import (
@@ -55,15 +55,20 @@ METHOD_LABELS = {
 }
 
 
-def add(kind, occurred_at, content, staff, now, place="", participants="", result="", resident=None, ticket=None, event=None):
+def add(kind, occurred_at, content, staff, now, place="", participants="", result="", resident=None, ticket=None, event=None,
+        idempotency_key=None):
+    """Files a record. The same form sent again (its idempotency key) files nothing more and
+    returns the record it filed."""
+    earlier = database.with_key(db.session, CommRecord, idempotency_key)
+    if earlier is not None:
+        return earlier
     record = CommRecord(
         kind=RecordKind(kind), occurred_at=occurred_at, content=content.strip(), place=place.strip(), participants=participants.strip(),
         result=result.strip(), staff_id=staff.id, resident_id=resident.id if resident else None,
-        ticket_id=ticket.id if ticket else None, event_id=event.id if event else None, created_at=now,
+        ticket_id=ticket.id if ticket else None, event_id=event.id if event else None, created_at=now, idempotency_key=idempotency_key,
     )
     db.session.add(record)
-    db.session.flush()
-    return record
+    return database.flush_once(db.session, CommRecord, idempotency_key) or record
 
 
 def search(kind=None, since=None, until=None, q=None):

@@ -2,6 +2,7 @@
 import re
 from dataclasses import dataclass
 
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -139,9 +140,23 @@ def _load():
     def build():
         values = {key: d.default for key, d in DEFINITIONS.items()}
         values.update({row.key: row.value for row in db.session.scalars(select(Setting))})
+        cache.keep_last_known(HOTLINE_KEY, values["hotline"])
         return values, None
 
-    return cache.cached("settings", "all", cache.SETTINGS, build)
+    values = cache.cached("settings", "all", cache.SETTINGS, build)
+    current_app.extensions[HOTLINE_KEY] = values["hotline"]
+    return values
+
+
+HOTLINE_KEY = "portal_last_hotline"
+
+
+def last_known_hotline():
+    """The hotline for pages made without the database: as this process last read it from the
+    settings, else as any process last built them (kept in Redis when PORTAL_REDIS_URL is set),
+    else PORTAL_HOTLINE, else the policy's default."""
+    return (current_app.extensions.get(HOTLINE_KEY) or cache.last_known(HOTLINE_KEY)
+            or current_app.config.get("HOTLINE") or DEFINITIONS["hotline"].default)
 
 
 def get(key):

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import distinct, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
+from portal import database
 from portal.extensions import db
 from portal.i18n import from_local, to_local
 from portal.models import (
@@ -302,10 +303,14 @@ def _parse(question, values):
     return [SurveyAnswer(question_id=question.id, choice_id=choice) for choice in sorted(set(numbers))]
 
 
-def submit(survey, user, unit_id, raw, homes, now):
+def submit(survey, user, unit_id, raw, homes, now, idempotency_key=None):
     """Records the answers of one household (`unit_id`, one of the person's homes asked) or one
     person. `raw` is {question id: [values sent]}. Raises SurveyInvalid with an error per
-    question, or SurveyError when this person cannot answer (any more)."""
+    question, or SurveyError when this person cannot answer (any more). The same form sent
+    again (its idempotency key) records nothing more and returns the response it recorded."""
+    earlier = database.with_key(db.session, SurveyResponse, idempotency_key)
+    if earlier is not None:
+        return earlier
     if now < survey.opens_at or survey.published_at is None:
         raise SurveyError(_("The questionnaire is not open yet."))
     if now >= survey.closes_at:
@@ -330,12 +335,16 @@ def submit(survey, user, unit_id, raw, homes, now):
             errors[question.id] = str(exc)
     if errors:
         raise SurveyInvalid(errors)
-    response = SurveyResponse(survey_id=survey.id, respondent=key, unit_id=unit_id, user_id=user.id, created_at=now)
+    response = SurveyResponse(survey_id=survey.id, respondent=key, unit_id=unit_id, user_id=user.id, created_at=now,
+                              idempotency_key=idempotency_key)
     try:
         with db.session.begin_nested():  # another member of the household, at the same moment
             db.session.add(response)
             db.session.flush()
     except IntegrityError:
+        earlier = database.with_key(db.session, SurveyResponse, idempotency_key)  # or this very form, sent twice at once
+        if earlier is not None:
+            return earlier
         raise SurveyError(already) from None
     for row in rows:
         row.response_id = response.id

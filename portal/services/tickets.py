@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal import permissions
+from portal import database, permissions
 from portal.extensions import db
 from portal.i18n import to_local
 from portal.notify import notify
@@ -451,12 +451,21 @@ def internal_note(ticket, body, actor, now):
     return add_event(ticket, EventKind.INTERNAL_NOTE, actor, now, body=body.strip())
 
 
-def resident_reply(ticket, body, resident, now):
+def resident_reply(ticket, body, resident, now, idempotency_key=None):
     """The resident writes on their ticket: its assignee hears of it, else the handling
-    department's heads, else customer service."""
+    department's heads, else customer service. The same form sent again (its idempotency key)
+    writes nothing more and returns the message it wrote."""
+    earlier = database.with_key(db.session, TicketEvent, idempotency_key)
+    if earlier is not None:
+        return earlier
     if ticket.status == TicketStatus.CLOSED:
         raise TicketError(_("This ticket is closed. Rate it as not resolved to reopen it."))
-    step = add_event(ticket, EventKind.RESIDENT_REPLY, resident, now, body=body.strip())
+    step = TicketEvent(kind=EventKind.RESIDENT_REPLY, actor_id=resident.id, is_internal=False, body=body.strip(), data={}, created_at=now,
+                       idempotency_key=idempotency_key)
+    ticket.events.append(step)
+    earlier = database.flush_once(db.session, TicketEvent, idempotency_key)
+    if earlier is not None:
+        return earlier
     notify("ticket_message", ticket, handlers(ticket, now), now=now, actor=resident, step=step, extra={"excerpt": step.body[:60]})
     return step
 

@@ -77,9 +77,9 @@ def _raw(survey, single=0, multiple=(0,), scale=4, text=""):
             q[3].id: [text]}
 
 
-def _answer(survey, person, when=NOW + timedelta(hours=1), unit=None, **kw):
+def _answer(survey, person, when=NOW + timedelta(hours=1), unit=None, idempotency_key=None, **kw):
     unit = unit if unit is not None else person.residencies[0].unit_id
-    return surveys.submit(survey, person, unit, _raw(survey, **kw), _homes(person), when)
+    return surveys.submit(survey, person, unit, _raw(survey, **kw), _homes(person), when, idempotency_key)
 
 
 # Writing one
@@ -265,6 +265,18 @@ def test_one_answer_per_person_when_it_asks_each_person(place, make_user):
     with pytest.raises(SurveyError, match="You have answered already"):
         _answer(survey, owner)
     assert sorted(db.session.scalars(select(SurveyResponse.respondent))) == sorted([f"p{owner.id}", f"p{spouse.id}"])
+
+
+def test_the_same_form_sent_again_records_nothing_more_and_returns_the_first_response(place, open_survey, make_user):
+    """A retry after a timeout or a 503 (its idempotency key) is the answer recorded, not "answered already"."""
+    owner = make_user(units=[place.a.units[0]])
+    first = _answer(open_survey, owner, text="增设充电桩", idempotency_key="k-survey-1")
+    db.session.commit()
+    again = _answer(open_survey, owner, text="增设充电桩", idempotency_key="k-survey-1")
+    assert again.id == first.id
+    assert db.session.scalar(select(func.count(SurveyResponse.id))) == 1
+    with pytest.raises(SurveyError, match="household has answered"):
+        _answer(open_survey, owner, idempotency_key="k-survey-2")  # another form: the household has answered
 
 
 def test_an_owner_of_two_homes_answers_once_for_each_household(place, open_survey, make_user):

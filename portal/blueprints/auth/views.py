@@ -31,6 +31,7 @@ def login():
         auth.start_session(user)
         if lang and not user.language:
             user.language = lang
+        session["lang"] = user.language or lang  # so that pages made without the database speak it too
         session.permanent = True
         login_user(user)
         return redirect(safe_next(form.next.data) or url_for("main.index"))

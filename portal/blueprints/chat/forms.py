@@ -1,26 +1,18 @@
-import uuid
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from portal.forms import choices
+from portal.forms import IdempotentForm, choices
 from portal.models import TicketCategory
 from portal.services.tickets import CATEGORY_LABELS
 
 
-class MessageForm(FlaskForm):
+class MessageForm(IdempotentForm):
     body = TextAreaField(_l("Message"), validators=[Length(max=2000)])
     photo = FileField(_l("Photo"))
     canned = SelectField(_l("Canned reply"), coerce=int, choices=[], validate_choice=False)
-    idempotency_key = HiddenField()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not self.idempotency_key.data:
-            self.idempotency_key.data = uuid.uuid4().hex
 
 
 class HandOverForm(FlaskForm):

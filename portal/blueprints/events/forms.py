@@ -1,11 +1,9 @@
-import uuid
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from portal.forms import CheckboxListField, LocalDateTimeField, choices
+from portal.forms import CheckboxListField, IdempotentForm, LocalDateTimeField, choices
 from portal.models import EventType, TicketCategory
 from portal.services.events import TYPE_LABELS
 from portal.services.tickets import CATEGORY_LABELS
@@ -26,17 +24,11 @@ class EventForm(FlaskForm):
     exception_reason = TextAreaField(_l("Reason for departing from the policy (if it does)"), validators=[Length(max=1000)])
 
 
-class SignupForm(FlaskForm):
+class SignupForm(IdempotentForm):
     seats = IntegerField(_l("Seats"), default=1, validators=[InputRequired(_l("How many seats?")), NumberRange(min=1, max=20)])
-    idempotency_key = HiddenField()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not self.idempotency_key.data:
-            self.idempotency_key.data = uuid.uuid4().hex
 
 
-class FeedbackForm(FlaskForm):
+class FeedbackForm(IdempotentForm):
     category = SelectField(_l("It is"), choices=choices((c.value, CATEGORY_LABELS[c]) for c in (
         TicketCategory.SUGGESTION, TicketCategory.PRAISE, TicketCategory.COMPLAINT, TicketCategory.INQUIRY)))
     text = TextAreaField(_l("Your feedback"), validators=[DataRequired(_l("Write your feedback.")), Length(max=4000)])

@@ -175,7 +175,7 @@ def signup(event_id):
         return _page(event, {"signup": form}, 422)
     try:
         with db.session.begin_nested():
-            result = events.sign_up(event, db.session.get(User, current_user.id), home, form.seats.data, utcnow())
+            result = events.sign_up(event, db.session.get(User, current_user.id), home, form.seats.data, utcnow(), form.key)
     except EventError as exc:
         form.seats.errors.append(str(exc))
         return _page(db.session.get(Event, event_id), {"signup": form}, 422)
@@ -289,7 +289,7 @@ def feedback(event_id):
         abort(404)
     if not form.validate_on_submit():
         return _page(event, {"feedback": form}, 422)
-    ticket = events.feedback(event, db.session.get(User, current_user.id), home, form.category.data, form.text.data, utcnow())
+    ticket = events.feedback(event, db.session.get(User, current_user.id), home, form.category.data, form.text.data, utcnow(), form.key)
     flash(_("Thank you: your feedback is registered as %(number)s.", number=ticket.number), "success")
     return redirect(url_for("events.show", event_id=event.id))
 

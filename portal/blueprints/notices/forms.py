@@ -1,11 +1,9 @@
-import uuid
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, MultipleFileField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from portal.forms import CheckboxListField, LocalDateTimeField, choices
+from portal.forms import CheckboxListField, IdempotentForm, LocalDateTimeField, choices
 from portal.models import NoticeCategory
 from portal.services.notices import CATEGORY_LABELS
 
@@ -40,14 +38,8 @@ class WithdrawForm(FlaskForm):
     reason = StringField(_l("Reason for withdrawing"), validators=[DataRequired(_l("Give a reason.")), Length(max=500)])
 
 
-class QuestionForm(FlaskForm):
+class QuestionForm(IdempotentForm):
     body = TextAreaField(_l("Your question"), validators=[DataRequired(_l("Write your question.")), Length(max=2000)])
-    idempotency_key = HiddenField()  # a question sent twice is registered once
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not self.idempotency_key.data:
-            self.idempotency_key.data = uuid.uuid4().hex
 
 
 class AnswerForm(FlaskForm):

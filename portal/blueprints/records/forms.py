@@ -3,12 +3,12 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from portal.forms import SaneDateField, CheckboxListField, LocalDateTimeField, choices
+from portal.forms import CheckboxListField, IdempotentForm, LocalDateTimeField, SaneDateField, choices
 from portal.models import RecordKind, TrainingMethod, TrainingTopic
 from portal.services.records import KIND_LABELS, METHOD_LABELS, TOPIC_LABELS
 
 
-class RecordForm(FlaskForm):
+class RecordForm(IdempotentForm):
     kind = SelectField(_l("Kind"), choices=choices((k.value, KIND_LABELS[k]) for k in RecordKind))
     occurred_at = LocalDateTimeField(_l("When"), validators=[Optional()], description=_l("Leave empty for now."))
     place = StringField(_l("Place"), validators=[Length(max=200)])

@@ -111,7 +111,7 @@ def new():
         if not form.errors:
             records.add(form.kind.data, form.occurred_at.utc or now, form.content.data, current_user, now, place=form.place.data or "",
                         participants=form.participants.data or "", result=form.result.data or "", resident=resident, ticket=ticket,
-                        event=event)
+                        event=event, idempotency_key=form.key)
             flash(_("The record was filed."), "success")
             return redirect(url_for("records.index"))
     return render_template("records/new.html", form=form), (422 if request.method == "POST" else 200)

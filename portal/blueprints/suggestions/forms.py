@@ -1,28 +1,20 @@
-import uuid
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from portal.forms import SaneDateField, choices
+from portal.forms import IdempotentForm, SaneDateField, choices
 from portal.models import SuggestionStatus, SuggestionTopic
 from portal.services.suggestions import STATUS_LABELS, TOPIC_LABELS
 
 
-class SuggestionForm(FlaskForm):
+class SuggestionForm(IdempotentForm):
     topic = RadioField(_l("Topic"), choices=choices((t.value, TOPIC_LABELS[t]) for t in SuggestionTopic), default="other",
                        validators=[InputRequired(_l("Choose a topic."))])
     title = StringField(_l("In one line"), validators=[DataRequired(_l("Give it a title.")), Length(max=120)])
     body = TextAreaField(_l("Your suggestion"), validators=[DataRequired(_l("Write your suggestion.")), Length(max=4000)])
     anonymous = BooleanField(_l("Post anonymously (staff will not see who wrote it)"))
     only_my_building = BooleanField(_l("It concerns only my building"))
-    idempotency_key = HiddenField()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not self.idempotency_key.data:
-            self.idempotency_key.data = uuid.uuid4().hex
 
 
 class HideForm(FlaskForm):

@@ -13,7 +13,7 @@ from portal.blueprints.surveys import bp
 from portal.blueprints.surveys.forms import QuestionForm, SurveyForm, TextForm
 from portal.downloads import download
 from portal.extensions import db
-from portal.forms import choices
+from portal.forms import IdempotentForm, choices
 from portal.models import Building, Role, Survey, SurveyResponse, Unit, User, utcnow
 from portal.permissions import (
     DESK,
@@ -282,7 +282,8 @@ def _answer_page(survey, raw=None, errors=None, chosen_unit=None, status=200):
         select(Unit.id, Building.name + " " + Unit.number).join(Building, Building.id == Unit.building_id).where(Unit.id.in_(units or [-1]))
     ).all())
     return render_template("surveys/answer.html", survey=survey, open=survey.is_open(now), pending=pending, done=done, labels=labels,
-                           raw=raw or {}, errors=errors or {}, chosen_unit=chosen_unit, scale=SCALE_LABELS), status
+                           raw=raw or {}, errors=errors or {}, chosen_unit=chosen_unit, scale=SCALE_LABELS,
+                           once=IdempotentForm()), status
 
 
 @bp.route("/<int:survey_id>/answer", methods=["POST"])
@@ -295,7 +296,7 @@ def answer(survey_id):
     if unit_id is None and len(units) == 1:
         unit_id = units[0]  # one home: nothing to choose
     try:
-        surveys.submit(survey, db.session.get(User, current_user.id), unit_id, raw, resident_homes(), utcnow())
+        surveys.submit(survey, db.session.get(User, current_user.id), unit_id, raw, resident_homes(), utcnow(), IdempotentForm().key)
     except SurveyInvalid as exc:
         return _answer_page(survey, raw, exc.errors, unit_id, 422)
     except SurveyError as exc:  # closed meanwhile, answered by the household meanwhile, no such home

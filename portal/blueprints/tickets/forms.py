@@ -1,29 +1,16 @@
-import uuid
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, MultipleFileField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
-from portal.forms import SaneDateField, CheckboxListField, LocalDateTimeField, choices
+from portal.forms import CheckboxListField, IdempotentForm, LocalDateTimeField, SaneDateField, choices
 from portal.models import TicketCategory, TicketChannel
 from portal.services.tickets import CATEGORY_LABELS, CHANNEL_LABELS, FEEDBACK_METHODS
 
 CATEGORY_CHOICES = choices((c.value, CATEGORY_LABELS[c]) for c in TicketCategory)
 
 
-class _Idempotent(FlaskForm):
-    """A hidden key per form instance: the same form sent twice registers one ticket."""
-
-    idempotency_key = HiddenField()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not self.idempotency_key.data:
-            self.idempotency_key.data = uuid.uuid4().hex
-
-
-class ResidentTicketForm(_Idempotent):
+class ResidentTicketForm(IdempotentForm):
     category = RadioField(_l("What is it about?"), choices=CATEGORY_CHOICES, default="repair")
     unit_id = SelectField(_l("Which home"), coerce=int, choices=[])
     description = TextAreaField(
@@ -36,7 +23,7 @@ class ResidentTicketForm(_Idempotent):
     photos = MultipleFileField(_l("Photos (optional)"))
 
 
-class IntakeForm(_Idempotent):
+class IntakeForm(IdempotentForm):
     """Hotline and walk-in (S2.1.1, S2.1.3), and what other staff relay."""
 
     channel = SelectField(
@@ -108,7 +95,7 @@ class NoteForm(FlaskForm):
     body = TextAreaField(_l("Internal note (residents never see it)"), validators=[DataRequired(_l("Write the note.")), Length(max=4000)])
 
 
-class MessageForm(FlaskForm):
+class MessageForm(IdempotentForm):
     body = TextAreaField(_l("Message"), validators=[DataRequired(_l("Write your message.")), Length(max=4000)])
 
 

@@ -623,7 +623,7 @@ def message(ticket_id):
         return _page(ticket, {"message": form}, 422)
     try:
         with db.session.begin_nested():
-            tickets.resident_reply(ticket, form.body.data, db.session.get(User, current_user.id), utcnow())
+            tickets.resident_reply(ticket, form.body.data, db.session.get(User, current_user.id), utcnow(), form.key)
     except REFUSALS as exc:
         return _refused(ticket, "message", form, exc)
     return _done(ticket, _("Your message was sent."))

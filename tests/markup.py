@@ -53,3 +53,8 @@ def options_of(page, selector):
 def chosen(page, selector):
     """The values of the options chosen in a <select>."""
     return [option.get("value", _squash(option)) for option in elements(page, f"{selector} option[selected]")]
+
+
+def rows_of(page, selector):
+    """The cells' texts of every table row the selector matches: [["A栋", "3", "100.0%"], ...]."""
+    return [[_squash(cell) for cell in row if cell.tag.rpartition("}")[2] in ("th", "td")] for row in elements(page, selector)]

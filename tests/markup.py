@@ -2,7 +2,8 @@
 rather than anywhere in the page: `text_of(page, "#open-count") == "4 / 6"`, not `"4 / 6" in page`.
 
 Parsed with the HTML5 parser and CSS selectors WeasyPrint already brings (tinyhtml5, cssselect2).
-`page` is a response or its text; text is whitespace-normalised as a reader sees it."""
+`page` is a response, its text, or an element found earlier (to look inside it); text is
+whitespace-normalised as a reader sees it."""
 import re
 from functools import lru_cache
 
@@ -15,8 +16,12 @@ def _root(source):
     return cssselect2.ElementWrapper.from_html_root(tinyhtml5.parse(source))
 
 
-def _source(page):
-    return page.get_data(as_text=True) if hasattr(page, "get_data") else page
+def _wrapped(page):
+    if hasattr(page, "get_data"):
+        page = page.get_data(as_text=True)
+    if isinstance(page, str):
+        return _root(page)
+    return cssselect2.ElementWrapper.from_html_root(page)  # an element: its descendants
 
 
 def _squash(node):
@@ -25,7 +30,7 @@ def _squash(node):
 
 def elements(page, selector):
     """The elements (xml.etree elements) the selector matches, in document order."""
-    return [match.etree_element for match in _root(_source(page)).query_all(selector)]
+    return [match.etree_element for match in _wrapped(page).query_all(selector)]
 
 
 def element(page, selector):

@@ -3,7 +3,7 @@ import time
 from portal.extensions import db
 from portal.models import Role, UserSession
 from tests.conftest import PASSWORD, PortalClient
-from tests.markup import element, elements, text_of
+from tests.markup import element, text_of
 
 
 def _cookie(client):

@@ -4,7 +4,7 @@ from portal.extensions import db
 from portal.models import BoxOpening, Channel, Delivery, Role, Suggestion, SuggestionStatus, Ticket, TicketChannel, utcnow
 from portal.services import suggestions
 from tests.conftest import PortalClient
-from tests.markup import element, elements, text_of, texts_of
+from tests.markup import element, text_of, texts_of
 
 
 def _titles(page):

@@ -220,9 +220,9 @@ def test_the_email_outbox_and_email_choices_move_into_the_notification_tables(tm
             (Channel.EMAIL, "a@example.com", DeliveryStatus.PENDING, 2), (Channel.EMAIL, "b@example.com", DeliveryStatus.SENT, 1)]
         assert rows[0].subject == "停水" and rows[0].last_error == "timeout"
         prefs = {(p.user_id, p.category): p.channels for p in db.session.scalars(sa.select(NotificationPref))}
-        assert (1, "notices") not in prefs
-        assert prefs[(2, "notices")] == "wechat"
-        assert "email" not in prefs[(3, "tickets")] and prefs[(3, "emergencies")] == "sms,wechat"
+        # "all": the defaults, no rows; "emergency": no notices by email; "none": no email for anything
+        assert prefs == {(2, "notices"): "wechat", (3, "notices"): "wechat", (3, "tickets"): "wechat,sms", (3, "events"): "wechat,sms",
+                         (3, "consultations"): "wechat,sms", (3, "emergencies"): "sms,wechat"}
         db.session.rollback()
         db.engine.dispose()
 

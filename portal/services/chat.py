@@ -8,6 +8,7 @@ from datetime import datetime, time, timedelta
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -123,8 +124,8 @@ def _from_resident(conversation, message, now):
         conversation.is_urgent = True
         notify("chat_emergency", conversation, _desk(now) + ([conversation.assignee] if conversation.assignee else []), now=now,
                ref=f"m{message.id}", extra={"text": message.body})
-        system(conversation, _("If this is an emergency, tap “Report as urgent”: the people on duty are paged at once. "
-                               "Or call the 24-hour hotline %(hotline)s.", hotline=settings.get("hotline")), now, data={"offer": "urgent"},
+        system(conversation, _l("If this is an emergency, tap “Report as urgent”: the people on duty are paged at once. "
+                                "Or call the 24-hour hotline %(hotline)s.", hotline=settings.get("hotline")), now, data={"offer": "urgent"},
                language=_language(conversation))
     elif first_since_answer:
         notify("chat_message", conversation, staff, now=now, ref=f"w{message.id}", extra={"text": message.body})
@@ -132,8 +133,8 @@ def _from_resident(conversation, message, now):
         conversation.auto_answered_at = now
         with force_locale(_language(conversation)):
             when = next_staffed(now).strftime("%H:%M")
-        system(conversation, _("Customer service answers from %(when)s. For anything urgent call the 24-hour hotline %(hotline)s.",
-                               when=when, hotline=settings.get("hotline")), now, language=_language(conversation))
+        system(conversation, _l("Customer service answers from %(when)s. For anything urgent call the 24-hour hotline %(hotline)s.",
+                                when=when, hotline=settings.get("hotline")), now, language=_language(conversation))
 
 
 def _language(conversation):
@@ -149,7 +150,11 @@ def _from_staff(conversation, message, author, now):
 
 
 def system(conversation, text, now, data=None, language="zh_Hans"):
-    """An automatic line in the conversation, in the resident's language."""
+    """An automatic line in the conversation, in the resident's language (the desk's internal lines
+    in the community's): `text` is a lazy string, put into words here, whoever's request or the
+    worker wrote it."""
+    with force_locale(language):
+        text = str(text)
     message = ChatMessage(conversation_id=conversation.id, sender=Sender.SYSTEM, body=text, data=data or {}, created_at=now)
     db.session.add(message)
     db.session.flush()
@@ -202,7 +207,7 @@ def hand_over(conversation, colleague, by, now):
         raise ChatError(_("Choose a colleague."))
     conversation.status = ConversationStatus.ASSIGNED
     conversation.assignee_id = colleague.id
-    system(conversation, _("%(from)s handed the conversation to %(to)s.", **{"from": by.name, "to": colleague.name}), now,
+    system(conversation, _l("%(from)s handed the conversation to %(to)s.", **{"from": by.name, "to": colleague.name}), now,
            data={"internal": True})
     notify("chat_message", conversation, [colleague], now=now, ref=f"h{conversation.last_message_id}",
            extra={"text": _("handed over by %(name)s", name=by.name)})
@@ -241,7 +246,7 @@ def to_ticket(conversation, category, actor, now, urgent=False):
         if m.photo_sha256 and len(ticket.photos) < tickets.MAX_PHOTOS:
             ticket.photos.append(TicketPhoto(blob_sha256=m.photo_sha256, filename=f"chat-{m.id}.jpg", mime="image/jpeg"))
     conversation.ticket_id = ticket.id
-    system(conversation, _("Registered as %(number)s: follow it under My requests.", number=ticket.number), now,
+    system(conversation, _l("Registered as %(number)s: follow it under My requests.", number=ticket.number), now,
            data={"ticket": ticket.id}, language=_language(conversation))
     return ticket
 
@@ -305,7 +310,7 @@ def link_follower(conversation, resident, by, now):
     conversation.follower.user_id = resident.id
     conversation.resident_id = resident.id
     conversation.unit_id = resident.residencies[0].unit_id if resident.residencies else None
-    system(conversation, _("%(name)s linked this follower to %(resident)s.", name=by.name, resident=resident.name), now, data={"internal": True})
+    system(conversation, _l("%(name)s linked this follower to %(resident)s.", name=by.name, resident=resident.name), now, data={"internal": True})
 
 
 def reply_another_way(row, person, now):

@@ -17,6 +17,7 @@ from portal.models import (
     Event,
     EventSignup,
     FigureKey,
+    MeasureStatus,
     QuestionKind,
     PublishedFigures,
     Residency,
@@ -39,6 +40,13 @@ LABELS = {
     FigureKey.EMERGENCY: _l("Emergencies answered in time"),
     FigureKey.ACCURACY: _l("Accuracy"),
     FigureKey.PARTICIPATION: _l("Participation"),
+}
+MEASURE_STATUSES = {
+    MeasureStatus.PLANNED: _l("planned"),
+    MeasureStatus.IN_PROGRESS: _l("in progress"),
+    MeasureStatus.MET: _l("goal met"),
+    MeasureStatus.MISSED: _l("goal missed"),
+    MeasureStatus.REVISED: _l("revised"),
 }
 TARGETS = {
     FigureKey.SATISFACTION: "target_satisfaction",

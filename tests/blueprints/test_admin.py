@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import Building, Department, Residency, Role, SettingChange, Unit, User
 from portal.services import settings
+from tests.markup import element, rows_of, text_of, texts_of
 
 
 @pytest.fixture
@@ -24,12 +25,14 @@ def test_admin_pages_answer_404_to_everyone_else(client, make_user, role):
 
 
 def test_create_and_deactivate_a_building_with_units(admin_client):
-    admin_client.post("/admin/buildings/new", {"name": "7号楼", "address": "东区", "is_active": "y"})
+    assert admin_client.post("/admin/buildings/new", {"name": "7号楼", "address": "东区", "is_active": "y"}).status_code == 302
     building = db.session.scalar(select(Building).where(Building.name == "7号楼"))
-    admin_client.post(f"/admin/buildings/{building.id}/units", {"number": "1-101"})
-    admin_client.post(f"/admin/buildings/{building.id}/units", {"number": "1-101"})  # duplicate: refused
+    assert building.is_active is True
+    assert admin_client.post(f"/admin/buildings/{building.id}/units", {"number": "1-101"}).status_code == 302
+    duplicate = admin_client.post(f"/admin/buildings/{building.id}/units", {"number": "1-101"}, follow_redirects=True)
+    assert texts_of(duplicate, "main .flash-error") == ["该楼栋已有此房号。"]  # refused
     assert db.session.scalar(select(func.count(Unit.id)).where(Unit.building_id == building.id)) == 1
-    admin_client.post(f"/admin/buildings/{building.id}", {"name": "7号楼", "address": "东区"})
+    assert admin_client.post(f"/admin/buildings/{building.id}", {"name": "7号楼", "address": "东区"}).status_code == 302
     db.session.expire_all()
     assert db.session.get(Building, building.id).is_active is False
 
@@ -37,13 +40,15 @@ def test_create_and_deactivate_a_building_with_units(admin_client):
 def test_duplicate_building_name_is_a_clear_error(admin_client, make_building):
     make_building("1号楼")
     response = admin_client.post("/admin/buildings/new", {"name": "1号楼", "is_active": "y"})
-    assert response.status_code == 422 and "已" in response.get_data(as_text=True)
+    assert response.status_code == 422 and text_of(response, "#name-error") == "该名称已被使用。"
+    assert db.session.scalar(select(func.count(Building.id))) == 1
 
 
 def test_departments(admin_client):
-    admin_client.post("/admin/departments", {"name": "工程维修部", "is_active": "y"})
+    assert admin_client.post("/admin/departments", {"name": "工程维修部", "is_active": "y"}).status_code == 302
     dept = db.session.scalar(select(Department))
-    admin_client.post(f"/admin/departments/{dept.id}", {"name": "工程部"})
+    assert (dept.name, dept.is_active) == ("工程维修部", True)
+    assert admin_client.post(f"/admin/departments/{dept.id}", {"name": "工程部"}).status_code == 302
     db.session.expire_all()
     dept = db.session.get(Department, dept.id)
     assert dept.name == "工程部" and dept.is_active is False
@@ -61,9 +66,12 @@ def test_create_person_with_two_units_then_reset_password(admin_client, make_bui
     assert user.phone == "13800009999"
     assert sorted(r.unit.number for r in user.residencies) == ["1-101", "1-102"]
     old_hash = user.password_hash
-    admin_client.post(f"/admin/people/{user.id}/reset-password")
+    reset = admin_client.post(f"/admin/people/{user.id}/reset-password", follow_redirects=True)
+    shown = texts_of(reset, "main .flash-success")
+    assert len(shown) == 1 and shown[0].startswith("周杰 的新临时密码：") and shown[0].endswith("（仅显示一次）。")
+    password = shown[0].removeprefix("周杰 的新临时密码：").removesuffix("（仅显示一次）。")
     db.session.expire_all()
-    assert db.session.get(User, user.id).password_hash != old_hash
+    assert db.session.get(User, user.id).password_hash != old_hash and db.session.get(User, user.id).check_password(password)
 
 
 def test_person_with_unknown_building_keeps_the_form(admin_client):
@@ -72,8 +80,8 @@ def test_person_with_unknown_building_keeps_the_form(admin_client):
         {"name": "周杰", "phone": "13800009999", "role": "resident", "department_id": "0", "language": "zh_Hans", "units": "9号楼 1-101"},
     )
     assert response.status_code == 422
-    page = response.get_data(as_text=True)
-    assert "9号楼" in page and "周杰" in page
+    assert element(response, "textarea#units").text == "9号楼 1-101" and element(response, "input#name").get("value") == "周杰"
+    assert text_of(response, "#units-error") == "第 1 行：没有名为“9号楼”的楼栋。"
     assert db.session.scalar(select(func.count(User.id)).where(User.name == "周杰")) == 0
 
 
@@ -85,13 +93,15 @@ def test_import_residents_all_or_nothing(admin_client, make_building):
     make_building("1号楼", units=0)
     bad = "name,phone,building,unit,email,language\n张三,13811112222,1号楼,1-101,zs@example.com,zh_Hans\n李四,abc,9号楼,1-102,not-an-email,fr\n"
     response = admin_client.post("/admin/people/import", _csv(bad), content_type="multipart/form-data")
-    page = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "第 3 行" in page or "3" in page
+    assert text_of(response, ".error-list h2") == "未导入任何数据。请更正以下各行："
+    assert texts_of(response, ".error-list li") == [  # every fault of the bad line; the good line is not imported either
+        "第 3 行: 请输入内地手机号码：以 13 至 19 开头的 11 位数字。; 没有名为“9号楼”的楼栋; 电子邮箱无效; 语言须为 zh_Hans 或 en"]
     assert db.session.scalar(select(func.count(User.id)).where(User.role == Role.RESIDENT)) == 0
     good = "姓名,手机,楼栋,房号,邮箱,语言\n张三,13811112222,1号楼,1-101,zs@example.com,zh_Hans\n张三,13811112222,1号楼,1-102,,\n李四,13811113333,1号楼,1-103,,en\n"
     response = admin_client.post("/admin/people/import", _csv(good, "gb18030"), content_type="multipart/form-data")
-    assert response.status_code == 200
+    assert response.status_code == 200 and text_of(response, "main section.card h2") == "已新建 2 位住户，更新 0 位。"
+    assert [row[:2] for row in rows_of(response, "main section.card tbody tr")] == [["张三", "13811112222"], ["李四", "13811113333"]]
     zhang = db.session.scalar(select(User).where(User.phone == "13811112222"))
     assert len(zhang.residencies) == 2 and zhang.email == "zs@example.com"
     assert db.session.scalar(select(User.language).where(User.phone == "13811113333")) == "en"
@@ -104,7 +114,11 @@ def test_settings_are_validated_and_their_history_kept(admin_client, app):
     values["hotline"] = "0571-12345678"
     response = admin_client.post("/admin/settings", values)
     assert response.status_code == 422
-    assert "0571-12345678" in response.get_data(as_text=True)  # nothing typed is lost
+    assert element(response, "input#s-hotline").get("value") == "0571-12345678"  # nothing typed is lost
+    assert element(response, "input#s-emergency_response_minutes").get("value") == "abc"
+    assert texts_of(response, "form .field.has-error p.error") == ["请输入整数。"]
+    assert text_of(response, ".field:has(#s-emergency_response_minutes) p.error") == "请输入整数。"
+    assert settings.get("hotline") == "400-800-1234"
     values["emergency_response_minutes"] = "20"
     assert admin_client.post("/admin/settings", values).status_code == 302
     assert settings.get("emergency_response_minutes") == 20
@@ -116,7 +130,8 @@ def test_settings_are_validated_and_their_history_kept(admin_client, app):
     ]
     assert changes[0].changed_by.role == Role.ADMIN
     page = admin_client.get("/admin/settings").get_data(as_text=True)
-    assert "0571-12345678" in page
+    assert element(page, "input#s-hotline").get("value") == "0571-12345678"
+    assert sorted(row[3:] for row in rows_of(page, "main section.card tbody tr")) == [["30", "20"], ["400-800-1234", "0571-12345678"]]  # before, after
 
 
 def test_on_duty_phone_per_department(admin_client):
@@ -125,7 +140,7 @@ def test_on_duty_phone_per_department(admin_client):
     db.session.commit()
     values = {key: d.default for key, d in settings.DEFINITIONS.items()}
     values[f"duty_phone.{dept.id}"] = "13900001111"
-    admin_client.post("/admin/settings", values)
+    assert admin_client.post("/admin/settings", values).status_code == 302
     assert settings.get(f"duty_phone.{dept.id}") == "13900001111"
 
 
@@ -139,25 +154,27 @@ def test_every_policy_x_has_a_setting_with_a_default():
 
 
 def test_people_search(admin_client, make_user):
-    make_user(name="欧阳锋")
+    found = make_user(name="欧阳锋")
+    make_user(name="黄药师")
     page = admin_client.get("/admin/people?q=欧阳").get_data(as_text=True)
-    assert "欧阳锋" in page
+    assert rows_of(page, "main table tbody tr") == [["欧阳锋", found.phone, "", "业主/住户", "是"]]
 
 
 def test_the_administrator_records_a_units_floor_area_and_that_the_developer_still_holds_it(admin_client, make_building):
     building = make_building("1号楼", units=2)
     unit = building.units[0]
     page = admin_client.get(f"/admin/buildings/{building.id}").get_data(as_text=True)
-    assert "有 2 户在用房屋未登记专有部分面积" in page
+    assert text_of(page, "#area-summary") == "有 2 户在用房屋未登记专有部分面积：登记前无法统计业主共同决定的表决结果。"
     response = admin_client.post(f"/admin/units/{unit.id}", {"number": "1-101", "area": "89.5㎡", "is_unsold": "y", "is_active": "y"})
     assert response.status_code == 302
     db.session.expire_all()
     unit = db.session.get(Unit, unit.id)
     assert (unit.area, unit.is_unsold) == (Decimal("89.50"), True)
-    assert 'value="89.50"' in admin_client.get(f"/admin/units/{unit.id}").get_data(as_text=True)
+    assert element(admin_client.get(f"/admin/units/{unit.id}"), "input#area").get("value") == "89.50"
     page = admin_client.get(f"/admin/buildings/{building.id}").get_data(as_text=True)
-    assert "89.50 m² · 未售" in page and "有 1 户在用房屋未登记专有部分面积" in page
-    admin_client.post(f"/admin/units/{unit.id}", {"number": "1-101", "area": "", "is_active": "y"})
+    assert texts_of(page, ".unit-grid li") == ["1-101 89.50 m² · 未售", "1-102 无面积"]
+    assert text_of(page, "#area-summary").startswith("有 1 户在用房屋未登记专有部分面积")
+    assert admin_client.post(f"/admin/units/{unit.id}", {"number": "1-101", "area": "", "is_active": "y"}).status_code == 302
     db.session.expire_all()
     assert db.session.get(Unit, unit.id).area is None  # emptied: not recorded
 
@@ -170,9 +187,8 @@ def test_a_floor_area_that_is_not_one_is_a_field_error_that_keeps_what_was_typed
     db.session.commit()
     response = admin_client.post(f"/admin/units/{unit.id}", {"number": "1-109", "area": typed, "is_active": "y"})
     assert response.status_code == 422
-    page = response.get_data(as_text=True)
-    assert 'id="area-error">请填写以平方米计的面积：大于 0、不超过 99999.99、最多两位小数，如 89.56。</p>' in page
-    assert f'value="{typed}"' in page and 'value="1-109"' in page
+    assert text_of(response, "#area-error") == "请填写以平方米计的面积：大于 0、不超过 99999.99、最多两位小数，如 89.56。"
+    assert element(response, "input#area").get("value") == typed and element(response, "input#number").get("value") == "1-109"
     db.session.expire_all()
     assert (db.session.get(Unit, unit.id).area, db.session.get(Unit, unit.id).number) == (Decimal("80.00"), "1-101")
 
@@ -182,7 +198,7 @@ def test_the_residents_import_reads_an_area_column_and_refuses_bad_areas_by_line
     bad = "姓名,手机,楼栋,房号,面积\n张三,13811112222,1号楼,1-101,89.56\n李四,13811113333,1号楼,1-102,九十\n"
     response = admin_client.post("/admin/people/import", _csv(bad), content_type="multipart/form-data")
     assert response.status_code == 422
-    assert "第 3 行: 面积须为平方米数，如 89.56" in response.get_data(as_text=True)
+    assert texts_of(response, ".error-list li") == ["第 3 行: 面积须为平方米数，如 89.56"]
     assert db.session.scalar(select(func.count(Unit.id))) == 0
     good = "姓名,手机,楼栋,房号,面积\n张三,13811112222,1号楼,1-101,89.56\n李四,13811113333,1号楼,1-102,120㎡\n"
     assert admin_client.post("/admin/people/import", _csv(good), content_type="multipart/form-data").status_code == 200

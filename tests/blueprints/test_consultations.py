@@ -12,6 +12,7 @@ from portal.models import Consultation, ConsultationAnswer, ConsultationKind, No
 from portal.services import consultations
 from portal.services.consultations import ConsultationError
 from tests.conftest import PortalClient
+from tests.markup import elements, rows_of, text_of, texts_of
 
 
 @pytest.fixture
@@ -32,12 +33,14 @@ def test_one_answer_per_household_changeable_until_the_deadline(client, make_use
     assert client.post(f"/consultations/{question.id}/answer", {"option": str(yes.id)}).status_code == 302
     other = PortalClient(client.app)
     other.login(spouse)
-    other.post(f"/consultations/{question.id}/answer", {"option": str(no.id)})
+    assert other.post(f"/consultations/{question.id}/answer", {"option": str(no.id)}).status_code == 302
     results = consultations.results(question)
     assert results["answered"] == 1 and results["per_option"] == {no.id: 1}
     question.deadline = utcnow() - timedelta(seconds=1)
     db.session.commit()
-    assert client.post(f"/consultations/{question.id}/answer", {"option": str(yes.id)}).status_code == 422
+    late = client.post(f"/consultations/{question.id}/answer", {"option": str(yes.id)})
+    assert late.status_code == 422
+    assert consultations.results(question)["per_option"] == {no.id: 1}  # the last answer before the deadline stands
 
 
 def test_only_owners_of_the_buildings_asked_answer(client, make_user, setup):
@@ -60,11 +63,14 @@ def test_results_per_option_and_building_for_staff_as_answers_come_and_for_resid
         consultations.answer(question, owner, owner.residencies[0].unit, question.options[option].id, utcnow())
     db.session.commit()
     client.login(owners[5])
-    assert 'id="result"' not in client.get(f"/consultations/{question.id}").get_data(as_text=True)  # not before the deadline
+    before = client.get(f"/consultations/{question.id}")
+    assert not elements(before, "#result") and text_of(before, "main > p.hint") == "结果将在截止后公布。"  # not before the deadline
     staff_client = PortalClient(client.app)
     staff_client.login(staff)
-    assert "4 / 6" not in staff_client.get(f"/consultations/{question.id}").get_data(as_text=True)
-    assert "（67%）" in staff_client.get(f"/consultations/{question.id}").get_data(as_text=True)
+    so_far = staff_client.get(f"/consultations/{question.id}")
+    assert text_of(so_far, "#result h2") == "目前结果"
+    assert text_of(so_far, "#result > p") == "6 户业主中已有 4 户参与（67%）"
+    assert rows_of(so_far, "#result table.per-building tbody tr") == [["同意", "3", "2", "1"], ["不同意", "1", "1", "0"]]
     question.deadline = utcnow() - timedelta(seconds=1)
     db.session.commit()
     results = consultations.results(question)
@@ -72,9 +78,12 @@ def test_results_per_option_and_building_for_staff_as_answers_come_and_for_resid
     assert results["per_building"][a.id] == {question.options[0].id: 2, question.options[1].id: 1}
     assert results["per_building"][b.id] == {question.options[0].id: 1}
     page = client.get(f"/consultations/{question.id}").get_data(as_text=True)
-    assert 'id="result"' not in page and "物业服务中心将在公告栏发布结果" in page  # closed, not yet published
+    assert not elements(page, "#result")  # closed, not yet published
+    assert text_of(page, "main > p.hint") == "征求意见已截止，物业服务中心将在公告栏发布结果。"
     assert staff_client.post(f"/consultations/{question.id}/publish").status_code == 302
-    assert "（67%）" in client.get(f"/consultations/{question.id}").get_data(as_text=True)
+    published = client.get(f"/consultations/{question.id}")
+    assert text_of(published, "#result h2") == "结果" and text_of(published, "#result > p") == "6 户业主中已有 4 户参与（67%）"
+    assert rows_of(published, "#result table.per-building tbody tr") == [["同意", "3", "2", "1"], ["不同意", "1", "1", "0"]]
 
 
 def test_a_consultation_needs_two_options_and_buildings(make_user, make_building):
@@ -122,7 +131,9 @@ def test_an_owner_answers_with_a_comment_that_only_the_staff_read(client, make_c
                                                                      "comment": "希望周末施工"})
     assert response.status_code == 302
     assert db.session.scalar(select(ConsultationAnswer.comment)) == "希望周末施工"
-    assert "希望周末施工" in client.get(f"/consultations/{question.id}").get_data(as_text=True)  # their own
+    own = client.get(f"/consultations/{question.id}")
+    assert texts_of(own, "#my-answer > p:not(.hint)") == [f"{a.name} 1-101: 同意 · 您的意见: 希望周末施工"]  # their own
+    assert elements(own, f"#comment-{a.units[0].id}")[0].text == "希望周末施工"
     other = make_client()
     other.login(neighbour)
     assert "希望周末施工" not in other.get(f"/consultations/{question.id}").get_data(as_text=True)
@@ -192,7 +203,7 @@ def test_staff_publish_the_result_once_and_the_consultation_and_notice_link_to_e
     notice = db.session.scalar(select(Notice))
     assert response.status_code == 302 and response.headers["Location"] == f"/notices/{notice.id}"
     again = client.post(f"/consultations/{question.id}/publish", follow_redirects=True)
-    assert "结果已发布，不能重复发布。" in again.get_data(as_text=True)
+    assert texts_of(again, "main .flash-error") == ["结果已发布，不能重复发布。"]
     assert db.session.scalar(select(func.count(Notice.id))) == 1
     page = client.get(f"/consultations/{question.id}").get_data(as_text=True)
     assert f'<a href="/notices/{notice.id}" id="result-notice">表决结果：是否利用共有部分设置广告位</a>' in page
@@ -208,7 +219,7 @@ def test_publishing_before_the_deadline_is_refused_with_a_message(client, setup)
     a, b, c, staff, question = setup
     client.login(staff)
     response = client.post(f"/consultations/{question.id}/publish", follow_redirects=True)
-    assert "截止后才能发布结果。" in response.get_data(as_text=True)
+    assert texts_of(response, "main .flash-error") == ["截止后才能发布结果。"]
     assert db.session.get(Consultation, question.id).notice_id is None
 
 
@@ -223,7 +234,7 @@ def test_the_result_page_states_each_threshold_and_each_option_with_the_numbers(
     assert _text(page, "check-agreement-owners") == "同意（按人数） 3 / 4 人 75.0% 须达参与表决的四分之三以上 ✓ 已达到"
     disagree = next(o for o in question.options if o.vote == Vote.DISAGREE)
     assert _text(page, f"option-row-{disagree.id}") == "反对 80.00 (25.0%) 1 (25.0%) 1"
-    assert "弃权计入参与表决，不计入同意" in page
+    assert "弃权计入参与表决，不计入同意" in text_of(page, "#result")
 
 
 def test_too_few_taking_part_says_so(client, decision):
@@ -244,7 +255,7 @@ def test_units_without_an_area_warn_that_the_area_count_is_incomplete_and_block_
     page = client.get(f"/consultations/{question.id}").get_data(as_text=True)
     assert _text(page, "area-warning").startswith("所涉楼栋有 1 户未登记专有部分面积：以下面积统计不完整")
     response = client.post(f"/consultations/{question.id}/publish", follow_redirects=True)
-    assert "面积统计不完整" in response.get_data(as_text=True)
+    assert texts_of(response, "main .flash-error") == ["所涉楼栋有 1 户未登记专有部分面积，面积统计不完整。请先由管理员登记面积。"]
     assert db.session.scalar(select(func.count(Notice.id))) == 0
 
 
@@ -297,7 +308,8 @@ def test_the_result_page_costs_the_same_statements_for_few_and_many_answers(app,
             owner = make_user(units=[unit])
             consultations.answer(question, owner, unit, question.options[0].id, utcnow(), comment="同意")
         db.session.commit()
-        client.get(f"/consultations/{question.id}")
+        page = client.get(f"/consultations/{question.id}")
+        assert page.status_code == 200 and text_of(page, "#staff-tools h3") == f"业主意见 ({n})"
         return _statements(app, lambda: client.get(f"/consultations/{question.id}"))
 
     assert page_with(3) == page_with(30)
@@ -317,7 +329,7 @@ def test_an_owner_of_two_units_gets_a_page_with_unique_ids_and_labels_that_point
     two_homes = make_user(units=building.units[:2])
     client.login(two_homes)
     page = client.get(f"/consultations/{question.id}").get_data(as_text=True)
-    assert page.count('name="comment"') == 2
+    assert [t.get("id") for t in elements(page, "textarea[name=comment]")] == [f"comment-{u.id}" for u in building.units[:2]]
     assert _ids_and_labels(page) == ([], [])
     desk = make_client()
     desk.login(staff)

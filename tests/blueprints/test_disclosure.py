@@ -15,6 +15,7 @@ from portal.extensions import db
 from portal.models import Department, DisclosureVersion, Notice, NoticeCategory, Role, utcnow
 from portal.services import disclosure, kiosk, settings
 from tests.conftest import PortalClient
+from tests.markup import elements
 
 
 
@@ -132,6 +133,10 @@ def test_everyone_reads_the_board_signed_in_or_not(app, board, make_user):
         assert re.search(r"<th scope=\"row\">秩序维护部</th><td[^>]*>—</td>", heads)
         assert "/disclosure/fees/edit" not in html  # no editing for them
         assert_valid(html)
+    editor = PortalClient(app)
+    editor.login(make_user(role=Role.ADMIN))
+    assert [a.get("href") for a in elements(editor.get("/disclosure/"), "a[href$='/edit']")] == [
+        "/disclosure/fees/edit", "/disclosure/commitments/edit", "/disclosure/hours/edit", "/disclosure/heads/edit"]
 
 
 def test_a_section_never_published_says_so(client):
@@ -261,6 +266,10 @@ def test_customer_service_keeps_the_hours_and_nobody_else_edits_anything(app, bo
     """Fees, commitments, heads: the administrator. Hours and contacts: customer service too."""
     allowed = {"fees": {"admin"}, "commitments": {"admin"}, "heads": {"admin"}, "hours": {"admin", "staff"}}
     people = {role.value: make_user(role=role) for role in (Role.ADMIN, Role.STAFF, Role.HEAD, Role.WORKER, Role.COMMITTEE, Role.RESIDENT)}
+    # The administrator goes first: a fee table needs its rows (422), the rest are saved as version 2;
+    # customer service then sends the hours from version 1, which someone has since changed (422).
+    expected = {("admin", "fees"): 422, ("admin", "commitments"): 302, ("admin", "heads"): 302, ("admin", "hours"): 302,
+                ("staff", "hours"): 422}
     for name, user in people.items():
         client = PortalClient(app)
         client.login(user)
@@ -268,15 +277,17 @@ def test_customer_service_keeps_the_hours_and_nobody_else_edits_anything(app, bo
             page = client.get(f"/disclosure/{section}/edit")
             sent = client.post(f"/disclosure/{section}/edit", {"base": "1", "body": f"{name}改的"})
             if name in editors:
-                assert page.status_code == 200 and sent.status_code in (302, 422), (name, section)
+                assert (page.status_code, sent.status_code) == (200, expected[name, section]), (name, section)
             else:
                 assert (page.status_code, sent.status_code) == (404, 404), (name, section)
-    assert disclosure.latest("hours").body in ("admin改的", "staff改的")
-    assert disclosure.latest("commitments").body in ("admin改的",)
+    assert disclosure.latest("hours").body == "admin改的"
+    assert disclosure.latest("commitments").body == "admin改的"
+    assert disclosure.latest("fees").number == 1
     anonymous = PortalClient(app)
     response = anonymous.get("/disclosure/hours/edit")
     assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
-    assert PortalClient(app).post("/disclosure/fees/edit", {"base": "1"}).status_code == 302
+    sent = PortalClient(app).post("/disclosure/fees/edit", {"base": "1"})
+    assert sent.status_code == 302 and "/auth/login" in sent.headers["Location"]
 
 
 def test_announcing_a_fee_change_posts_a_notice_that_links_back(app, as_admin, board, make_user, today):
@@ -310,7 +321,7 @@ def test_a_kept_board_shows_a_new_version_and_a_renamed_head_at_once(app, board,
     first = resident.get("/disclosure/")
     assert "热线 24 小时接听。" in first.get_data(as_text=True)
     assert resident.get("/disclosure/", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
-    as_admin.post("/disclosure/commitments/edit", {"base": "1", "body": "我们承诺：热线 24 小时接听，15 分钟到场。", "note": "到场时间"})
+    assert as_admin.post("/disclosure/commitments/edit", {"base": "1", "body": "我们承诺：热线 24 小时接听，15 分钟到场。", "note": "到场时间"}).status_code == 302
     changed = resident.get("/disclosure/", headers={"If-None-Match": first.headers["ETag"]})
     assert changed.status_code == 200 and "15 分钟到场" in changed.get_data(as_text=True)
     head = db.session.scalar(select(Department).where(Department.name == "工程维修部"))
@@ -330,7 +341,7 @@ def test_the_lobby_screen_shows_the_board_and_its_etag_changes_after_an_edit(cli
     assert "<h1>收费标准</h1>" in html and "<h1>服务承诺</h1>" in html and "<h1>各部门负责人</h1>" in html and "<td>张强</td>" in html
     etag = first.headers["ETag"]
     assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
-    as_admin.post("/disclosure/commitments/edit", {"base": "1", "body": "我们承诺：紧急报修 15 分钟到场。"})
+    assert as_admin.post("/disclosure/commitments/edit", {"base": "1", "body": "我们承诺：紧急报修 15 分钟到场。"}).status_code == 302
     changed = client.get(url, headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["ETag"] != etag and "紧急报修 15 分钟到场。" in changed.get_data(as_text=True)
     assert client.get(url, headers={"If-None-Match": changed.headers["ETag"]}).status_code == 304
@@ -365,6 +376,9 @@ def test_statement_counts_do_not_grow_with_versions_or_departments(app, board, a
     resident.login(make_user())
 
     def measure():
+        cache.clear()
+        for url in ("/disclosure/", "/disclosure/commitments/history", "/disclosure/fees/history"):
+            assert resident.get(url).status_code == 200, url
         cache.clear()
         return (_count(app, lambda: resident.get("/disclosure/")), _count(app, lambda: resident.get("/disclosure/")),
                 _count(app, lambda: resident.get("/disclosure/commitments/history")), _count(app, lambda: resident.get("/disclosure/fees/history")))

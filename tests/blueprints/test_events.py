@@ -12,6 +12,7 @@ from portal.models import Channel, Delivery, Event, EventSignup, EventType, Noti
 from portal.services import events
 from portal.services.events import EventError
 from tests.conftest import PortalClient
+from tests.markup import element, elements, rows_of, text_of, texts_of
 
 
 def _saturday(weeks=3, hour=9):
@@ -33,7 +34,9 @@ def test_policy_checks_for_forums_and_activities(make_user):
     now = utcnow()
     tuesday_morning = from_local(datetime.combine((now + timedelta(days=2)).date(), datetime.min.time()) + timedelta(hours=10))
     breaches = events.policy_breaches(EventType.FORUM, tuesday_morning, tuesday_morning + timedelta(hours=1), now)
-    assert len(breaches) >= 2  # too soon, too short (and a weekday unless it happens to be a weekend)
+    weekday = tuesday_morning.astimezone(timezone(timedelta(hours=8))).weekday() < 5
+    # too soon, too short, and a weekday unless it happens to be a weekend
+    assert breaches == ["提前通知不足 7 天", *(["座谈会应安排在周末或节假日"] if weekday else []), "时长不足 2 小时"]
     with pytest.raises(EventError):
         events.create(kind=EventType.FORUM, title="座谈会", description="", location="", starts_at=tuesday_morning,
                       ends_at=tuesday_morning + timedelta(hours=1), capacity=None, seats_per_household=1, signup_deadline=None,
@@ -42,7 +45,7 @@ def test_policy_checks_for_forums_and_activities(make_user):
     assert events.policy_breaches(EventType.FORUM, ok, ok + timedelta(hours=2), now) == []
     evening = _saturday(hour=19) - timedelta(days=3)  # a Wednesday evening
     assert events.policy_breaches(EventType.ACTIVITY, evening, evening + timedelta(hours=2), now) == []
-    assert events.policy_breaches(EventType.FORUM, evening, evening + timedelta(hours=2), now) != []
+    assert events.policy_breaches(EventType.FORUM, evening, evening + timedelta(hours=2), now) == ["座谈会应安排在周末或节假日"]
     # a stated reason lets it go ahead, and is kept
     event = events.create(kind=EventType.FORUM, title="临时座谈会", description="", location="", starts_at=tuesday_morning,
                           ends_at=tuesday_morning + timedelta(hours=1), capacity=None, seats_per_household=1, signup_deadline=None,
@@ -54,7 +57,7 @@ def test_a_forum_announces_itself_on_the_notice_board(make_user):
     staff = make_user(role=Role.STAFF)
     forum = _event(staff, kind=EventType.FORUM)
     notice = db.session.get(Notice, forum.notice_id)
-    assert notice is not None and "亲子手工" in notice.title and notice.is_current(utcnow()) and notice.is_pinned
+    assert notice is not None and notice.title == "业主座谈会：亲子手工" and notice.is_current(utcnow()) and notice.is_pinned
 
 
 def test_waitlist_promotes_in_order_when_a_household_cancels(make_user, make_building):
@@ -145,8 +148,10 @@ def test_forged_seats_events_and_buildings_are_refused(client, make_user, make_b
     assert client.post("/events/99999/signup", {"seats": "1"}).status_code == 404
     assert "亲子手工" not in client.get("/events/").get_data(as_text=True)
     open_event = _event(staff, capacity=3, seats=1)
+    assert [a.get("href") for a in elements(client.get("/events/"), "#event-list li.ticket a")] == [f"/events/{open_event.id}"]
     response = client.post(f"/events/{open_event.id}/signup", {"seats": "5"})
-    assert response.status_code == 422
+    assert response.status_code == 422 and text_of(response, "#seats-error") == "每户可报 1 至 1 个名额。"
+    assert db.session.scalar(select(func.count(EventSignup.id))) == 0
 
 
 def test_reminders_attendance_sheet_feedback_and_minutes(client, make_user, tmp_path):
@@ -192,9 +197,17 @@ def test_calendar_shows_months_without_an_activity_and_quarters_without_a_forum(
     client.login(staff)
     year = start.astimezone(timezone(timedelta(hours=8))).year
     months, quarters = events.calendar(year)
-    assert sum(1 for items in months.values() if items) == 1
-    assert all(not items for items in quarters.values())
-    assert client.get(f"/events/calendar?year={year}").status_code == 200
+    month = start.astimezone(timezone(timedelta(hours=8))).month
+    assert [m for m, items in months.items() if items] == [month]
+    assert list(quarters) == [1, 2, 3, 4] and all(not items for items in quarters.values())
+    page = client.get(f"/events/calendar?year={year}")
+    assert page.status_code == 200
+    assert rows_of(page, "section:nth-of-type(1) tr") == [[f"第 {q} 季度", "本季度未召开座谈会"] for q in range(1, 5)]
+    activity = rows_of(page, "section:nth-of-type(2) tr")
+    assert [row[0] for row in activity] == [f"{m} 月" for m in range(1, 13)]
+    assert [m for m, (_label, shown) in enumerate(activity, 1) if shown != "本月无活动"] == [month]
+    assert activity[month - 1][1].startswith("亲子手工 ")
+    assert [tr.get("class") for tr in elements(page, "section:nth-of-type(2) tr")] == ["overdue"] * (month - 1) + [""] + ["overdue"] * (12 - month)
 
 
 def test_events_page_fragment_and_statement_count(app, client, make_user):
@@ -206,11 +219,11 @@ def test_events_page_fragment_and_statement_count(app, client, make_user):
     client.login(make_user())
     response = client.get("/events/", headers={"HX-Request": "true"})
     assert "<html" not in response.get_data(as_text=True) and "HX-Request" in response.headers["Vary"]
-    client.get("/events/")
+    assert len(texts_of(client.get("/events/"), "#event-list li.ticket .title")) == 3
     assert _count(app, lambda: client.get("/events/")) == 1
     for _ in range(20):
         _event(staff)
-    client.get("/events/")
+    assert len(texts_of(client.get("/events/"), "#event-list li.ticket .title")) == 23
     assert _count(app, lambda: client.get("/events/")) == 1
 
 
@@ -241,7 +254,8 @@ def test_staff_edit_move_and_cancel_an_event_and_the_calendars_follow(client, ma
             "reason": "广场施工，改到下周"}
     # bad input: a clear error and the form keeps what was typed
     page = staff.post(f"/events/{event.id}/change", {**form, "capacity": "0"})
-    assert page.status_code == 422 and "会所二楼" in page.get_data(as_text=True)
+    assert page.status_code == 422 and element(page, "input#location").get("value") == "会所二楼"
+    assert text_of(page, "#capacity-error") == "数值大小必须介于 1 到 100000 之间。"
     assert staff.post(f"/events/{event.id}/change", form).status_code == 302
     db.session.expire_all()
     assert calendar_item() == (uid, 1, "CONFIRMED", later, "亲子手工（改期）")  # the same UID: calendars replace their copy

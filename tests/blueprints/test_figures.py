@@ -15,6 +15,7 @@ from portal.models import PublishedFigures, Role, Ticket, TicketCategory, Ticket
 from portal.pdf import qr_svg
 from portal.services import figures, kiosk
 from tests.conftest import PortalClient
+from tests.markup import element, rows_of, text_of, texts_of
 
 def _today():
     return to_local(utcnow()).date()
@@ -77,6 +78,7 @@ def test_a_forbidden_period_falls_back_to_the_default_and_filters_stay_on_the_pr
     first, _last = figures.half_year_to_date(_today())
     page = staff_client.get("/figures/?start=2026-05-01&end=2020-01-01&category=complaint").get_data(as_text=True)
     assert f'id="start" name="start" value="{first.isoformat()}"' in page
+    assert [o.get("value") for o in element(page, "select#category").iter() if o.get("selected") is not None] == ["complaint"]
     assert "category=complaint" in re.search(r'<a id="preset-2" href="([^"]+)"', page).group(1)
 
 
@@ -154,7 +156,7 @@ def _count(fn):
 def test_statement_count_is_the_same_with_more_tickets_over_more_months(staff_client):
     def cold():
         cache.clear()
-        return _count(lambda: staff_client.get("/figures/"))
+        return _count(lambda: staff_client.get("/figures/").status_code == 200 or pytest.fail("not 200"))
 
     for _ in range(3):
         _ticket(utcnow() - timedelta(minutes=90), rating=4)
@@ -177,7 +179,10 @@ def test_the_published_figures_are_public_and_linked_from_the_board_and_the_lobb
     db.session.commit()
     anonymous = PortalClient(client.app)
     public = anonymous.get("/figures/published")
-    assert public.status_code == 200 and "91.5%" in public.get_data(as_text=True)
+    assert public.status_code == 200
+    assert [(text_of(t, "span"), text_of(t, "strong")) for t in
+            [element(public, f"main section .tile:nth-child({i})") for i in (1, 2, 3)]] == [
+        ("按时反馈率", "91.5%"), ("问题解决率", "97.0%"), ("满意度", "88.2%")]
     resident = PortalClient(client.app)
     resident.login(make_user())
     board = resident.get("/notices/").get_data(as_text=True)

@@ -7,6 +7,11 @@ from sqlalchemy import event, select
 from portal.extensions import db
 from portal.models import KioskScreen, NoticeCategory, Role, TicketChannel, utcnow
 from portal.services import kiosk, notices, tickets
+from tests.markup import element, elements, text_of, texts_of
+
+
+def _titles(page):
+    return texts_of(page, "section.slide h1")
 
 
 @pytest.fixture
@@ -26,9 +31,9 @@ def test_the_screen_shows_the_buildings_notices_and_bulletins_without_login(clie
     page = client.get(f"/kiosk/{screen.secret}")
     text = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "全体业主停水通知" in text and "一号楼宣传栏" in text and "二号楼宣传栏" not in text
-    assert "<svg" in text  # a QR code per slide
-    assert "400-800-1234" in text and "客服中心" in text  # the hotline and contact person
+    assert sorted(_titles(page)) == ["一号楼宣传栏", "全体业主停水通知"] and "二号楼宣传栏" not in text
+    assert [len(elements(slide, ".qr svg")) for slide in elements(page, "section.slide")] == [1, 1]  # a QR code per slide
+    assert texts_of(page, "footer.kiosk-footer > span")[1:3] == ["服务热线 400-800-1234", "联系人 客服中心 王敏"]  # the hotline and contact person
 
 
 def test_no_personal_data_on_the_screen(client, lobby, make_user, make_notice):
@@ -39,6 +44,7 @@ def test_no_personal_data_on_the_screen(client, lobby, make_user, make_notice):
     make_notice(title="公告")
     db.session.commit()
     text = client.get(f"/kiosk/{screen.secret}").get_data(as_text=True)
+    assert _titles(text) == ["公告"]
     assert "隐私住户" not in text and "13812340000" not in text and "1-101" not in text
 
 
@@ -51,9 +57,11 @@ def test_a_long_notice_pages_through_and_pinned_ones_come_round_more_often(clien
     db.session.commit()
     slides = client.get(f"/kiosk/{screen.secret}/slides").get_data(as_text=True)
     pages = re.findall(r"第 (\d+) / (\d+) 页", slides)
-    assert len(pages) >= 3 and pages[0] == ("1", pages[0][1])
-    assert "第39条注意事项" in slides  # nothing cut off
-    assert slides.count(">置顶公告<") == 2
+    n = len(pages)
+    assert n >= 3 and pages == [(str(i), str(n)) for i in range(1, n + 1)]
+    long_text = "".join(texts_of(slides, "section.slide:not(.pinned) p.text"))
+    assert long_text.count("请各位住户仔细阅读并遵守") == 40 and "第39条注意事项" in long_text  # nothing cut off
+    assert _titles(slides).count("置顶公告") == 2 and _titles(slides).count("长公告") == n
 
 
 def test_polls_answer_304_with_one_query_when_nothing_changed(client, lobby, make_notice):
@@ -82,10 +90,11 @@ def test_an_emergency_takes_over_until_lifted(client, lobby, make_notice, make_u
     assert client.get(f"/kiosk/{screen.secret}/slides", headers={"If-None-Match": etag}).status_code == 304  # not this building's
     emergency = make_notice(title="燃气泄漏", category=NoticeCategory.EMERGENCY)
     changed = client.get(f"/kiosk/{screen.secret}/slides", headers={"If-None-Match": etag})
-    assert changed.status_code == 200 and "燃气泄漏" in changed.get_data(as_text=True) and "普通公告" not in changed.get_data(as_text=True)
+    assert changed.status_code == 200 and _titles(changed) == ["燃气泄漏"] and elements(changed, "section.slide.emergency")
     notices.lift(emergency, make_user(role=Role.STAFF), utcnow())
     db.session.commit()
-    assert "普通公告" in client.get(f"/kiosk/{screen.secret}/slides").get_data(as_text=True)
+    after = client.get(f"/kiosk/{screen.secret}/slides")
+    assert sorted(_titles(after)) == ["普通公告", "燃气泄漏"] and not elements(after, "section.slide.emergency")  # a notice again
 
 
 def test_a_revoked_or_unknown_link_answers_404_at_once(client, lobby):
@@ -109,7 +118,9 @@ def test_screens_report_in_and_silent_ones_show_on_the_staff_home(client, lobby,
     assert [s.id for s in kiosk.silent(utcnow() + timedelta(minutes=10))] == [screen.id, quiet.id]
     staff = client.__class__(client.app)
     staff.login(make_user(role=Role.STAFF))
-    assert "9号楼" in staff.get("/").get_data(as_text=True)
+    home = staff.get("/")
+    (silent,) = [section for section in elements(home, "main section") if text_of(section, "h2") == "已失联的大堂公告屏"]
+    assert texts_of(silent, "li") == ["9号楼 · 大堂 · 从未在线"]
 
 
 def test_admins_create_and_revoke_screens_and_others_cannot(client, make_user, make_building):
@@ -124,7 +135,7 @@ def test_admins_create_and_revoke_screens_and_others_cannot(client, make_user, m
     screen = db.session.scalar(select(KioskScreen))
     assert screen.orientation.value == "portrait" and screen.night_start == 23
     assert screen.secret in admin.get("/admin/screens").get_data(as_text=True)
-    admin.post(f"/admin/screens/{screen.id}/revoke")
+    assert admin.post(f"/admin/screens/{screen.id}/revoke").status_code == 302
     db.session.expire_all()
     assert db.session.get(KioskScreen, screen.id).revoked_at is not None
 
@@ -132,7 +143,8 @@ def test_admins_create_and_revoke_screens_and_others_cannot(client, make_user, m
 def test_kiosk_link_command_prints_the_secret_link(app, make_building):
     make_building("7号楼")
     result = app.test_cli_runner().invoke(args=["kiosk-link", "7号楼"])
-    assert result.exit_code == 0 and "/kiosk/" in result.output
+    screen = db.session.scalar(select(KioskScreen))
+    assert result.exit_code == 0 and result.output == f"{screen.name}: http://portal.test/kiosk/{screen.secret}\n"
     again = app.test_cli_runner().invoke(args=["kiosk-link", "7号楼"])
     assert again.output == result.output  # the same screen, not a new one each time
     assert app.test_cli_runner().invoke(args=["kiosk-link", "无此楼"]).exit_code != 0
@@ -149,7 +161,7 @@ def test_unchanged_polls_are_answered_before_flask_and_changes_fall_through(app,
     assert calls == []  # answered by the fast path: no Flask request at all
     make_notice(title="公告二")
     changed = client.get(url, headers={"If-None-Match": etag})
-    assert changed.status_code == 200 and "公告二" in changed.get_data(as_text=True) and calls == [1]
+    assert changed.status_code == 200 and sorted(_titles(changed)) == ["公告一", "公告二"] and calls == [1]
     kiosk.revoke(db.session.get(KioskScreen, screen.id), utcnow())
     db.session.commit()
     assert client.get(url, headers={"If-None-Match": changed.headers["ETag"]}).status_code == 404

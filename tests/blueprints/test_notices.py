@@ -8,6 +8,7 @@ from portal.extensions import db
 from portal.models import Channel, Delivery, Notice, NoticeCategory, Role, Ticket, TicketChannel, utcnow
 from portal.services import tickets
 from tests.conftest import PortalClient
+from tests.markup import element, elements, text_of, texts_of
 
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
@@ -28,7 +29,7 @@ def test_resident_sees_community_notices_and_only_their_own_buildings_bulletins(
     make_notice(title="二号楼宣传栏", buildings=[b])
     client.login(alice)
     page = client.get("/notices/").get_data(as_text=True)
-    assert "全体业主通知" in page and "一号楼宣传栏" in page
+    assert texts_of(page, "#notice-list .title") == ["一号楼宣传栏", "全体业主通知"]  # newest first
     assert "二号楼宣传栏" not in page
 
 
@@ -55,8 +56,10 @@ def test_resident_cannot_open_another_buildings_bulletin(client, two_buildings, 
 def test_resident_sees_only_published_unexpired_notices(client, make_user, make_notice, state):
     resident = make_user()
     notice = make_notice(title="不该看到的公告", **state)
+    make_notice(title="看得到的公告", publish_at=utcnow() - timedelta(days=2))
     client.login(resident)
-    assert "不该看到的公告" not in client.get("/notices/").get_data(as_text=True)
+    page = client.get("/notices/").get_data(as_text=True)
+    assert texts_of(page, "#notice-list .title") == ["看得到的公告"] and "不该看到的公告" not in page
     assert client.get(f"/notices/{notice.id}").status_code == 404
 
 
@@ -68,7 +71,8 @@ def test_pinned_first_then_newest_first(client, make_user, make_notice):
     make_notice(title="置顶公告", publish_at=now - timedelta(days=9), is_pinned=True)
     client.login(resident)
     page = client.get("/notices/").get_data(as_text=True)
-    assert page.index("置顶公告") < page.index("新公告") < page.index("旧公告")
+    assert texts_of(page, "#notice-list .title") == ["置顶公告", "新公告", "旧公告"]
+    assert texts_of(page, "#notice-list li.pinned .title") == ["置顶公告"]
 
 
 def test_new_since_last_visit_mark(client, make_user, make_notice):
@@ -84,7 +88,7 @@ def test_new_since_last_visit_mark(client, make_user, make_notice):
     upto = re.search(r'hx-post="/notices/seen"[^>]*hx-vals=\'\{"upto": "([^"]+)"\}\'', page).group(1)
     assert client.post("/notices/seen", {"upto": upto}).status_code == 204  # the page says it was seen
     again = client.get("/notices/").get_data(as_text=True)
-    assert "tag-new" not in again
+    assert "tag-new" not in again and texts_of(again, "#notice-list .title") == ["刚发布的", "早先的"]
 
 
 def test_board_pages_by_keyset(client, make_user, make_notice):
@@ -95,11 +99,13 @@ def test_board_pages_by_keyset(client, make_user, make_notice):
         make_notice(title=f"公告{i:02d}号", publish_at=now - timedelta(minutes=i + 1), author=author)
     client.login(resident)
     first = client.get("/notices/").get_data(as_text=True)
-    assert "公告00号" in first and "公告19号" in first and "公告20号" not in first
+    assert texts_of(first, "#notice-list .title") == [f"公告{i:02d}号" for i in range(20)]
     cursor = re.search(r'href="/notices/\?before=([^"]+)"', first).group(1)
     second = client.get(f"/notices/?before={cursor}").get_data(as_text=True)
-    assert "公告20号" in second and "公告24号" in second and "公告19号" not in second
-    assert client.get("/notices/?before=garbage").status_code == 200
+    assert texts_of(second, "#notice-list .title") == [f"公告{i:02d}号" for i in range(20, 25)]
+    assert not elements(second, "#notice-more")
+    garbage = client.get("/notices/?before=garbage")
+    assert garbage.status_code == 200 and texts_of(garbage, "#notice-list .title") == [f"公告{i:02d}号" for i in range(20)]
 
 
 def test_board_fragment_for_htmx_has_no_layout_and_varies(client, make_user, make_notice):
@@ -145,7 +151,7 @@ def test_staff_publish_a_notice_and_email_copies_go_to_the_outbox(client, make_u
     assert fan_out() == 4  # the worker tells the building's four residents
     mails = db.session.scalars(EMAILS).all()
     assert [m.address for m in mails] == [wants_all.email]
-    assert "电梯维修通知" in mails[0].subject
+    assert mails[0].subject == "【公告】 电梯维修通知"
     assert "400-800-1234" in mails[0].body and "客服中心" in mails[0].body
 
 
@@ -157,7 +163,7 @@ def test_emergency_notice_reaches_emergency_only_subscribers(client, make_user, 
     client.post("/notices/new", _notice_form(category="emergency", title="燃气泄漏紧急通知"))
     fan_out()
     assert sorted(db.session.scalars(EMAIL_TO)) == ["all@example.com", "emerg@example.com"]
-    assert all("紧急" in m.subject for m in db.session.scalars(EMAILS))
+    assert [m.subject for m in db.session.scalars(EMAILS)] == ["【紧急通知】 燃气泄漏紧急通知"] * 2
 
 
 def test_bulletin_emails_only_that_buildings_residents(client, make_user, make_building, fan_out):
@@ -191,9 +197,10 @@ def test_bad_notice_form_keeps_what_was_typed_and_explains_in_chinese(client, ma
         _notice_form(title="", body="这段正文不能丢", publish_at="2026-05-02T10:00", expires_at="2026-05-01T10:00"),
     )
     assert response.status_code == 422
-    page = response.get_data(as_text=True)
-    assert "这段正文不能丢" in page
-    assert "请" in page  # errors in Chinese
+    assert element(response, "textarea#body").text == "这段正文不能丢"
+    assert element(response, "input#publish_at").get("value") == "2026-05-02T10:00"
+    assert text_of(response, "#title-error") == "请输入标题。"  # errors in Chinese, on their fields
+    assert text_of(response, "#expires_at-error") == "过期时间必须晚于发布时间。"
     assert db.session.scalar(select(func.count(Notice.id))) == 0
 
 
@@ -201,12 +208,14 @@ def test_notice_must_name_its_audience(client, make_user):
     client.login(make_user(role=Role.STAFF))
     response = client.post("/notices/new", _notice_form(community_wide=""))
     assert response.status_code == 422
+    assert text_of(response, "#buildings-error") == "请选择全小区，或至少选择一栋楼。"
+    assert db.session.scalar(select(func.count(Notice.id))) == 0
 
 
 def test_scheduling_and_draft(client, make_user):
     client.login(make_user(role=Role.STAFF))
-    client.post("/notices/new", _notice_form(title="草稿", action="draft"))
-    client.post("/notices/new", _notice_form(title="定时", publish_at="2099-01-01T08:00"))
+    assert client.post("/notices/new", _notice_form(title="草稿", action="draft")).status_code == 302
+    assert client.post("/notices/new", _notice_form(title="定时", publish_at="2099-01-01T08:00")).status_code == 302
     draft = db.session.scalar(select(Notice).where(Notice.title == "草稿"))
     scheduled = db.session.scalar(select(Notice).where(Notice.title == "定时"))
     assert draft.publish_at is None
@@ -217,11 +226,14 @@ def test_scheduling_and_draft(client, make_user):
 def test_withdraw_keeps_the_reason(client, make_user, make_notice):
     notice = make_notice()
     client.login(make_user(role=Role.STAFF))
-    assert client.post(f"/notices/{notice.id}/withdraw", {"reason": ""}).status_code == 302
-    assert db.session.get(Notice, notice.id).withdrawn_at is None
-    client.post(f"/notices/{notice.id}/withdraw", {"reason": "时间有误"})
+    refused = client.post(f"/notices/{notice.id}/withdraw", {"reason": ""}, follow_redirects=True)
+    assert text_of(refused, ".flash-error") == "请填写撤回公告的原因。"
     db.session.expire_all()
-    assert db.session.get(Notice, notice.id).withdrawn_reason == "时间有误"
+    assert db.session.get(Notice, notice.id).withdrawn_at is None
+    assert client.post(f"/notices/{notice.id}/withdraw", {"reason": "时间有误"}).status_code == 302
+    db.session.expire_all()
+    withdrawn = db.session.get(Notice, notice.id)
+    assert withdrawn.withdrawn_reason == "时间有误" and withdrawn.withdrawn_at is not None
 
 
 def test_emergency_banner_on_every_page_until_lifted(client, make_user, make_notice, make_client):
@@ -234,21 +246,28 @@ def test_emergency_banner_on_every_page_until_lifted(client, make_user, make_not
         assert banner and "燃气泄漏" in banner.group(1), url  # the banner itself, not its escaped text
     staff = make_client()
     staff.login(make_user(role=Role.STAFF))
-    staff.post(f"/notices/{notice.id}/lift")
-    assert "emergency-banner" not in client.get("/notices/").get_data(as_text=True)
+    assert staff.post(f"/notices/{notice.id}/lift").status_code == 302
+    after = client.get("/notices/")
+    assert "emergency-banner" not in after.get_data(as_text=True) and texts_of(after, "#notice-list .title") == ["燃气泄漏"]
 
 
 def test_expired_emergency_puts_up_no_banner(client, make_user, make_notice):
     make_notice(title="过期的紧急通知", category=NoticeCategory.EMERGENCY, expires_at=utcnow() - timedelta(seconds=1))
+    live = make_notice(title="现行的紧急通知", category=NoticeCategory.EMERGENCY)
     client.login(make_user())
+    assert texts_of(client.get("/notices/"), ".emergency-banner a") == ["现行的紧急通知"]
+    live.lifted_at = utcnow()
+    db.session.commit()
     assert "emergency-banner" not in client.get("/notices/").get_data(as_text=True)
 
 
 def test_another_buildings_emergency_is_not_shown(client, two_buildings, make_notice):
     a, b, alice, _ = two_buildings
     make_notice(title="二号楼停电", category=NoticeCategory.EMERGENCY, buildings=[b])
+    make_notice(title="一号楼停电", category=NoticeCategory.EMERGENCY, buildings=[a])
     client.login(alice)
-    assert "二号楼停电" not in client.get("/notices/").get_data(as_text=True)
+    page = client.get("/notices/")
+    assert texts_of(page, ".emergency-banner a") == ["一号楼停电"] and "二号楼停电" not in page.get_data(as_text=True)
 
 
 def test_question_and_answer_in_place(client, make_user, make_notice, make_client):
@@ -263,12 +282,15 @@ def test_question_and_answer_in_place(client, make_user, make_notice, make_clien
     staff.login(make_user(role=Role.STAFF))
     answered = staff.post(f"/notices/questions/{question.id}/answer", {"answer": "车库不停水。"}, headers={"HX-Request": "true"})
     body = answered.get_data(as_text=True)
-    assert answered.status_code == 200 and "<html" not in body and "车库不停水。" in body
+    assert answered.status_code == 200 and "<html" not in body
+    assert text_of(body, f"#question-{question.id} .answer p.text") == "车库不停水。"
     assert "HX-Request" in answered.headers["Vary"]
     # the resident sees it: on the notice page, and in the polled fragment
-    assert "车库不停水。" in client.get(f"/notices/{notice.id}").get_data(as_text=True)
+    shown = client.get(f"/notices/{notice.id}")
+    assert text_of(shown, f"#question-{question.id} > p.text") == "地下车库也停水吗？"
+    assert text_of(shown, f"#question-{question.id} .answer p.text") == "车库不停水。"
     fragment = client.get(f"/notices/questions/{question.id}", headers={"HX-Request": "true"})
-    assert "车库不停水。" in fragment.get_data(as_text=True) and "<html" not in fragment.get_data(as_text=True)
+    assert text_of(fragment, f"#question-{question.id} .answer p.text") == "车库不停水。" and "<html" not in fragment.get_data(as_text=True)
 
 
 def _ask(notice, user, body):
@@ -297,8 +319,12 @@ def test_resident_cannot_see_another_residents_question(client, make_user, make_
     notice = make_notice()
     other = make_user()
     question = _ask(notice, other, "别人的问题")
-    client.login(make_user())
-    assert "别人的问题" not in client.get(f"/notices/{notice.id}").get_data(as_text=True)
+    me = make_user()
+    mine = _ask(notice, me, "我的问题")
+    client.login(me)
+    page = client.get(f"/notices/{notice.id}")
+    assert texts_of(page, ".question > p.text") == ["我的问题"] and element(page, f"#question-{mine.id}") is not None
+    assert "别人的问题" not in page.get_data(as_text=True)
     assert client.get(f"/notices/questions/{question.id}").status_code == 404
 
 
@@ -333,7 +359,8 @@ def test_attachments_checked_by_content_stored_once_and_served_as_downloads(clie
         content_type="multipart/form-data",
         follow_redirects=True,
     )
-    assert "PDF" in fake.get_data(as_text=True)  # the rejection explains what is allowed
+    # the rejection explains what is allowed
+    assert text_of(fake, ".flash-error") == "evil.png: 只能上传图片（PNG、JPEG、GIF、WebP）和 PDF 文件作为附件。"
     from portal.models import Attachment, Blob
 
     assert db.session.scalar(select(func.count(Attachment.id))) == 2
@@ -357,7 +384,7 @@ def test_oversized_attachment_is_refused_with_a_clear_message(client, make_user,
     response = client.post(
         f"/notices/{notice.id}/attachments", {"files": (BytesIO(big), "big.png")}, content_type="multipart/form-data", follow_redirects=True
     )
-    assert "MB" in response.get_data(as_text=True)
+    assert text_of(response, ".flash-error") == "big.png: 文件超过 0.0 MB。"
 
 
 def test_attachment_of_another_buildings_bulletin_is_404(client, two_buildings, make_notice):
@@ -422,7 +449,7 @@ def test_board_statement_count_is_the_same_for_100_and_10000_notices(client, app
     client.login(resident)
 
     def measure():
-        client.get("/notices/")  # marks what is new as seen
+        assert client.get("/notices/").status_code == 200  # marks what is new as seen
         cache.clear()
         cold = _count_statements(app, lambda: client.get("/notices/"))
         warm = _count_statements(app, lambda: client.get("/notices/"))
@@ -462,7 +489,7 @@ def test_board_shows_a_flash_message_after_a_redirect(client, make_user, make_no
     client.get("/notices/")
     with client.http.session_transaction() as session:
         session["_flashes"] = [("success", "已保存的提示")]
-    assert "已保存的提示" in client.get("/notices/").get_data(as_text=True)
+    assert texts_of(client.get("/notices/"), "main .flash-success") == ["已保存的提示"]
 
 
 # Searching the board (portal/search.py): what the board would show, narrowed
@@ -478,9 +505,10 @@ def test_board_has_a_search_box_that_works_without_javascript(client, make_user,
     make_notice(title="电梯年检", body="下周检验")
     client.login(make_user())
     board = client.get("/notices/").get_data(as_text=True)
-    assert re.search(r'<form method="get" action="/notices/"[^>]*role="search"', board) and 'name="q"' in board
+    assert re.search(r'<form method="get" action="/notices/"[^>]*role="search"', board)
+    assert element(board, "form[role=search] input#notice-q").get("name") == "q"
     page = client.get("/notices/?q=水箱").get_data(as_text=True)
-    assert "停水通知" in page and "电梯年检" not in page and 'value="水箱"' in page
+    assert texts_of(page, "#notice-list .title") == ["停水通知"] and element(page, "input#notice-q").get("value") == "水箱"
 
 
 def test_board_search_finds_only_what_the_resident_may_read(client, two_buildings, make_notice):
@@ -505,12 +533,13 @@ def test_board_search_pages_by_the_boards_keyset_and_keeps_the_query(client, mak
         make_notice(title=f"电梯通知{i:02d}号", body="请错峰", publish_at=now - timedelta(minutes=i + 1), author=author)
     client.login(make_user())
     first = _items(client, "/notices/?q=停水")
-    assert "停水通知00号" in first and "停水通知19号" in first and "停水通知20号" not in first and "电梯" not in first
-    older = re.search(r'href="(/notices/\?[^"]+)"', first).group(1).replace("&amp;", "&")
-    assert "q=" in older and "before=" in older
+    assert texts_of(first, "#notice-list .title") == [f"停水通知{i:02d}号" for i in range(20)]
+    older = element(first, "#notice-more a").get("href")
+    assert "q=%E5%81%9C%E6%B0%B4" in older and "before=" in older
     second = _items(client, older)
-    assert "停水通知20号" in second and "停水通知24号" in second and "停水通知19号" not in second and "电梯" not in second
-    assert client.get("/notices/?q=停水&before=garbage").status_code == 200
+    assert texts_of(second, "#notice-list .title") == [f"停水通知{i:02d}号" for i in range(20, 25)]
+    garbage = client.get("/notices/?q=停水&before=garbage")
+    assert garbage.status_code == 200 and texts_of(garbage, "#notice-list .title") == [f"停水通知{i:02d}号" for i in range(20)]
 
 
 def test_board_search_fragment_for_htmx_has_no_layout_and_varies(client, make_user, make_notice):
@@ -528,7 +557,7 @@ def test_board_search_leaves_the_new_marks_for_the_board(client, make_user, make
     db.session.commit()
     make_notice(title="刚发布的停水通知", publish_at=utcnow() - timedelta(minutes=1))
     client.login(resident)
-    assert "tag-new" in _items(client, "/notices/?q=停水")
+    assert texts_of(_items(client, "/notices/?q=停水"), "#notice-list li:has(.tag-new) .title") == ["刚发布的停水通知"]
     db.session.expire_all()
     assert db.session.get(type(resident), resident.id).notices_seen_at == seen
     assert "tag-new" in client.get("/notices/").get_data(as_text=True)
@@ -539,7 +568,8 @@ def test_odd_board_searches_give_a_normal_page(client, make_user, make_notice, q
     make_notice(title="停水通知")
     client.login(make_user())
     response = client.get(f"/notices/?q={q}")
-    assert response.status_code == 200 and "停水通知" not in _items(client, f"/notices/?q={q}")
+    assert response.status_code == 200 and texts_of(response, "#notice-list .title") == []
+    assert text_of(_items(client, f"/notices/?q={q}"), "#notice-list p.empty") == "没有符合搜索条件的公告。"
 
 
 def test_board_search_statement_count_is_the_same_for_100_and_5000_matching_notices(client, app, make_user):
@@ -552,6 +582,7 @@ def test_board_search_statement_count_is_the_same_for_100_and_5000_matching_noti
         from portal import cache
 
         client.get("/notices/")  # marks what is new as seen
+        assert len(texts_of(client.get("/notices/?q=批量公告"), "#notice-list .title")) == 20
         cache.clear()
         cold = _count_statements(app, lambda: client.get("/notices/?q=批量公告"))
         warm = _count_statements(app, lambda: client.get("/notices/?q=批量公告"))

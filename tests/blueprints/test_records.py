@@ -10,6 +10,7 @@ from portal.extensions import db
 from portal.models import Department, Role, TrainingAttendance, TrainingMethod, TrainingPlanItem, TrainingSession, TrainingTopic
 from portal.services import training
 from tests.conftest import PortalClient
+from tests.markup import element, text_of
 
 JOINED = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
@@ -48,8 +49,8 @@ def test_the_administrator_adds_an_item_and_a_form_without_an_audience_keeps_wha
     admin = _as(app, org["admin"])
     bad = admin.post("/records/training/plan", {"title": "电话礼仪", "topic": "communication", "method": "internal", "year": "2026",
                                                 "month": "4", "goal": "接听规范", "department_id": "0"})
-    page = bad.get_data(as_text=True)
-    assert bad.status_code == 422 and "请选择培训对象" in page and 'value="电话礼仪"' in page
+    assert bad.status_code == 422 and text_of(bad, "#people-error") == "请选择培训对象：一个部门或具体人员。"
+    assert element(bad, "input#title").get("value") == "电话礼仪" and element(bad, "#goal").text == "接听规范"
     good = admin.post("/records/training/plan", {"title": "电话礼仪", "topic": "communication", "method": "internal", "year": "2026",
                                                  "month": "4", "goal": "接听规范", "department_id": "0",
                                                  "people": [str(org["wang"].id), str(org["zhang"].id)]})
@@ -57,8 +58,9 @@ def test_the_administrator_adds_an_item_and_a_form_without_an_audience_keeps_wha
     item = db.session.scalar(select(TrainingPlanItem))
     assert (item.year, item.month, item.title, item.goal) == (2026, 4, "电话礼仪", "接听规范")
     assert sorted(p.name for p in item.people) == ["张强", "王敏"] and item.department_id is None
-    assert admin.post("/records/training/plan", {"title": "x", "topic": "communication", "method": "internal", "year": "3000",
-                                                 "month": "4", "department_id": str(org["desk"].id)}).status_code == 422
+    far = admin.post("/records/training/plan", {"title": "x", "topic": "communication", "method": "internal", "year": "3000",
+                                                "month": "4", "department_id": str(org["desk"].id)})
+    assert far.status_code == 422 and text_of(far, "#year-error") == "请输入 2000 至 2100 之间的年份。"
 
 
 def test_a_head_plans_for_their_own_department_only(app, org):
@@ -66,6 +68,7 @@ def test_a_head_plans_for_their_own_department_only(app, org):
     other = head.post("/records/training/plan", {"title": "维修标准", "topic": "business", "method": "coaching", "year": "2026",
                                                  "month": "5", "department_id": str(org["desk"].id)})
     assert other.status_code == 422 and db.session.scalar(select(TrainingPlanItem)) is None
+    assert text_of(other, "#department_id-error") == "不是有效的选择。"
     own = head.post("/records/training/plan", {"title": "维修标准", "topic": "business", "method": "coaching", "year": "2026",
                                                "month": "5", "department_id": str(org["works"].id)})
     assert own.status_code == 302

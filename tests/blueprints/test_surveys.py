@@ -16,6 +16,7 @@ from portal.i18n import to_local
 from portal.models import NotifyJob, Residency, Role, Survey, SurveyResponse, utcnow
 from portal.services import figures, surveys
 from tests.conftest import PortalClient
+from tests.markup import element, elements, text_of, texts_of
 from tests.test_escaping import EVIL, assert_inert
 
 
@@ -107,14 +108,15 @@ def test_a_resident_sees_the_questionnaires_open_to_their_home_and_what_is_left_
     assert_valid(page)
     titles = re.findall(r'<span class="title">([^<]+)</span>', page)
     assert titles == ["停车管理意见调查", "业主专项调查"]  # not the draft, not next week's
-    assert page.count("待填写") == 2
+    assert texts_of(page, "ul.tickets .tags") == ["待填写", "待填写"]
     surveys.submit(world.parking, owner, world.a.units[0].id, {q.id: [] for q in world.parking.questions} | {
         world.parking.questions[0].id: [str(world.parking.questions[0].choices[0].id)],
         world.parking.questions[1].id: [str(world.parking.questions[1].choices[0].id)], world.parking.questions[2].id: ["5"]},
         ((world.a.units[0].id, world.a.id, True),), utcnow())
     db.session.commit()
     page = _client(app, owner).get("/surveys/").get_data(as_text=True)
-    assert page.count("待填写") == 1 and page.count('<span class="tag tag-status">已填写</span>') == 1
+    assert [(t, tag) for t, tag in zip(texts_of(page, "ul.tickets .title"), texts_of(page, "ul.tickets .tags"))] == [
+        ("停车管理意见调查", "已填写"), ("业主专项调查", "待填写")]
 
 
 def test_the_answer_page_works_without_javascript_and_records_one_answer_for_the_household(app, world, make_user):
@@ -132,7 +134,7 @@ def test_the_answer_page_works_without_javascript_and_records_one_answer_for_the
     assert re.search(r"您家（A栋 1-101）已于 \S+ \S+ 提交答卷，谢谢！", other)
     assert 'class="card survey-form"' not in other  # nothing more to answer
     again = _client(app, spouse).post(f"/surveys/{world.parking.id}/answer", _form(world.parking, unit=world.a.units[0].id))
-    assert again.status_code == 422 and "您家已经提交过答卷。" in again.get_data(as_text=True)
+    assert again.status_code == 422 and text_of(again, "main .flash-error") == "您家已经提交过答卷。"
     assert db.session.scalar(select(func.count(SurveyResponse.id))) == 1
 
 
@@ -140,7 +142,9 @@ def test_a_resident_with_two_homes_chooses_the_household_and_then_answers_for_th
     owner = make_user(units=[world.a.units[0], world.b.units[1]])
     client = _client(app, owner)
     page = client.get(f"/surveys/{world.parking.id}").get_data(as_text=True)
-    assert page.count('name="unit"') == 2 and "我为这一户作答" in page
+    assert [(i.get("type"), i.get("value")) for i in elements(page, "input[name=unit]")] == [
+        ("radio", str(world.a.units[0].id)), ("radio", str(world.b.units[1].id))]
+    assert "我为这一户作答" in page
     assert client.post(f"/surveys/{world.parking.id}/answer", _form(world.parking, unit=world.b.units[1].id)).status_code == 302
     page = client.get(f"/surveys/{world.parking.id}").get_data(as_text=True)
     assert "您家（B栋 1-102）已于" in page and f'<input type="hidden" name="unit" value="{world.a.units[0].id}">' in page
@@ -171,7 +175,8 @@ def test_a_questionnaire_that_closed_meanwhile_says_so_and_keeps_nothing(app, wo
     db.session.commit()
     response = client.post(f"/surveys/{world.parking.id}/answer", _form(world.parking, unit=world.a.units[0].id))
     assert response.status_code == 422
-    assert "本问卷已结束，感谢关注。" in response.get_data(as_text=True)
+    assert text_of(response, "main .flash-error") == "问卷已结束。"
+    assert text_of(response, "main p.hint") == "本问卷已结束，感谢关注。" and not elements(response, "form.survey-form")
     assert db.session.scalar(select(func.count(SurveyResponse.id))) == 0
 
 
@@ -251,7 +256,7 @@ def test_customer_service_writes_a_questionnaire_adds_checks_and_arranges_its_qu
                                        "opens_at": local.strftime("%Y-%m-%dT%H:%M"), "closes_at": local.strftime("%Y-%m-%dT%H:%M")})
     assert bad.status_code == 422
     page = bad.get_data(as_text=True)
-    assert "请选择要调查的楼栋。" in page and 'value="垃圾分类调查"' in page
+    assert text_of(page, "#buildings-error") == "请选择要调查的楼栋。" and element(page, "input#title").get("value") == "垃圾分类调查"
     response = client.post("/surveys/new", {"title": "垃圾分类调查", "audience": "owners", "per": "person", "buildings": [str(world.b.id)],
                                             "opens_at": local.strftime("%Y-%m-%dT%H:%M"),
                                             "closes_at": (local + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M")})
@@ -289,9 +294,10 @@ def test_the_questions_are_locked_once_the_first_answer_arrived(app, world, make
     _client(app, owner).post(f"/surveys/{world.parking.id}/answer", _form(world.parking, unit=world.a.units[0].id))
     client = _client(app, world.staff)
     page = client.get(f"/surveys/{world.parking.id}").get_data(as_text=True)
-    assert "已有人作答，题目不能再修改。" in page and 'id="new-text"' not in page and "/delete" not in page
+    assert text_of(page, "#questions p.hint") == "已有人作答，题目不能再修改。" and 'id="new-text"' not in page and "/delete" not in page
     q = world.parking.questions[0]
-    client.post(f"/surveys/{world.parking.id}/questions/{q.id}/delete")
+    refused = client.post(f"/surveys/{world.parking.id}/questions/{q.id}/delete", follow_redirects=True)
+    assert text_of(refused, "main .flash-error") == "已有人作答，题目不能再修改。"
     db.session.expire_all()
     assert len(db.session.get(Survey, world.parking.id).questions) == 4
 
@@ -300,14 +306,15 @@ def test_the_half_yearly_satisfaction_survey_is_one_click_away(app, world):
     client = _client(app, world.staff)
     listing = client.get("/surveys/").get_data(as_text=True)
     assert_valid(listing)
-    assert "一键创建半年度满意度调查" in listing
+    assert texts_of(listing, "form[action='/surveys/satisfaction'] button") == ["一键创建半年度满意度调查"]
     response = client.post("/surveys/satisfaction")
     survey = db.session.scalar(select(Survey).where(Survey.is_satisfaction))
     assert response.status_code == 302 and response.headers["Location"] == f"/surveys/{survey.id}"
     assert survey.title.endswith("物业服务满意度调查") and len(survey.questions) == 8 and survey.published_at is None
     assert {b.id for b in survey.buildings} == {world.a.id, world.b.id, world.c.id}
     page = client.get(f"/surveys/{survey.id}").get_data(as_text=True)
-    assert "总体而言，您对本小区物业服务的满意程度如何？" in page and "总体满意度" in page
+    assert texts_of(page, "ol.survey-questions > li > p.q-text")[0] == "总体而言，您对本小区物业服务的满意程度如何？"
+    assert texts_of(page, "ol.survey-questions > li > p.meta")[0] == "评分题（1–5 分） · 必答 · 总体满意度"
 
 
 def _answer_many(survey, building, make_user, n):
@@ -384,7 +391,7 @@ def test_pages_take_as_many_statements_for_many_answers_as_for_few(app, world, m
         found = []
         for client, url in urls:
             cache.clear()
-            client.get(url)
+            assert client.get(url).status_code == 200, url
             found.append(_statements(lambda: client.get(url)))
         return found
 
@@ -478,7 +485,7 @@ def test_the_figures_page_takes_as_many_statements_for_many_surveys_and_consulta
 
     def count():
         cache.clear()
-        return _statements(lambda: office.get(url))
+        return _statements(lambda: office.get(url).status_code == 200 or pytest.fail(url))
 
     add(0)
     few = count()
@@ -486,7 +493,7 @@ def test_the_figures_page_takes_as_many_statements_for_many_surveys_and_consulta
         add(i)
     assert count() == few
     page = office.get(url).get_data(as_text=True)
-    assert "本期结束的满意度调查 6 次" in page
+    assert "本期结束的满意度调查 6 次" in text_of(page, "#figure-survey-satisfaction")
 
 
 def test_whom_a_draft_asks_and_when_change_until_it_is_published(app, world):
@@ -501,7 +508,7 @@ def test_whom_a_draft_asks_and_when_change_until_it_is_published(app, world):
     form = {"title": "草稿问卷（改）", "buildings": [str(world.c.id)], "audience": "owners", "per": "household", "opens_at": opens,
             "closes_at": (to_local(world.draft.closes_at) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"), "is_satisfaction": "y"}
     bad = client.post(url, form | {"closes_at": opens})
-    assert bad.status_code == 422 and "截止时间必须晚于开始时间。" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and text_of(bad, "#closes_at-error") == "截止时间必须晚于开始时间。"
     assert client.post(url, form).status_code == 302
     db.session.expire_all()
     draft = db.session.get(Survey, world.draft.id)

@@ -49,11 +49,13 @@ def test_head_follows_timeliness_to_late_tickets_and_downloads_the_report(browse
         engineering = db.session.query(Department).filter_by(name="工程维修部").one()
         result, _ = figures.compute(*figures.period(*figures.half_year_before(to_local(utcnow()).date())), department=engineering.id)
     tile = page.locator("#figure-timeliness")
-    assert f"{result[FigureKey.TIMELINESS].percent}%" in tile.inner_text() and result[FigureKey.TIMELINESS].extra["late"] >= 1
+    late_count = result[FigureKey.TIMELINESS].extra["late"]
+    assert tile.locator("strong").inner_text() == f"{result[FigureKey.TIMELINESS].percent}%" and late_count >= 1
+    assert tile.locator("a").inner_text() == f"{late_count} 条超时诉求"
     tile.locator("a").click()
     page.wait_for_load_state()
-    body = page.inner_text("body")
-    assert late in body and on_time_a not in body and on_time_b not in body
+    shown = page.locator("#register-rows tbody td:first-child a").all_inner_texts()
+    assert late in shown and on_time_a not in shown and on_time_b not in shown and len(shown) == min(late_count, 30)
 
     page.goto(f"{live.url}/figures/reports")
     page.fill("input[name=title]", "下半年服务沟通评估报告")

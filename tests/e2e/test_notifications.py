@@ -45,12 +45,13 @@ def test_a_residents_message_reaches_the_assignees_bell_without_a_reload(browser
     assignee.wait_for_function(
         "n => parseInt((document.querySelector('#bell .count') || {textContent: '0'}).textContent) > n", arg=unread_before, timeout=10_000
     )
+    assert int(assignee.locator("#bell .count").inner_text()) == unread_before + 1  # this one message, once
     assignee.locator("#bell").click()
     assignee.wait_for_url("**/notifications/")
     first = assignee.locator(".notification").first
     assert number in first.inner_text()
     first.locator("button.title").click()
     assignee.wait_for_url(f"**/tickets/{ticket_id}")
-    assert "师傅明天上午能来吗" in assignee.locator(".timeline").inner_text()
+    assert assignee.locator(".timeline li.kind-resident_reply p.text").last.inner_text() == "师傅明天上午能来吗？"
     desk.close()
     phone.close()

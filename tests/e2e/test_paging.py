@@ -62,9 +62,9 @@ def test_an_urgent_repair_pages_the_head_who_acknowledges_from_the_sms_link(brow
     page.wait_for_url("**/tickets/ack/**")
     page.locator("button.big").click()
     page.wait_for_url("**/tickets/*")
-    assert "已受理" in page.content() or "Acknowledged" in page.content()
+    assert page.locator("main .flash-success").inner_text() == "已受理，呼叫已停止。"
 
     resident.goto(ticket_url)
-    assert "已受理" in resident.locator(".timeline").inner_text()
+    assert resident.locator(".timeline li.kind-acknowledged p.q strong").inner_text() == "已受理"
     phone.close()
     head_phone.close()

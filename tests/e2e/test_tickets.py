@@ -41,7 +41,7 @@ def test_a_complaint_from_phone_to_formal_reply_and_rating(browser, live, tmp_pa
     staff.goto(ticket_url)
     staff.select_option('form[action$="/transfer"] select[name=lead]', label="工程维修部")
     submit(staff, "transfer")
-    assert "工程维修部" in staff.locator(".timeline").inner_text()
+    assert staff.locator(".timeline li.kind-transferred p:not(.q)").first.inner_text().startswith("至 工程维修部 · 截止 ")
 
     head_ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     head = head_ctx.new_page()
@@ -84,7 +84,7 @@ def test_a_complaint_from_phone_to_formal_reply_and_rating(browser, live, tmp_pa
     resident.check('form[action$="/rate"] input[name=resolved][value=yes]')
     resident.fill('form[action$="/rate"] textarea[name=comment]', "处理及时")
     submit(resident, "rate")
-    assert "已关闭" in resident.locator(".ticket-head .tags").inner_text()
+    assert resident.locator(".ticket-head .tag-status").inner_text() == "已关闭"
     assert no_sideways_scroll(resident)
     for context in (phone, desk, head_ctx):
         context.close()

@@ -20,6 +20,7 @@ from portal.models import (
 )
 from portal.notify import fanout
 from portal.services import consultations, events, notices, tickets
+from tests.markup import text_of, texts_of
 
 NOW = utcnow().replace(microsecond=0)
 
@@ -80,7 +81,7 @@ def test_a_request_taken_on_the_hotline_tells_the_resident_its_number(people):
     db.session.commit()
     assert told("ticket_registered") == {people.resident.id: {Channel.WECHAT, Channel.EMAIL}}  # WeChat first, SMS on standby
     note = db.session.scalar(select(Notification).where(Notification.kind == "ticket_registered"))
-    assert ticket.number in note.title and note.link == f"/go/t{ticket.id}"
+    assert note.title == f"已登记，编号 {ticket.number}" and note.link == f"/go/t{ticket.id}"
     assert told("ticket_created") == {}  # customer service took it themselves
 
 
@@ -92,7 +93,9 @@ def test_a_residents_message_goes_to_the_assignee_else_the_head_else_customer_se
     tickets.transfer(ticket, dept, [], people.kefu, NOW)
     tickets.resident_reply(ticket, "我下午在家", people.resident, NOW + timedelta(minutes=1))
     db.session.commit()
-    assert people.head.id in told("ticket_message")
+    assert told("ticket_message") == {people.kefu.id: {Channel.WECOM}, people.kefu2.id: {Channel.WECOM}, people.head.id: {Channel.WECOM}}
+    second = ticket.events[-1]
+    assert {d.user_id for d in db.session.scalars(select(Delivery).where(Delivery.ticket_event_id == second.id))} == {people.head.id}
     tickets.assign_person(ticket, people.worker, people.head, NOW)
     step = tickets.resident_reply(ticket, "门禁密码 1234", people.resident, NOW + timedelta(minutes=2))
     db.session.commit()
@@ -110,7 +113,7 @@ def test_a_transfer_tells_the_heads_and_the_departments_group_robot_with_the_due
     db.session.commit()
     assert told("ticket_transferred") == {people.head.id: {Channel.WECOM}, other_head.id: {Channel.WECOM}, f"robot{dept.id}": {Channel.WECOM_ROBOT}}
     robot = db.session.scalar(select(Delivery).where(Delivery.channel == Channel.WECOM_ROBOT))
-    assert ticket.number in robot.subject and robot.address == "robot-key-gongcheng-1"
+    assert robot.subject == f"{ticket.number} 已转派至 工程维修部" and robot.address == "robot-key-gongcheng-1"
 
 
 def test_an_assignment_tells_the_assignee_who_can_then_open_and_work_the_ticket(people, dept, client):
@@ -147,6 +150,11 @@ def test_an_hour_before_due_the_assignee_is_reminded_and_when_overdue_assignee_a
     assert step.kind == EventKind.ESCALATED and {t["name"] for t in step.data["told"]} == {"赵师傅", "张强"}
 
 
+TITLES = {"ticket_progress": "{} 有新进展", "ticket_expected": "{}：预计 12-20 前完成", "ticket_on_hold": "{} 已暂停处理",
+          "ticket_resumed": "{} 已恢复处理", "ticket_resolved": "{} 已处理完毕", "ticket_formal_reply": "{} 的书面答复",
+          "ticket_rating_requested": "请评价 {} 的处理结果"}
+
+
 @pytest.mark.parametrize("step, kind", [
     ("progress", "ticket_progress"), ("expected", "ticket_expected"), ("hold", "ticket_on_hold"), ("resume", "ticket_resumed"),
     ("resolve", "ticket_resolved"), ("formal_reply", "ticket_formal_reply"), ("feedback", "ticket_rating_requested"),
@@ -171,7 +179,7 @@ def test_each_step_the_resident_can_see_is_told_to_them(people, dept, step, kind
     db.session.commit()
     assert told(kind) == {people.resident.id: {Channel.WECHAT, Channel.EMAIL}}
     note = db.session.scalar(select(Notification).where(Notification.kind == kind))
-    assert ticket.number in note.title
+    assert note.title == TITLES[kind].format(ticket.number) and note.user_id == people.resident.id
 
 
 def test_internal_notes_and_transfers_tell_the_resident_nothing(people, dept):
@@ -245,7 +253,9 @@ def test_an_event_changed_or_cancelled_tells_everyone_signed_up_or_waiting(peopl
     assert set(told("event_cancelled")) == {people.resident.id, other.id}
     assert event.sequence == 2
     note = db.session.scalar(select(Notification).where(Notification.kind == "event_changed", Notification.user_id == other.id))
-    assert "会所" in note.body and "广场施工" in note.body
+    from portal.i18n import to_local
+
+    assert note.body == f"消防演练 改为 {to_local(event.starts_at):%m-%d %H:%M} 在 会所 举行。广场施工"
 
 
 def test_a_freed_place_and_the_reminder_tell_those_signed_up(people, make_user):
@@ -302,7 +312,7 @@ def test_the_timeline_never_says_someone_was_told_when_nothing_was_queued(people
     assert all(not t["channels"] for t in step.data["told"])
     client.login(people.kefu)
     page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
-    assert 'data-told="nobody"' in page
+    assert texts_of(page, ".timeline [data-told=nobody]") == ["无人能通过消息收到通知：请致电该部门。"]
 
 
 def test_a_resident_with_no_channel_still_sees_everything_in_app_and_staff_are_warned(make_user, client):
@@ -316,4 +326,5 @@ def test_a_resident_with_no_channel_still_sees_everything_in_app_and_staff_are_w
     assert {n.kind for n in db.session.scalars(select(Notification).where(Notification.user_id == lone.id))} == {"ticket_registered", "ticket_progress"}
     client.login(staff)
     page = client.get(f"/tickets/{ticket.id}").get_data(as_text=True)
-    assert "孤老人" in page and ('role="alert"' in page)
+    assert text_of(page, "main > p.flash-error[role=alert]") == (
+        f"无法通过短信或微信联系 孤老人（无手机号码、未同意或未绑定），对方只能在平台内看到进展。请致电联系。 {lone.phone}")

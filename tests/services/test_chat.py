@@ -151,7 +151,7 @@ def test_a_staff_reply_assigns_the_conversation_and_tells_the_resident(resident,
     assert conversation.status == ConversationStatus.ASSIGNED and conversation.assignee_id == kefu.id
     assert reply.author_id == kefu.id and conversation.last_message_id == reply.id
     note = db.session.scalar(select(Notification).where(Notification.kind == "chat_reply"))
-    assert note.user_id == resident.id and "在东门。" in note.body
+    assert note.user_id == resident.id and note.body == "在东门。"
 
 
 def test_out_of_hours_the_resident_is_told_when_someone_answers_once_a_night(resident, kefu):
@@ -159,7 +159,7 @@ def test_out_of_hours_the_resident_is_told_when_someone_answers_once_a_night(res
     chat.post(conversation, Sender.RESIDENT, "楼道灯坏了", NIGHT)
     chat.post(conversation, Sender.RESIDENT, "还有门禁", NIGHT + timedelta(hours=1))
     (answer,) = _system(conversation)
-    assert "08:00" in answer.body and settings.get("hotline") in answer.body
+    assert answer.body == "Customer service answers from 08:00. For anything urgent call the 24-hour hotline 400-800-1234."  # their language
     assert conversation.auto_answered_at == NIGHT
     next_night = NIGHT + timedelta(days=1)
     chat.post(conversation, Sender.RESIDENT, "灯还是不亮", next_night)
@@ -175,7 +175,8 @@ def test_an_emergency_word_marks_the_conversation_urgent_and_offers_an_urgent_ti
     note = db.session.scalar(select(Notification).where(Notification.kind == "chat_emergency"))
     assert note.is_urgent
     (offer,) = _system(conversation)
-    assert offer.data == {"offer": "urgent"} and settings.get("hotline") in offer.body
+    assert offer.data == {"offer": "urgent"} and offer.body == (
+        "If this is an emergency, tap “Report as urgent”: the people on duty are paged at once. Or call the 24-hour hotline 400-800-1234.")
 
 
 def test_writing_into_a_closed_conversation_opens_it_again_for_the_desk(resident, kefu, colleague):
@@ -222,7 +223,7 @@ def test_take_hand_over_and_close(resident, kefu, colleague):
     chat.hand_over(conversation, colleague, kefu, DAY + timedelta(minutes=1))
     assert conversation.assignee_id == colleague.id
     (note,) = _system(conversation)
-    assert note.data == {"internal": True} and "王敏" in note.body and "李娜" in note.body
+    assert note.data == {"internal": True} and note.body == "王敏 已将会话转交给 李娜。"
     assert db.session.scalar(select(Notification.user_id).where(Notification.kind == "chat_message", Notification.body.contains("handed over"))) == colleague.id
     chat.close(conversation, colleague, DAY + timedelta(minutes=2))
     assert conversation.status == ConversationStatus.CLOSED and conversation.closed_by_id == colleague.id
@@ -305,7 +306,7 @@ def test_a_conversation_becomes_a_ticket_with_the_residents_words_and_photos(res
     assert [(p.blob_sha256, p.filename) for p in ticket.photos] == [(blob.sha256, f"chat-{photo.id}.jpg")]
     assert conversation.ticket_id == ticket.id
     told = _system(conversation)[-1]
-    assert ticket.number in told.body and told.data == {"ticket": ticket.id}
+    assert told.body == f"Registered as {ticket.number}: follow it under My requests." and told.data == {"ticket": ticket.id}  # their language
     with pytest.raises(ChatError, match=ticket.number):
         chat.to_ticket(conversation, "repair", kefu, DAY)
 
@@ -405,3 +406,17 @@ def test_a_follower_who_writes_again_continues_their_last_conversation(kefu):
     chat.process_inbound(DAY + timedelta(hours=1))
     assert db.session.scalar(select(func.count(Conversation.id))) == 1
     assert conversation.status == ConversationStatus.OPEN
+
+
+def test_automatic_lines_are_in_the_residents_language_whoever_writes_them(make_user, kefu, colleague):
+    """The system's lines follow the resident's language, not the interface of the staff member (or
+    the worker) that caused them; the desk's internal lines are in the community's language."""
+    chinese = make_user(name="吴婷")  # zh_Hans
+    conversation = _start(chinese)
+    chat.post(conversation, Sender.RESIDENT, "门禁坏了", DAY)
+    with force_locale("en"):  # a desk whose interface is English
+        ticket = chat.to_ticket(conversation, "repair", kefu, DAY + timedelta(minutes=1))
+        chat.hand_over(conversation, colleague, kefu, DAY + timedelta(minutes=2))
+    told, handed = _system(conversation)
+    assert told.body == f"已为您登记为诉求 {ticket.number}，可在“我的诉求”中查看进展。"
+    assert handed.body == "王敏 已将会话转交给 李娜。" and handed.data == {"internal": True}

@@ -79,7 +79,7 @@ def test_the_command_loads_the_demo_into_an_empty_database(app):
     result = app.test_cli_runner().invoke(args=["seed-demo", "--if-empty"])
     assert result.exit_code == 0 and "Demo community loaded." in result.output
     db.session.expire_all()
-    assert auth.authenticate("admin", demo.DEMO_PASSWORD) is not None
+    assert auth.authenticate("admin", demo.DEMO_PASSWORD).username == "admin"
 
 
 def test_each_scale_step_adds_ten_thousand_notices_and_two_thousand_residents(seeded, monkeypatch):

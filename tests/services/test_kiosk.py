@@ -13,6 +13,7 @@ from portal import cache
 from portal.extensions import db
 from portal.models import Event, EventType, KioskScreen, NoticeCategory, Orientation, PublishedFigures, Role
 from portal.services import kiosk, notices
+from tests.markup import elements, text_of, texts_of
 
 NOW = datetime(2026, 12, 8, 2, 0, tzinfo=timezone.utc)
 EARLIER = NOW - timedelta(hours=1)
@@ -111,7 +112,10 @@ def test_the_slides_are_this_buildings_current_notices_and_bulletins(lobby, make
     make_notice(title="已撤回", publish_at=EARLIER, withdrawn_at=NOW - timedelta(minutes=1))
     html, _etag = _slides(screen)
     assert sorted(_titles(html)) == sorted(["全体停水通知", "一号楼宣传栏"])
-    assert "本楼宣传栏" in html and "<svg" in html  # the bulletin is marked; a QR code per slide
+    # the bulletin is marked; a QR code per slide
+    labels = dict(zip(texts_of(html, "section.slide h1"), texts_of(html, "section.slide p.label")))
+    assert labels == {"全体停水通知": "社区新闻", "一号楼宣传栏": "社区新闻 · 本楼宣传栏"}
+    assert [len(elements(slide, ".qr svg")) for slide in elements(html, "section.slide")] == [1, 1]
 
 
 def test_without_anything_to_show_the_screen_says_so(lobby):
@@ -192,7 +196,9 @@ def test_last_months_figures_are_shown_for_45_days(lobby, staff):
     db.session.add(figures)
     db.session.commit()
     html, _etag = _slides(screen)
-    assert "2026年11月服务数据" in html and "按时反馈 93%" in html and "满意度 91%" in html
+    figures_slide = "section.slide.kind-figures"
+    assert text_of(html, f"{figures_slide} h1") == "2026年11月服务数据"
+    assert text_of(html, f"{figures_slide} p.text") == "按时反馈 93% · 问题解决率 97% · 满意度 91%"
     figures.published_at = NOW - timedelta(days=46)
     db.session.commit()
     html, _etag = _slides(screen)

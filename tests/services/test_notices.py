@@ -59,11 +59,15 @@ def test_markdown_is_rendered_through_the_allow_list():
     assert "<strong>停水</strong>" in html and "<br" in html and "<li>储水</li>" in html
     assert 'href="https://example.com"' in html and 'rel="noopener noreferrer nofollow"' in html
     assert "<script" not in html
+    assert html == ('<p><strong>停水</strong>通知<br>\n第二行</p>\n<ul>\n<li>储水</li>\n</ul>\n'
+                    '<p><a href="https://example.com" rel="noopener noreferrer nofollow">详情</a> </p>')  # the script and its text gone
 
 
 def test_dangerous_links_and_attributes_do_not_survive():
     html = notices.render_body('[点我](javascript:alert(1)) <img src=x onerror="alert(1)"> <a href="http://ok.example" onclick="x()">ok</a>')
     assert "javascript:" not in html and "onerror" not in html and "onclick" not in html and "<img" not in html
+    # the link keeps its text without its target; the harmless link stays, without its handler
+    assert html == '<p><a rel="noopener noreferrer nofollow">点我</a>  <a href="http://ok.example" rel="noopener noreferrer nofollow">ok</a></p>'
 
 
 def test_stored_html_is_cleaned_again_on_the_way_out():

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Role, Ticket, TicketChannel, TicketEvent, utcnow
 from portal.services import settings, tickets, workdays
+from tests.markup import element, text_of, texts_of
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -40,19 +41,23 @@ def test_a_year_the_package_does_not_know_falls_back_to_weekdays_and_the_admin_h
     assert workdays.is_workday(date(2027, 1, 4)) and not workdays.is_workday(date(2027, 1, 2))
     client.login(make_user(role=Role.ADMIN))
     home = client.get("/admin/").get_data(as_text=True)
-    assert "2027" in home and "/admin/calendar?year=2027" in home
+    assert text_of(home, "main p.flash-error:has(a[href='/admin/calendar?year=2027'])") == (
+        "尚无 2027 年的工作日历：处理时限暂按周一至周五计算。 录入该年的法定节假日和调休上班日")
 
 
 def test_the_administrator_enters_next_years_holidays(client, make_user):
     client.login(make_user(role=Role.ADMIN))
     bad = client.post("/admin/calendar", {"year": "2027", "days": "2027-01-01 元旦\nsoon 春节\n2026-12-31 跨年"})
-    page = bad.get_data(as_text=True)
-    assert bad.status_code == 422 and "soon 春节" in page and "2026-12-31 跨年" in page  # what was typed is kept
+    assert bad.status_code == 422 and element(bad, "textarea#days").text == "2027-01-01 元旦\nsoon 春节\n2026-12-31 跨年"  # what was typed is kept
+    # each line's fault, under the one element the box names (ids are unique)
+    assert texts_of(bad, "#days-error p.error") == ["第 2 行不是 2027 年的日期：soon 春节", "第 3 行不是 2027 年的日期：2026-12-31 跨年"]
+    assert element(bad, "textarea#days").get("aria-describedby") == "days-error"
+    assert workdays.source(2027) == workdays.WEEKDAYS
     good = client.post("/admin/calendar", {"year": "2027", "days": "2027-01-01 元旦\n2027-02-06 春节\n2027-02-07 补班\n"})
     assert good.status_code == 302
     assert workdays.source(2027) == workdays.ENTERED
     assert not workdays.is_workday(date(2027, 1, 1)) and workdays.is_workday(date(2027, 2, 7)) and workdays.is_workday(date(2027, 1, 4))
-    assert "2027-02-07 补班" in client.get("/admin/calendar?year=2027").get_data(as_text=True)
+    assert element(client.get("/admin/calendar?year=2027"), "textarea#days").text.splitlines() == ["2027-01-01 元旦", "2027-02-06 春节", "2027-02-07 补班"]
     assert client.get("/admin/calendar?year=99999").status_code == 404
 
 
@@ -75,7 +80,9 @@ def test_the_resident_sees_the_due_date_and_time(client, make_user):
     response = client.post("/tickets/new", {"category": "inquiry", "unit_id": str(resident.residencies[0].unit_id), "description": "停车费多少？"},
                            follow_redirects=True)
     ticket = db.session.scalar(select(Ticket))
-    assert ticket.due_at.astimezone(SHANGHAI).strftime("%Y/%m/%d %H:%M") in response.get_data(as_text=True)
+    due = ticket.due_at.astimezone(SHANGHAI).strftime("%Y/%m/%d %H:%M")
+    assert text_of(response, ".due-box time") == due
+    assert texts_of(response, "main .flash-success") == [f"已登记，编号 {ticket.number}。我们将于 {due} 前答复您。"]
 
 
 def test_a_12345_work_order_keeps_its_number_deadline_and_reply(client, make_user):
@@ -83,20 +90,22 @@ def test_a_12345_work_order_keeps_its_number_deadline_and_reply(client, make_use
     client.login(staff)
     form = {"channel": "hotline_12345", "caller_name": "市民热线转办", "category": "complaint", "description": "反映小区噪音", "unit_id": "0"}
     missing = client.post("/tickets/new", form)
-    assert missing.status_code == 422 and "反映小区噪音" in missing.get_data(as_text=True)
+    assert missing.status_code == 422 and element(missing, "textarea#description").text == "反映小区噪音"
+    assert text_of(missing, "#gov_order_number-error") == "12345 工单须填写工单编号。"
     form["gov_order_number"] = "HZ20261204-0001"
     assert client.post("/tickets/new", form).status_code == 302
     ticket = db.session.scalar(select(Ticket))
     assert ticket.channel == TicketChannel.GOV_HOTLINE and ticket.gov_order_number == "HZ20261204-0001"
     assert ticket.gov_reply_due_at == workdays.add_working_hours(ticket.created_at, settings.get("gov_reply_hours"))
-    assert "HZ20261204-0001" in client.get("/tickets/?q=HZ20261204-0001").get_data(as_text=True)
-    assert "HZ20261204-0001" in client.get("/tickets/?channel=hotline_12345&unreplied=y").get_data(as_text=True)
+    numbers = "#register-rows tbody td:first-child"
+    assert texts_of(client.get("/tickets/?q=HZ20261204-0001"), numbers) == [f"{ticket.number} 12345 HZ20261204-0001"]
+    assert texts_of(client.get("/tickets/?channel=hotline_12345&unreplied=y"), numbers) == [f"{ticket.number} 12345 HZ20261204-0001"]
     home = client.get("/").get_data(as_text=True)
-    assert "12345" in home
+    assert text_of(home, "a.tile[href*='unreplied=y']") == "1 条 12345 工单待回复"
     assert client.post(f"/tickets/{ticket.id}/gov-reply", {"text": "已约谈商户，噪音已停止。"}).status_code == 302
     db.session.refresh(ticket)
     assert ticket.gov_replied_at is not None and ticket.gov_reply == "已约谈商户，噪音已停止。"
-    assert "HZ20261204-0001" not in client.get("/tickets/?channel=hotline_12345&unreplied=y").get_data(as_text=True)
+    assert texts_of(client.get("/tickets/?channel=hotline_12345&unreplied=y"), "#register-rows tbody td:first-child a") == []
 
 
 def test_a_12345_work_order_past_the_hotlines_deadline_escalates_like_an_emergency(make_user):

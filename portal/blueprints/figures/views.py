@@ -31,7 +31,7 @@ from portal.permissions import (
     viewer_kind,
 )
 from portal.services import figures, people, settings
-from portal.services.figures import LABELS
+from portal.services.figures import LABELS, MEASURE_STATUSES
 from portal.services.tickets import CATEGORY_LABELS
 
 
@@ -225,7 +225,7 @@ def _report_context(report):
     ).all()
     return {"report": report, "current": current, "previous": previous, "breakdowns": breakdowns, "labels": LABELS,
             "targets": {k: figures.target(k) for k in LABELS}, "measures": measures, "names": cache.names(),
-            "previous_period": (prev_end_day - length, prev_end_day), "met": figures.met}
+            "previous_period": (prev_end_day - length, prev_end_day), "met": figures.met, "measure_statuses": MEASURE_STATUSES}
 
 
 @bp.route("/reports/<int:report_id>", methods=["GET", "POST"])
@@ -274,7 +274,7 @@ def measures():
         flash(_("The measure was recorded with its figure before it started."), "success")
         return redirect(url_for("figures.measure", measure_id=measure.id))
     rows = db.session.scalars(select(Measure).order_by(Measure.id.desc())).all()
-    return render_template("figures/measures.html", rows=rows, form=form, labels=LABELS), (422 if request.method == "POST" else 200)
+    return render_template("figures/measures.html", rows=rows, form=form, labels=LABELS, statuses=MEASURE_STATUSES), (422 if request.method == "POST" else 200)
 
 
 def _baseline(figure, starts_on, department):
@@ -324,6 +324,6 @@ def measure(measure_id):
             row.status = MeasureStatus.REVISED
             flash(_("The revised measure is tracked again."), "success")
             return redirect(url_for("figures.measure", measure_id=revised.id))
-    return render_template("figures/measure.html", row=row, form=form, labels=LABELS), (422 if request.method == "POST" else 200)
+    return render_template("figures/measure.html", row=row, form=form, labels=LABELS, statuses=MEASURE_STATUSES), (422 if request.method == "POST" else 200)
 
 

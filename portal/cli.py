@@ -81,7 +81,7 @@ def worker(once, interval):
     """Background work: scheduled notices, fan-out to audiences, ticket reminders, escalations and
     auto-closing, event and consultation reminders, and delivery on every channel. Run as many as
     you like, on as many hosts."""
-    from portal.worker import run_round
+    from portal.worker import RoundFailed, run_round
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = current_app.logger
@@ -91,6 +91,10 @@ def worker(once, interval):
             counts = run_round()
             if any(counts.values()):
                 log.info("worker: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+        except RoundFailed as failed:  # each part's failure was logged where it happened; the others ran
+            log.warning("worker round: %d part(s) failed", len(failed.failures))
+            if once:
+                raise
         except Exception:  # keep the worker alive through a database restart (the part's unit rolled back)
             log.exception("worker round failed")
             if once:

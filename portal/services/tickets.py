@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, insert, select, update
+from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import database, permissions
@@ -622,10 +622,12 @@ def answer_question(ticket, text, actor, now):
 
 
 def close_unrated(now):
-    """Tickets whose result was given `unrated_close_days` ago without a rating close by themselves."""
+    """Tickets whose result was given `unrated_close_days` ago without a rating close by themselves;
+    a complaint still waiting for its formal written reply stays open (its page asks for the reply)."""
     limit = now - timedelta(days=settings.get("unrated_close_days"))
     due = db.session.scalars(
-        select(Ticket).where(Ticket.status == TicketStatus.FEEDBACK_GIVEN, Ticket.feedback_at <= limit).limit(200)
+        select(Ticket).where(Ticket.status == TicketStatus.FEEDBACK_GIVEN, Ticket.feedback_at <= limit,
+                             or_(Ticket.category != TicketCategory.COMPLAINT, Ticket.formal_reply_at.is_not(None))).limit(200)
     ).all()
     for ticket in due:
         close(ticket, None, now, automatic=True)

@@ -178,6 +178,20 @@ def test_unrated_tickets_close_by_themselves_after_the_policy_days(resident, sta
     assert ticket.status == TicketStatus.CLOSED and ticket.events[-1].data == {"automatic": True}
 
 
+def test_a_complaint_without_its_formal_reply_does_not_stop_the_others_closing(resident, staff):
+    """A complaint given its result before it was reclassified as one (or imported so) waits for its
+    formal reply; the worker closes the other unrated tickets around it."""
+    complaint, repair = _new(resident), _new(resident)
+    for ticket in (complaint, repair):
+        tickets.resolve(ticket, "好了", staff, NOW)
+        tickets.feedback(ticket, "phone", staff, NOW)
+    complaint.category = TicketCategory.COMPLAINT  # no formal reply yet
+    db.session.commit()
+    assert tickets.close_unrated(NOW + timedelta(days=7)) == 1
+    db.session.commit()
+    assert (complaint.status, repair.status) == (TicketStatus.FEEDBACK_GIVEN, TicketStatus.CLOSED)
+
+
 def test_emergency_breach_and_overdue_are_escalated_to_the_head_once(resident, staff, dept, make_user):
     head = make_user(role=Role.HEAD, department_id=dept.id, email="head@example.com")
     urgent = _new(resident, is_urgent=True)

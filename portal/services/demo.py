@@ -596,9 +596,14 @@ def _seed_community(now, residents, staff, buildings):
         if _months_between(first, local.date()) == 3:
             continue
         start = _second_saturday(first, 15)
-        events.create(kind=EventType.ACTIVITY, title=f"社区文化活动（{first.month}月）", description="邻里手工、亲子游戏。", location="中心广场",
-                      starts_at=start, ends_at=start + timedelta(hours=2), capacity=None, seats_per_household=3, signup_deadline=None,
-                      buildings=[], actor=kefu, now=start - timedelta(days=10))
+        activity = events.create(kind=EventType.ACTIVITY, title=f"社区文化活动（{first.month}月）", description="邻里手工、亲子游戏。",
+                                 location="中心广场", starts_at=start, ends_at=start + timedelta(hours=2), capacity=None, seats_per_household=3,
+                                 signup_deadline=None, buildings=[], actor=kefu, now=start - timedelta(days=10))
+        if start < now:  # households signed up, and most came (the participation figure, S5)
+            households = 12 + (first.month * 7) % 17
+            for i, resident in enumerate(residents[40:40 + households]):
+                signup = events.sign_up(activity, resident, resident.residencies[0].unit, 1 + i % 3, start - timedelta(days=3, hours=i))
+                signup.attended = i % 6 != 5
         quarters_back = (local.year * 12 + local.month - 1) // 3 - (first.year * 12 + first.month - 1) // 3
         if first.month % 3 == 2 and quarters_back >= 1 and quarters_back != 2:  # the middle month of a past quarter
             forum = _second_saturday(first, 9)

@@ -21,7 +21,7 @@ def create_app(config=None):
         # An embedded file needs no connection health check before every request.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {k: v for k, v in app.config["SQLALCHEMY_ENGINE_OPTIONS"].items() if k != "pool_pre_ping"}
 
-    from portal import blueprints, cache, cli, database, errors, hooks, i18n, templating
+    from portal import blueprints, cache, cli, database, errors, hooks, i18n, inputs, templating
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
     from portal.fastpath import FastPath
     from portal.sessions import Sessions
@@ -40,6 +40,7 @@ def create_app(config=None):
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     # What every request goes through, what every failure looks like, what every template shares
     app.session_interface = Sessions()
+    inputs.register(app)  # first: ids and text in paths, text in query strings, before any route or hook
     hooks.register(app)
     errors.register(app)
     templating.register(app)

@@ -1,12 +1,15 @@
-"""Declarative base (with its naming convention), the UTC datetime column type, utcnow()."""
+"""Declarative base (with its naming convention), the UTC datetime column type, utcnow(), and text
+columns that keep no control characters."""
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
 
 import enum
 
-from sqlalchemy import DateTime, Enum, Integer, MetaData, TypeDecorator, event
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy import DateTime, Enum, Integer, MetaData, String, TypeDecorator, event
+from sqlalchemy.orm import DeclarativeBase, Mapper, registry
+
+from portal.inputs import clean
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -69,6 +72,24 @@ class Base(DeclarativeBase):
             enum.Enum: Enum(enum.Enum, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]),
         },
     )
+
+
+@event.listens_for(Mapper, "mapper_configured")
+def _clean_text_columns(mapper, cls):
+    """Whatever a model's text column is given loses its control characters (portal/inputs.py),
+    on SQLite as on PostgreSQL (which refuses NUL outright). Forms refuse such text with a field
+    error before it gets here; this keeps out what no form checks: file names, imports, inbound
+    messages, anything added later."""
+    if mapper.registry is not Base.registry:
+        return
+    for prop in mapper.column_attrs:
+        kind = prop.columns[0].type
+        if isinstance(kind, String) and not isinstance(kind, Enum):
+            event.listen(prop.class_attribute, "set", _cleaned, retval=True)
+
+
+def _cleaned(target, value, oldvalue, initiator):
+    return clean(value) if isinstance(value, str) else value
 
 
 def tune_sqlite(engine):

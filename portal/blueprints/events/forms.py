@@ -1,17 +1,16 @@
 import uuid
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from portal.forms import CheckboxListField, LocalDateTimeField, choices
+from portal.forms import CheckboxListField, LocalDateTimeField, choices, Form
 from portal.models import EventType, TicketCategory
 from portal.services.events import TYPE_LABELS
 from portal.services.tickets import CATEGORY_LABELS
 
 
-class EventForm(FlaskForm):
+class EventForm(Form):
     kind = SelectField(_l("Kind"), choices=choices((k.value, TYPE_LABELS[k]) for k in EventType))
     title = StringField(_l("Title"), validators=[DataRequired(_l("Enter a title.")), Length(max=200)])
     description = TextAreaField(_l("Description"), validators=[Length(max=8000)])
@@ -26,7 +25,7 @@ class EventForm(FlaskForm):
     exception_reason = TextAreaField(_l("Reason for departing from the policy (if it does)"), validators=[Length(max=1000)])
 
 
-class SignupForm(FlaskForm):
+class SignupForm(Form):
     seats = IntegerField(_l("Seats"), default=1, validators=[InputRequired(_l("How many seats?")), NumberRange(min=1, max=20)])
     idempotency_key = HiddenField()
 
@@ -36,17 +35,17 @@ class SignupForm(FlaskForm):
             self.idempotency_key.data = uuid.uuid4().hex
 
 
-class FeedbackForm(FlaskForm):
+class FeedbackForm(Form):
     category = SelectField(_l("It is"), choices=choices((c.value, CATEGORY_LABELS[c]) for c in (
         TicketCategory.SUGGESTION, TicketCategory.PRAISE, TicketCategory.COMPLAINT, TicketCategory.INQUIRY)))
     text = TextAreaField(_l("Your feedback"), validators=[DataRequired(_l("Write your feedback.")), Length(max=4000)])
 
 
-class MinutesForm(FlaskForm):
+class MinutesForm(Form):
     minutes = TextAreaField(_l("Minutes"), validators=[DataRequired(_l("Write the minutes.")), Length(max=20000)])
 
 
-class ChangeForm(FlaskForm):
+class ChangeForm(Form):
     """Staff edit an event or move it to another time or place; everyone signed up hears of it."""
 
     title = StringField(_l("Title"), validators=[DataRequired(_l("Enter a title.")), Length(max=200)])
@@ -60,5 +59,5 @@ class ChangeForm(FlaskForm):
     exception_reason = TextAreaField(_l("Reason for departing from the policy (if it does)"), validators=[Length(max=1000)])
 
 
-class CancelEventForm(FlaskForm):
+class CancelEventForm(Form):
     reason = TextAreaField(_l("Why it is cancelled"), validators=[DataRequired(_l("Give a reason for the cancellation.")), Length(max=500)])

@@ -1,16 +1,15 @@
 import uuid
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from portal.forms import CheckboxListField, LocalDateTimeField, choices
+from portal.forms import CheckboxListField, LocalDateTimeField, choices, Form
 from portal.models import NoticeCategory
 from portal.services.notices import CATEGORY_LABELS
 
 
-class NoticeForm(FlaskForm):
+class NoticeForm(Form):
     title = StringField(_l("Title"), validators=[DataRequired(_l("Enter a title.")), Length(max=200)])
     body = TextAreaField(
         _l("Text"),
@@ -36,11 +35,11 @@ class NoticeForm(FlaskForm):
             raise ValidationError(_l("The expiry must come after the publish time."))
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(Form):
     reason = StringField(_l("Reason for withdrawing"), validators=[DataRequired(_l("Give a reason.")), Length(max=500)])
 
 
-class QuestionForm(FlaskForm):
+class QuestionForm(Form):
     body = TextAreaField(_l("Your question"), validators=[DataRequired(_l("Write your question.")), Length(max=2000)])
     idempotency_key = HiddenField()  # a question sent twice is registered once
 
@@ -50,9 +49,9 @@ class QuestionForm(FlaskForm):
             self.idempotency_key.data = uuid.uuid4().hex
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(Form):
     answer = TextAreaField(_l("Answer"), validators=[DataRequired(_l("Write an answer.")), Length(max=4000)])
 
 
-class AttachmentForm(FlaskForm):
+class AttachmentForm(Form):
     files = MultipleFileField(_l("Attachments (images or PDF)"))

@@ -539,3 +539,44 @@ def test_a_number_out_of_range_in_any_query_parameter_is_never_a_fault(app):
     assert faults == []
     assert sorted(e for e, p in params.items() if p and e not in reached) == [], sorted(e for e, p in params.items() if p and e not in reached)
     assert tried > 300
+
+
+def test_a_download_with_a_number_out_of_range_or_a_word_in_its_filters_is_never_a_fault_over_http(concurrent_app):
+    """The exports stream their rows after the request has ended: only a real server shows what
+    happens then (the test client keeps the request's database session open throughout)."""
+    import requests
+
+    from portal.models import Building, TicketChannel, Unit, User, utcnow
+    from portal.services import records, tickets
+    from tests.e2e.conftest import LiveServer
+
+    app = concurrent_app
+    with app.app_context():
+        staff = User(role=Role.STAFF, username="kefu", name="王敏")
+        staff.set_password("secret-pass-1")
+        building = Building(name="1号楼", units=[Unit(number="1-101")])
+        db.session.add_all([staff, building])
+        db.session.flush()
+        for n in range(3):
+            tickets.create(category="repair", channel=TicketChannel.HOTLINE, description=f"水管漏水{n}", actor=staff, now=utcnow(), caller_name="张先生")
+        records.add("call", utcnow(), "回访", staff, utcnow())
+        db.session.commit()
+        downloads = {"/tickets/export.csv": "tickets.export", "/records/export.csv": "records.export"}
+        params = {path: _read_params(importlib.import_module(app.view_functions[e].__module__))[app.view_functions[e].__name__]
+                  for path, e in downloads.items()}
+    server = LiveServer(app)
+    server.start()
+    try:
+        browser = requests.Session()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(f"{server.url}/auth/login").text).group(1)
+        assert browser.post(f"{server.url}/auth/login", data={"csrf_token": token, "identifier": "kefu", "password": "secret-pass-1"}).ok
+        answers = {}
+        for path, names in params.items():
+            assert "水管漏水" in browser.get(server.url + path).text or "回访" in browser.get(server.url + path).text
+            for name in sorted(names):
+                for value in OUT_OF_RANGE:
+                    answer = browser.get(f"{server.url}{path}?{urlencode({name: value})}")  # read to its end, or raises
+                    answers[(path, name, value)] = answer.status_code
+    finally:
+        server.stop()
+    assert len(answers) > 60 and {k: v for k, v in answers.items() if v >= 500} == {}

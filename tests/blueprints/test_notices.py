@@ -217,7 +217,9 @@ def test_scheduling_and_draft(client, make_user):
 def test_withdraw_keeps_the_reason(client, make_user, make_notice):
     notice = make_notice()
     client.login(make_user(role=Role.STAFF))
-    assert client.post(f"/notices/{notice.id}/withdraw", {"reason": ""}).status_code == 302
+    refused = client.post(f"/notices/{notice.id}/withdraw", {"reason": ""})  # the notice's page again, the error under the field
+    assert refused.status_code == 422
+    assert re.search(r'<p class="error" id="reason-error">请填写原因。</p>', refused.get_data(as_text=True))
     assert db.session.get(Notice, notice.id).withdrawn_at is None
     client.post(f"/notices/{notice.id}/withdraw", {"reason": "时间有误"})
     db.session.expire_all()

@@ -40,7 +40,7 @@ def create_app(config=None):
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     # What every request goes through, what every failure looks like, what every template shares
     app.session_interface = Sessions()
-    inputs.register(app)  # first: ids and text in paths, text in query strings, before any route or hook
+    inputs.register(app)  # before any route: ids and text in paths
     hooks.register(app)
     errors.register(app)
     templating.register(app)

@@ -1,10 +1,11 @@
 """One rule for what comes in from outside, the same on SQLite and PostgreSQL.
 
 Text holds no control characters: C0 controls other than tab and line feed, DEL and unpaired
-surrogates are refused (forms: portal/forms.py gives every field the rule; query strings:
-hooks.refuse_control_characters; path segments: the converters below), and CRLF or a lone CR
-from a browser's textarea is a line feed. Inbound messages that nobody can correct (WeChat, the
-telephone system) and whatever a model is given are cleaned instead (`clean`; database.py).
+surrogates are refused by every form (portal/forms.py gives every field the rule) and by the
+routes (the converters below: no such page), and CRLF or a lone CR from a browser's textarea is
+a line feed. What only reads (a query string: a search, a filter) and what nobody can correct
+(WeChat's messages, the telephone system's events) and whatever a model is given are cleaned
+instead, saying so where someone reads it (`clean`; hooks.query_without_controls; database.py).
 
 Whole numbers fit the database's integer (PostgreSQL's `integer`, the type of every id): an id
 in a path outside 1..2^31-1 matches no route (404 before any query), a query-string number
@@ -83,13 +84,5 @@ class TextConverter(UnicodeConverter):
 
 
 def register(app):
-    """Before any route is added: the converters, and the query-string check of every request."""
+    """Before any route is added: ids and text segments of paths."""
     app.url_map.converters.update(default=TextConverter, string=TextConverter, int=IdConverter)
-    app.before_request(refuse_control_characters)
-
-
-def refuse_control_characters():
-    """A query string with control characters in it (a search box, a filter) is refused whole (400)."""
-    for key, values in request.args.lists():
-        if has_controls(key) or any(has_controls(v) for v in values):
-            abort(400)

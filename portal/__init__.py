@@ -26,7 +26,7 @@ def create_app(config=None):
         options["connect_args"] = {"connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT"], **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
-    from portal import blueprints, cache, cli, database, errors, hooks, i18n, templating
+    from portal import blueprints, cache, cli, database, errors, hooks, i18n, inputs, templating
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
     from portal.fastpath import FastPath
     from portal.notify import channels
@@ -45,6 +45,7 @@ def create_app(config=None):
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     # What every request goes through, what every failure looks like, what every template shares
     app.session_interface = Sessions()
+    inputs.register(app)  # before any route: ids and text in paths
     hooks.register(app)
     errors.register(app)
     templating.register(app)

@@ -172,8 +172,20 @@ def reader_for(engine):
 
 
 def _on_dispose(engine):
+    """The engine's readers go with it: this thread's, and those of threads that have ended (a
+    development server's, whose last reader no next one would close)."""
     if _reader.engine is engine:
         _forget_reader()
+    with _readers_lock:
+        ended = [thread for thread, connection in _readers.items() if not thread.is_alive() and connection.engine is engine]
+        stale = [_readers.pop(thread) for thread in ended]
+    for old in stale:
+        if isinstance(engine.pool, StaticPool):
+            continue  # the one connection the session shares: only let go
+        try:
+            old.invalidate()
+        except Exception:  # noqa: BLE001 - it is being thrown away
+            pass
 
 
 def _forget_reader():

@@ -1,5 +1,6 @@
-"""Declarative base (with its naming convention), the UTC datetime column type, utcnow(); the
-database being away (UNAVAILABLE) and commits whose answer was lost (commit())."""
+"""Declarative base (with its naming convention), the UTC datetime column type, utcnow(), text
+columns that keep no control characters; the database being away (UNAVAILABLE) and commits whose
+answer was lost (commit())."""
 import enum
 import logging
 import sqlite3
@@ -9,8 +10,10 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import psycopg
-from sqlalchemy import DateTime, Enum, Integer, MetaData, TypeDecorator, event, exc, inspect, literal_column, select
-from sqlalchemy.orm import DeclarativeBase, Session, registry
+from sqlalchemy import DateTime, Enum, Integer, MetaData, String, TypeDecorator, event, exc, inspect, literal_column, select
+from sqlalchemy.orm import DeclarativeBase, Mapper, Session, registry
+
+from portal.inputs import clean
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,24 @@ class Base(DeclarativeBase):
             enum.Enum: Enum(enum.Enum, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]),
         },
     )
+
+
+@event.listens_for(Mapper, "mapper_configured")
+def _clean_text_columns(mapper, cls):
+    """Whatever a model's text column is given loses its control characters (portal/inputs.py),
+    on SQLite as on PostgreSQL (which refuses NUL outright). Forms refuse such text with a field
+    error before it gets here; this keeps out what no form checks: file names, imports, inbound
+    messages, anything added later."""
+    if mapper.registry is not Base.registry:
+        return
+    for prop in mapper.column_attrs:
+        kind = prop.columns[0].type
+        if isinstance(kind, String) and not isinstance(kind, Enum):
+            event.listen(prop.class_attribute, "set", _cleaned, retval=True)
+
+
+def _cleaned(target, value, oldvalue, initiator):
+    return clean(value) if isinstance(value, str) else value
 
 
 def tune_sqlite(engine):

@@ -28,7 +28,9 @@ def spreadsheet_safe(text):
 
 def csv_download(filename, header, query, row):
     """`query`'s rows as CSV, streamed 500 at a time (UTF-8 with a BOM: Excel opens it); `row(obj)`
-    gives one line. The database cursor is closed even if the browser goes away mid-download."""
+    gives one line. The database cursor is closed even if the browser goes away mid-download.
+    The query runs once the response has begun (after the request's unit of work has ended), so
+    the view checks everything it is built from first (portal/inputs.py): nothing in it can fail."""
 
     def lines():
         buf = io.StringIO()

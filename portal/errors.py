@@ -8,7 +8,6 @@ session cookie or the browser, the hotline as last read (services/settings.last_
 from flask import current_app, g, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from portal import database
@@ -17,9 +16,8 @@ from portal.extensions import db
 
 def register(app):
     app.register_error_handler(404, not_found)
-    # An id or number far beyond anything stored (a typo or a probe) is simply not there.
-    app.register_error_handler(OverflowError, not_found)
-    app.register_error_handler(DataError, not_found)
+    # (Ids, numbers and text the database cannot hold are refused where they come in: portal/inputs.py.
+    # A database's DataError is a fault to see, never "not found".)
     app.register_error_handler(403, forbidden)
     app.register_error_handler(405, method_not_allowed)
     app.register_error_handler(CSRFError, csrf_error)

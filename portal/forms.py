@@ -1,14 +1,99 @@
-"""Form fields shared by several features."""
+"""The forms' base classes, which give every field the input rule, and form fields shared by
+several features."""
 import re
 import uuid
 
+import wtforms
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, DateTimeLocalField, HiddenField, SelectMultipleField
+from wtforms import DateField, DateTimeLocalField, FieldList, FormField, HiddenField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.i18n import from_local, to_local_input
+from portal.inputs import CONTROL_ERROR, INT_MAX, INT_MIN, clean, has_controls, newlines
+
+
+def input_rule(form, field):
+    """Every field's first check (portal/inputs.py): text without control characters (shown again
+    without them, so that nothing else typed is lost), whole numbers that fit the database."""
+    values = field.data if isinstance(field.data, (list, tuple)) else (field.data,)
+    sent = field.raw_data or ()  # what a date or number field shows again when it could not read it
+    if any(isinstance(v, str) and has_controls(v) for v in (*values, *sent)):
+        _without_controls(field)
+        raise StopValidation(CONTROL_ERROR)
+    if any(isinstance(v, int) and not isinstance(v, bool) and not INT_MIN <= v <= INT_MAX for v in values):
+        raise StopValidation(_l("This number is out of range."))
+
+
+def _without_controls(field):
+    def dirty(values):
+        return any(isinstance(v, str) and has_controls(v) for v in values)
+
+    if field.raw_data and dirty(field.raw_data):
+        field.raw_data = [clean(v) if isinstance(v, str) else v for v in field.raw_data]
+    if isinstance(field.data, str) and has_controls(field.data):
+        field.data = clean(field.data)
+    elif isinstance(field.data, list) and dirty(field.data):
+        field.data = [clean(v) if isinstance(v, str) else v for v in field.data]
+
+
+def input_checked(form):
+    """The input rule alone on every field of a form shown again without being validated (a
+    step that only adds rows): False, with the fields' errors, if something broke it."""
+    fine = True
+    for field in form:
+        if isinstance(field, FormField):
+            fine = input_checked(field.form) and fine
+        elif isinstance(field, FieldList):
+            for entry in field:
+                fine = (input_checked(entry.form) if isinstance(entry, FormField) else _checked(entry)) and fine
+        else:
+            fine = _checked(field) and fine
+    return fine
+
+
+def _checked(field):
+    try:
+        input_rule(None, field)
+    except StopValidation as error:
+        field.errors = [*field.errors, str(error)]
+        return False
+    return True
+
+
+def _line_ends(value):
+    return newlines(value) if isinstance(value, str) else value
+
+
+class InputRules:
+    """A form's Meta: each field it binds gets the input rule, and its text line feeds for line
+    ends; a field shown again (validated or not) never shows a control character it was sent."""
+
+    def bind_field(self, form, unbound_field, options):
+        field = super().bind_field(form, unbound_field, options)
+        field.filters = (_line_ends, *field.filters)
+        field.validators = [input_rule, *field.validators]
+        return field
+
+    def render_field(self, field, render_kw):
+        _without_controls(field)
+        return super().render_field(field, render_kw)
+
+
+class Form(FlaskForm):
+    """Every form of the portal (tests/test_input.py checks that each one is one of these)."""
+
+    class Meta(InputRules):
+        pass
+
+
+class SubForm(wtforms.Form):
+    """A form inside a form (FormField, e.g. a row of a table), without a CSRF token of its own."""
+
+    class Meta(InputRules):
+        pass
 
 
 class LocalDateTimeField(DateTimeLocalField):
@@ -73,7 +158,7 @@ class IdempotencyKeyField(HiddenField):
         return super().__call__(**kwargs)
 
 
-class IdempotentForm(FlaskForm):
+class IdempotentForm(Form):
     """A form that creates something. Its hidden key is stored on the row it creates (unique in
     its table), so that the same form sent twice, or again after a timeout or a 503, creates
     one row and answers with it the second time; and so that a commit whose answer was lost
@@ -91,5 +176,5 @@ class IdempotentForm(FlaskForm):
         return self.idempotency_key.data or None
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A button that only needs its CSRF token."""

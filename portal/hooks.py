@@ -1,15 +1,17 @@
-"""What every request goes through: signing in, the SQLite write lock, the staff idle timeout, the
-security headers, and the request's one unit of work: a write request that succeeds commits
+"""What every request goes through: a query string without control characters, signing in, the
+SQLite write lock, the staff idle timeout, the security headers, and the request's one unit of work: a write request that succeeds commits
 everything its services flushed, anything else rolls back. Views and services never commit."""
 import time
 
 from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
+from werkzeug.datastructures import ImmutableMultiDict
 
 from portal import database, errors
 from portal.extensions import db, login_manager
 from portal.forms import KEY
+from portal.inputs import clean, has_controls
 from portal.services import auth
 
 CSP = (
@@ -24,6 +26,7 @@ def register(app):
     login_manager.unauthorized_handler(unauthorized)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = None  # sessions are server-side rows: see services/auth.py
+    app.before_request(query_without_controls)
     app.before_request(sqlite_write_lock)
     app.before_request(staff_idle_timeout)
     app.after_request(security_headers)
@@ -34,6 +37,15 @@ def unauthorized():
     if request.method == "GET":
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     return redirect(url_for("auth.login"))
+
+
+def query_without_controls():
+    """A query string's text (a search, a filter) loses its control characters before any view
+    reads it (portal/inputs.py); the page says so (layout.html), and is not a kept one."""
+    args = request.args
+    if any(has_controls(key) or any(has_controls(v) for v in values) for key, values in args.lists()):
+        request.args = ImmutableMultiDict([(clean(key), clean(v)) for key, values in args.lists() for v in values])
+        g.query_cleaned = True
 
 
 def sqlite_write_lock():

@@ -59,7 +59,7 @@ def render_kept(name, key, depends, page_template, fragment_template, context_fn
     (`marks(key)` returns the HTML for each mark() of the page; `mark_state` is all they depend
     on). Everything else personal must be in the key. The ETag names all of it: an unchanged page
     is answered 304 without filling anything in."""
-    if "_flashes" in session:
+    if "_flashes" in session or g.get("query_cleaned"):  # a message for this request only
         context, _until = context_fn()
         return render(page_template, fragment_template, **context)
     fragment = wants_fragment()

@@ -566,3 +566,51 @@ def test_urgent_tickets_get_their_response_due_time_and_keep_it(tmp_path, backen
 
             with psycopg.connect(cleanup[0], autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_text_stored_before_the_input_rule_loses_its_control_characters(tmp_path, backend):
+    """7182a55f6993: every text column and the text in every JSON column, on both databases (PostgreSQL
+    never stored a NUL); the downgrade keeps the clean text and the upgrade runs again."""
+    import json
+
+    import sqlalchemy as sa
+    from flask_migrate import downgrade as down
+    from flask_migrate import upgrade as up
+
+    cleanup = None
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        if not os.environ.get("TEST_DATABASE_URL"):
+            pytest.skip("PostgreSQL run only (TEST_DATABASE_URL)")
+        url, admin, name = _pg_scratch_database()
+        cleanup = (admin, name)
+    nul = "\x00" if backend == "sqlite" else ""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x", "TESTING": True})
+    try:
+        with app.app_context():
+            up(revision="5e0c1d2a9b47")  # the schema before the rule
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("INSERT INTO building (id, name, address, is_active) VALUES (1, :name, :address, :yes), (2, '2号楼', '', :yes)"),
+                             {"name": f"1号{nul}楼\x07", "address": "东门\r\n进\r右转\x7f\t第一栋", "yes": True})
+                conn.execute(sa.text("INSERT INTO setting (key, value) VALUES ('hotline', :a), ('chat_emergency_words', :b), ('quiet', :c)"),
+                             {"a": json.dumps("400-800\x01-1234"), "b": json.dumps({"words": ["漏水\x1b", "火"], "note\x02": "x\r\ny"}),
+                              "c": json.dumps(22)})
+            up()
+            with db.engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT name, address FROM building ORDER BY id")).all() == [
+                    ("1号楼", "东门\n进\n右转\t第一栋"), ("2号楼", "")]
+                values = {k: json.loads(v) if backend == "sqlite" and isinstance(v, str) else v for k, v in conn.execute(sa.text("SELECT key, value FROM setting"))}
+            assert values == {"hotline": "400-800-1234", "chat_emergency_words": {"words": ["漏水", "火"], "note": "x\ny"}, "quiet": 22}
+            down(revision="5e0c1d2a9b47")
+            up()
+            with db.engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT name FROM building WHERE id = 1")).scalar() == "1号楼"
+            db.engine.dispose()
+    finally:
+        if cleanup:
+            import psycopg
+
+            with psycopg.connect(cleanup[0], autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')

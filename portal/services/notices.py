@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
 
 from portal import permissions
+from portal.inputs import whole_number
 from portal.extensions import db
 from portal.models import (
     Attachment,
@@ -169,9 +170,11 @@ def decode_cursor(raw):
 
     try:
         at, nid = raw.split("_", 1)
-        return datetime.strptime(at, "%Y%m%dT%H%M%S.%f").replace(tzinfo=timezone.utc), int(nid)
+        at = datetime.strptime(at, "%Y%m%dT%H%M%S.%f").replace(tzinfo=timezone.utc)
     except (AttributeError, ValueError):
         return None
+    nid = whole_number(nid)
+    return None if nid is None else (at, nid)
 
 
 def active_emergencies(user, now, building_ids=None):

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from portal import cache
 from portal.extensions import db
+from portal.inputs import CONTROL_ERROR, has_controls, whole_number
 from portal.models import Department, Setting, SettingChange
 
 TICKET_CATEGORIES = ("inquiry", "complaint", "suggestion", "praise", "repair")
@@ -174,6 +175,8 @@ def all_values():
 
 def validate(key, raw):
     """Returns (value, None) or (None, error message)."""
+    if isinstance(raw, str) and has_controls(raw):
+        return None, CONTROL_ERROR
     d = DEFINITIONS.get(key)
     if d is None:
         if key.startswith("duty_phone."):
@@ -188,11 +191,8 @@ def validate(key, raw):
             return None, _l("Enter a number from %(min)d to %(max)d.", min=d.minimum, max=d.maximum)
         return value, None
     if d.kind == "department":
-        try:
-            value = int(str(raw or "0").strip() or 0)
-        except ValueError:
-            return None, _l("Choose a department.")
-        if value and db.session.get(Department, value) is None:
+        value = whole_number(str(raw or "0").strip() or "0")
+        if value is None or (value and db.session.get(Department, value) is None):
             return None, _l("Choose a department.")
         return value, None
     if d.kind == "time":

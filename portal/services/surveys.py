@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from portal import database
 from portal.extensions import db
 from portal.i18n import from_local, to_local
+from portal.inputs import CONTROL_ERROR, has_controls, newlines
 from portal.models import (
     SCALE_MAX,
     Building,
@@ -280,7 +281,9 @@ def _ints(values):
 
 def _parse(question, values):
     """The answer rows for one question from what was sent (a list of strings), or SurveyError."""
-    values = [v.strip() for v in values if v is not None and v.strip()]
+    values = [newlines(v).strip() for v in values if v is not None and v.strip()]
+    if any(has_controls(v) for v in values):
+        raise SurveyError(str(CONTROL_ERROR))
     if not values:
         if question.is_required:
             raise SurveyError(_("This question must be answered."))

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
+from portal.inputs import has_controls
 from portal.models import OPEN_STATUSES, Call, CommRecord, RecordKind, Residency, Role, Ticket, Unit, User
 from portal.notify import phones
 
@@ -50,6 +51,8 @@ def resident_for(number):
 
 def handle(event, now):
     """One event: {"event": ringing|answered|ended, "call_id", "caller", "line", "agent", "at"}."""
+    if any(isinstance(value, str) and has_controls(value) for value in event.values()):
+        raise TelephonyError("text with control characters")
     kind = str(event.get("event", "")).lower()
     call_id = str(event.get("call_id", "")).strip()[:128]
     if kind not in EVENTS or not call_id:

@@ -1,9 +1,8 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SelectField
 from wtforms.validators import AnyOf, DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
-from portal.forms import CheckboxListField, choices
+from portal.forms import CheckboxListField, choices, Form
 from portal.notify import kinds
 from portal.notify.prefs import CHOOSABLE
 
@@ -11,7 +10,7 @@ LANGUAGE_CHOICES = [("zh_Hans", "简体中文"), ("en", "English")]
 CHANNEL_LABELS = {"wechat": _l("WeChat"), "sms": _l("SMS"), "email": _l("Email")}
 
 
-class PreferencesForm(FlaskForm):
+class PreferencesForm(Form):
     language = SelectField(_l("Language"), choices=choices(LANGUAGE_CHOICES))
     email = EmailField(_l("Email address"), validators=[Optional(), Email(_l("Enter a valid email address.")), Length(max=254)])
 
@@ -20,7 +19,7 @@ def channel_choices():
     return choices((c.value, CHANNEL_LABELS[c.value]) for c in CHOOSABLE)
 
 
-class ChannelsForm(FlaskForm):
+class ChannelsForm(Form):
     """Per category, the channels beyond in-app (which is always on)."""
 
     tickets = CheckboxListField(kinds.CATEGORY_LABELS[kinds.TICKETS], choices=channel_choices())
@@ -34,12 +33,12 @@ class ChannelsForm(FlaskForm):
             raise ValidationError(_l("Emergencies cannot be switched off: keep WeChat or SMS for them."))
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(Form):
     channel = HiddenField(validators=[AnyOf(["sms", "wechat"])])
     granted = HiddenField(validators=[AnyOf(["1", "0"])])
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(Form):
     current = PasswordField(_l("Current password"), validators=[DataRequired(_l("Enter your current password."))])
     new = PasswordField(
         _l("New password"),

@@ -2,13 +2,12 @@ import re
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField, TextAreaField
 from flask import current_app
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
-from portal.forms import choices
+from portal.forms import choices, Form
 from portal.models import Role
 from portal.notify import phones
 from portal.notify.channels.wecom import robot_key
@@ -23,13 +22,19 @@ ROLE_LABELS = {
 }
 
 
-class BuildingForm(FlaskForm):
+class CalendarForm(Form):
+    """The working calendar's days of a year, one per line (see workdays.parse_year)."""
+
+    days = TextAreaField(validators=[Length(max=20000)])
+
+
+class BuildingForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=64)])
     address = StringField(_l("Address"), validators=[Length(max=200)])
     is_active = BooleanField(_l("Active"), default=True)
 
 
-class UnitForm(FlaskForm):
+class UnitForm(Form):
     number = StringField(_l("Unit number"), validators=[DataRequired(_l("Enter a unit number.")), Length(max=32)])
     area = StringField(
         _l("Floor area (m²)"), render_kw={"inputmode": "decimal"},
@@ -55,7 +60,7 @@ class UnitForm(FlaskForm):
         field.data = value
 
 
-class DepartmentForm(FlaskForm):
+class DepartmentForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=64)])
     robot_webhook = StringField(
         _l("企业微信 group robot"), validators=[Optional(), Length(max=300)],
@@ -72,7 +77,7 @@ class DepartmentForm(FlaskForm):
         field.data = value
 
 
-class PersonForm(FlaskForm):
+class PersonForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=64)])
     phone = StringField(_l("Mobile number"), validators=[Optional(), Length(max=32)])
     username = StringField(
@@ -113,7 +118,7 @@ class PersonForm(FlaskForm):
         return ok
 
 
-class DeliveryFilterForm(FlaskForm):
+class DeliveryFilterForm(Form):
     class Meta:
         csrf = False
 
@@ -123,11 +128,11 @@ class DeliveryFilterForm(FlaskForm):
     q = StringField(_l("Person"), validators=[Optional(), Length(max=64)])
 
 
-class ImportForm(FlaskForm):
+class ImportForm(Form):
     file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
 
 
-class ScreenForm(FlaskForm):
+class ScreenForm(Form):
     building_id = SelectField(_l("Building"), coerce=int, choices=[])
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=64)], default="大堂")
     orientation = SelectField(_l("Orientation"), choices=choices([("landscape", _l("Landscape")), ("portrait", _l("Portrait"))]))

@@ -11,6 +11,7 @@ from portal.blueprints.admin import bp
 from portal.blueprints.admin.forms import (
     ROLE_LABELS,
     BuildingForm,
+    CalendarForm,
     DeliveryFilterForm,
     DepartmentForm,
     ImportForm,
@@ -27,6 +28,7 @@ from portal.notify import prefs
 from portal.permissions import role_required
 from portal.links import external_url
 from portal.i18n import to_local
+from portal.inputs import clean, int_arg
 from portal.services import auth, duty, kiosk, people, settings, workdays
 
 PEOPLE_PAGE = 50
@@ -63,21 +65,21 @@ def calendar():
     if not 2000 <= year <= 2100:
         abort(404)
     errors = []
-    text = request.form.get("days", "")
-    if request.method == "POST":
-        if not ConfirmForm().validate_on_submit():
-            abort(400)
-        days, errors = workdays.parse_year(text, year)
+    form = CalendarForm()
+    if form.validate_on_submit():
+        days, errors = workdays.parse_year(form.days.data, year)
         if not errors:
             workdays.save_year(year, days)
             flash(_("%(n)d days saved for %(year)d.", n=len(days), year=year), "success")
             return redirect(url_for("admin.calendar", year=year))
+    elif request.method == "POST" and not form.days.errors:
+        abort(400)
     entered = db.session.scalars(select(CalendarDay).where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31))
                                  .order_by(CalendarDay.day)).all()
     if request.method == "GET":
-        text = "\n".join(f"{d.day.isoformat()} {d.name or ('补班' if d.is_workday else '放假')}" for d in entered)
-    return render_template("admin/calendar.html", year=year, text=text, errors=errors, entered=entered, source=workdays.source(year),
-                           years=workdays.coverage(date(this_year, 1, 1), 2), confirm=ConfirmForm()), (422 if errors else 200)
+        form.days.data = "\n".join(f"{d.day.isoformat()} {d.name or ('补班' if d.is_workday else '放假')}" for d in entered)
+    return render_template("admin/calendar.html", year=year, form=form, errors=errors, entered=entered, source=workdays.source(year),
+                           years=workdays.coverage(date(this_year, 1, 1), 2)), (422 if errors or form.days.errors else 200)
 
 
 # Buildings and units
@@ -125,9 +127,10 @@ def building(building_id=None):
 def add_unit(building_id):
     item = db.session.get(Building, building_id) or abort(404)
     form = UnitForm()
-    if not form.validate_on_submit():
-        flash(_("Enter a unit number."), "error")
-    elif _saved(lambda: db.session.add(Unit(building=item, number=form.number.data.strip(), is_active=True)))[0]:
+    if not form.validate_on_submit():  # the page again, the number's error under it
+        return render_template("admin/building.html", form=BuildingForm(formdata=None, obj=item), item=item, units=item.units,
+                               unit_form=form), 422
+    if _saved(lambda: db.session.add(Unit(building=item, number=form.number.data.strip(), is_active=True)))[0]:
         flash(_("Saved."), "success")
     else:
         flash(_("This unit number already exists in this building."), "error")
@@ -190,7 +193,7 @@ def people_list():
         query = query.where(or_(User.name.like(like), User.phone.like(like), User.username.like(like)))
     if role in {r.value for r in Role}:
         query = query.where(User.role == Role(role))
-    after = request.args.get("after", type=int)
+    after = int_arg("after")
     if after:
         query = query.where(User.id > after)
     rows = db.session.scalars(query.limit(PEOPLE_PAGE + 1)).all()
@@ -301,7 +304,7 @@ def _save_settings(keys):
         abort(400)
     for key in keys:
         raw = request.form.get(key, "")
-        submitted[key] = raw
+        submitted[key] = clean(raw)  # shown again as typed, less any control characters (refused below)
         value, error = settings.validate(key, raw)
         if error:
             errors[key] = error
@@ -374,7 +377,7 @@ def deliveries():
     """Every message on every channel: filter, see failures and their reasons, today's counts."""
     form = DeliveryFilterForm(request.args)
     channel_admin.filter_choices(form)  # not validated: an unknown value simply filters nothing
-    before = request.args.get("before", type=int)
+    before = int_arg("before")
     rows, next_before = channel_admin.deliveries(
         channel=form.channel.data or None, status=form.status.data or None, kind=form.kind.data or None,
         person=(form.q.data or "").strip(), before=before,

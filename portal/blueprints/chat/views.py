@@ -12,6 +12,7 @@ from portal.downloads import download
 from portal.extensions import db
 from portal.forms import ConfirmForm, choices
 from portal.htmx import wants_fragment
+from portal.inputs import whole_number
 from portal.models import Blob, CannedReply, ChatMessage, Conversation, Sender, Ticket, User, utcnow
 from portal.notify import phones
 from portal.permissions import DESK, can_see_conversation, get_or_404, is_desk, is_resident, role_required
@@ -53,10 +54,11 @@ def _list(conversation):
     return response
 
 
-def _page(conversation, form=None, status=200):
+def _page(conversation, form=None, status=200, **bound):
+    """`bound`: a desk form that was sent, with its errors and what was typed (link_form=...)."""
     if wants_fragment():  # the chat form sent by htmx: the messages and a fresh form (or this one with its errors)
         return render_template("chat/_chat.html", **_chat_context(conversation, form)), status
-    return render_template("chat/conversation.html", **_context(conversation, form)), status
+    return render_template("chat/conversation.html", **{**_context(conversation, form), **bound}), status
 
 
 def _chat_context(conversation, form=None):
@@ -204,7 +206,7 @@ def take(conversation_id):
 @login_required
 def handover(conversation_id):
     def perform(conversation, now):
-        colleague = db.session.get(User, request.form.get("colleague", type=int) or 0)
+        colleague = db.session.get(User, whole_number(request.form.get("colleague"), lo=1) or 0)
         if colleague is None or not is_desk(colleague) or not colleague.is_active:
             raise chat.ChatError(_("Choose a colleague."))
         chat.hand_over(conversation, colleague, db.session.get(User, current_user.id), now)
@@ -235,8 +237,12 @@ def to_ticket(conversation_id):
 @login_required
 def link(conversation_id):
     """An unknown WeChat follower is a resident the desk recognises."""
+    form = LinkForm()
+    if is_desk(current_user) and not form.validate_on_submit():
+        return _page(_visible(conversation_id), status=422, link_form=form)
+
     def perform(conversation, now):
-        number = phones.normalize(request.form.get("phone", ""))
+        number = phones.normalize(form.phone.data)
         resident = people.resident_by_phone(number)
         if resident is None:
             raise chat.ChatError(_("No resident has this mobile number."))
@@ -281,8 +287,8 @@ def canned():
         db.session.add(CannedReply(title=form.title.data.strip(), body=form.body.data.strip()))
         flash(_("Saved."), "success")
         return redirect(url_for("chat.canned"))
-    if request.method == "POST" and request.form.get("remove", "").isdigit() and ConfirmForm().validate_on_submit():
-        item = db.session.get(CannedReply, int(request.form["remove"])) or abort(404)
+    if request.method == "POST" and (remove := whole_number(request.form.get("remove"), lo=1)) and ConfirmForm().validate_on_submit():
+        item = db.session.get(CannedReply, remove) or abort(404)
         item.is_active = False
         return redirect(url_for("chat.canned"))
     return render_template("chat/canned.html", form=form, rows=_canned(), confirm=ConfirmForm(formdata=None)), (422 if form.errors else 200)

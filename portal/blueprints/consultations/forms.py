@@ -1,14 +1,13 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-from portal.forms import CheckboxListField, LocalDateTimeField, choices
+from portal.forms import CheckboxListField, LocalDateTimeField, choices, Form
 from portal.models import ConsultationKind
 from portal.services.consultations import COMMENT_MAX, KIND_LABELS
 
 
-class ConsultationForm(FlaskForm):
+class ConsultationForm(Form):
     title = StringField(_l("Question"), validators=[DataRequired(_l("Write the question.")), Length(max=200)])
     explanation = TextAreaField(_l("Explanation"), validators=[Length(max=8000)])
     kind = RadioField(
@@ -28,7 +27,7 @@ class ConsultationForm(FlaskForm):
             raise ValidationError(_l("Give the options."))
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(Form):
     option = RadioField(_l("My household's answer"), coerce=int, choices=[], validators=[InputRequired(_l("Choose one option."))])
     comment = TextAreaField(_l("Comment (optional)"), validators=[Length(max=COMMENT_MAX, message=_l("At most %(max)d characters."))],
                             description=_l("Only the service centre reads it."))

@@ -1,15 +1,14 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, StringField, TextAreaField
+from wtforms import BooleanField, FieldList, FormField, HiddenField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
 
-from portal.forms import SaneDateField
+from portal.forms import SaneDateField, SubForm, Form
 from portal.services.disclosure import clean_price
 
 MARKDOWN_HINT = _l("Blank line: new paragraph. **bold**, *italic*, lines starting with - make a list.")
 
 
-class SectionForm(FlaskForm):
+class SectionForm(Form):
     """A section's text (hours and contacts, the heads' note)."""
 
     body = TextAreaField(_l("Text"), validators=[Length(max=20000)], description=MARKDOWN_HINT)
@@ -35,7 +34,7 @@ class AnnouncedForm(SectionForm):
             raise ValidationError(_l("Give the notice a title, or untick the notice."))
 
 
-class FeeRowForm(Form):
+class FeeRowForm(SubForm):
     """One row of the fee table; a row left empty is no row."""
 
     item = StringField(_l("Item"), validators=[Length(max=60)])

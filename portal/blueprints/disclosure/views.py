@@ -13,7 +13,9 @@ from portal import cache
 from portal.blueprints.disclosure import bp
 from portal.blueprints.disclosure.forms import AnnouncedForm, FeesForm, SectionForm
 from portal.extensions import db
+from portal.forms import input_checked
 from portal.htmx import render_kept
+from portal.inputs import int_arg
 from portal.models import DisclosureSection, DisclosureVersion, utcnow
 from portal.permissions import can_admin, can_edit_disclosure, viewer_kind
 from portal.services import disclosure
@@ -49,7 +51,7 @@ def index():
 @bp.route("/<section>/history")
 def history(section):
     section = _section(section)
-    rows, next_before = disclosure.history(section, request.args.get("before", type=int))
+    rows, next_before = disclosure.history(section, int_arg("before"))
     return render_template("disclosure/history.html", section=section, rows=rows, next_before=next_before,
                            changes={v.id: disclosure.changes(v) for v in rows}, **_labels())
 
@@ -69,7 +71,7 @@ def edit(section):
     if section == FEES and request.form.get("action") == "more":  # more empty rows; nothing checked or saved
         for _n in range(BLANK_ROWS):
             form.rows.append_entry()
-        return _page(section, form, newest)
+        return _page(section, form, newest, 200 if input_checked(form) else 422)
     if not form.validate_on_submit():
         return _page(section, form, newest, 422)
     try:
@@ -107,7 +109,7 @@ def _prefilled(section, newest, now):
     published next standard, if given), or empty: (form, the version it was filled from)."""
     source = newest
     if section == FEES:
-        chosen = request.args.get("from", type=int)
+        chosen = int_arg("from")
         source = (db.session.scalar(select(DisclosureVersion).where(DisclosureVersion.section == FEES, DisclosureVersion.number == chosen))
                   if chosen else None) or disclosure.in_force(FEES, now) or newest
     data = {"base": str(newest.number if newest else 0), "body": source.body if source else ""}

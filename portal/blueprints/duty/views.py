@@ -12,6 +12,7 @@ from portal.blueprints.duty.forms import DayChangeForm, ShiftForm
 from portal.extensions import db
 from portal.forms import ConfirmForm, choices
 from portal.i18n import to_local
+from portal.inputs import whole_number
 from portal.models import Department, utcnow
 from portal.permissions import BACK_OFFICE, can_edit_rota, role_required
 from portal.services import duty
@@ -27,9 +28,10 @@ def _department(key):
     """'manager' for the duty manager's rota, else a department id; 404 for anything else."""
     if key == "manager":
         return None, None
-    if not key.isdigit() or int(key) > 2**31:
+    department_id = whole_number(key, lo=1)
+    if department_id is None:
         abort(404)
-    department = db.session.get(Department, int(key))
+    department = db.session.get(Department, department_id)
     if department is None or not department.is_active:
         abort(404)
     return department, department.id

@@ -1,15 +1,14 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from portal.forms import CheckboxListField, IdempotentForm, LocalDateTimeField, choices
+from portal.forms import CheckboxListField, Form, IdempotentForm, LocalDateTimeField, choices
 from portal.models import EventType, TicketCategory
 from portal.services.events import TYPE_LABELS
 from portal.services.tickets import CATEGORY_LABELS
 
 
-class EventForm(FlaskForm):
+class EventForm(Form):
     kind = SelectField(_l("Kind"), choices=choices((k.value, TYPE_LABELS[k]) for k in EventType))
     title = StringField(_l("Title"), validators=[DataRequired(_l("Enter a title.")), Length(max=200)])
     description = TextAreaField(_l("Description"), validators=[Length(max=8000)])
@@ -34,11 +33,11 @@ class FeedbackForm(IdempotentForm):
     text = TextAreaField(_l("Your feedback"), validators=[DataRequired(_l("Write your feedback.")), Length(max=4000)])
 
 
-class MinutesForm(FlaskForm):
+class MinutesForm(Form):
     minutes = TextAreaField(_l("Minutes"), validators=[DataRequired(_l("Write the minutes.")), Length(max=20000)])
 
 
-class ChangeForm(FlaskForm):
+class ChangeForm(Form):
     """Staff edit an event or move it to another time or place; everyone signed up hears of it."""
 
     title = StringField(_l("Title"), validators=[DataRequired(_l("Enter a title.")), Length(max=200)])
@@ -52,5 +51,5 @@ class ChangeForm(FlaskForm):
     exception_reason = TextAreaField(_l("Reason for departing from the policy (if it does)"), validators=[Length(max=1000)])
 
 
-class CancelEventForm(FlaskForm):
+class CancelEventForm(Form):
     reason = TextAreaField(_l("Why it is cancelled"), validators=[DataRequired(_l("Give a reason for the cancellation.")), Length(max=500)])

@@ -19,6 +19,7 @@ from portal.extensions import db
 from portal.forms import ConfirmForm, choices
 from portal.htmx import render_kept
 from portal.i18n import to_local
+from portal.inputs import int_arg, whole_number
 from portal.links import external_url
 from portal.models import Building, Event, EventSignup, EventType, Role, SignupStatus, Suggestion, User, utcnow
 from portal.pdf import render_pdf
@@ -82,9 +83,7 @@ def index():
 @bp.route("/calendar")
 @role_required(*BACK_OFFICE)
 def calendar():
-    year = request.args.get("year", type=int) or to_local(utcnow()).year
-    if not 2000 <= year <= 2100:
-        abort(404)
+    year = int_arg("year", to_local(utcnow()).year, lo=2000, hi=2100)
     months, quarters = events.calendar(year)
     return render_template("events/calendar.html", year=year, months=months, quarters=quarters)
 
@@ -263,7 +262,7 @@ def attendance(event_id):
     if request.method == "POST":
         if not ConfirmForm().validate_on_submit():
             abort(400)
-        events.mark_attendance(event, {int(i) for i in request.form.getlist("attended") if i.isdigit()})
+        events.mark_attendance(event, {i for i in map(whole_number, request.form.getlist("attended")) if i})
         flash(_("Attendance was saved."), "success")
         return redirect(url_for("events.attendance", event_id=event.id))
     signups = [s for s in event.signups if s.status == SignupStatus.CONFIRMED]

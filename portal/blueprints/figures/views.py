@@ -10,12 +10,13 @@ from sqlalchemy import select
 
 from portal import cache, charts
 from portal.blueprints.figures import bp
-from portal.blueprints.figures.forms import MeasureForm, ReportForm
+from portal.blueprints.figures.forms import MeasureForm, ProblemsForm, ReportForm
 from portal.downloads import download
 from portal.extensions import db
 from portal.forms import choices
 from portal.htmx import render_kept
 from portal.i18n import to_local
+from portal.inputs import int_arg
 from portal.models import Department, FigureKey, Measure, MeasureStatus, PublishedFigures, Report, TicketCategory, utcnow
 from portal.pdf import render_pdf
 from portal.permissions import (
@@ -46,7 +47,7 @@ def _day(name, default):
 
 def _scope():
     """A head sees their department's figures; the committee the whole community, without links."""
-    return figures_department(current_user, request.args.get("department", type=int))
+    return figures_department(current_user, int_arg("department"))
 
 
 @bp.route("/")
@@ -60,7 +61,7 @@ def index():
         start_day, end_day = default_start, default_end
     category = request.args.get("category") if request.args.get("category") in {c.value for c in TicketCategory} else None
     department = _scope()
-    building = request.args.get("building", type=int) if can_use_register(current_user) else None
+    building = int_arg("building") if can_use_register(current_user) else None
     trend_from = figures.trend_start(start_day, end_day)
 
     def context():
@@ -232,19 +233,19 @@ def _report_context(report):
 @role_required(*FIGURE_READERS)
 def report(report_id):
     row = _report(report_id)
+    form = ProblemsForm(obj=row)
     if request.method == "POST":
         if not can_write_figures(current_user):
             abort(404)
-        from flask_wtf.csrf import validate_csrf
-
-        validate_csrf(request.form.get("csrf_token"))
+        if not form.validate_on_submit():
+            return render_template("figures/report.html", writer=True, form=form, **_report_context(row)), 422
         if request.form.get("action") == "publish":
             row.published_at = utcnow()
         else:
-            row.problems = request.form.get("problems", "")[:20000]
+            row.problems = form.problems.data or ""
         flash(_("Saved."), "success")
         return redirect(url_for("figures.report", report_id=row.id))
-    return render_template("figures/report.html", writer=can_write_figures(current_user), **_report_context(row))
+    return render_template("figures/report.html", writer=can_write_figures(current_user), form=form, **_report_context(row))
 
 
 @bp.route("/reports/<int:report_id>/report.pdf")

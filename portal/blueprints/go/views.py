@@ -18,14 +18,12 @@ TARGETS = {
 @bp.route("/a<int:page_id>-<string(length=12):sig>")
 def acknowledge(page_id, sig):
     """A page's one-tap link: to the ticket's acknowledge button (sign-in first if needed)."""
-    if page_id > 2**31:
-        abort(404)
     return redirect(url_for("tickets.ack_link", page_id=page_id, sig=sig))
 
 
 @bp.route("/<string(length=1):kind><int:object_id>")
 def short(kind, object_id):
-    if kind not in TARGETS or object_id > 2**31:
+    if kind not in TARGETS:
         abort(404)
     endpoint, name = TARGETS[kind]
     return redirect(url_for(endpoint, **{name: object_id}))

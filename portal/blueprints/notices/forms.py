@@ -1,14 +1,13 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, MultipleFileField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from portal.forms import CheckboxListField, IdempotentForm, LocalDateTimeField, choices
+from portal.forms import CheckboxListField, Form, IdempotentForm, LocalDateTimeField, choices
 from portal.models import NoticeCategory
 from portal.services.notices import CATEGORY_LABELS
 
 
-class NoticeForm(FlaskForm):
+class NoticeForm(Form):
     title = StringField(_l("Title"), validators=[DataRequired(_l("Enter a title.")), Length(max=200)])
     body = TextAreaField(
         _l("Text"),
@@ -34,7 +33,7 @@ class NoticeForm(FlaskForm):
             raise ValidationError(_l("The expiry must come after the publish time."))
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(Form):
     reason = StringField(_l("Reason for withdrawing"), validators=[DataRequired(_l("Give a reason.")), Length(max=500)])
 
 
@@ -42,9 +41,9 @@ class QuestionForm(IdempotentForm):
     body = TextAreaField(_l("Your question"), validators=[DataRequired(_l("Write your question.")), Length(max=2000)])
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(Form):
     answer = TextAreaField(_l("Answer"), validators=[DataRequired(_l("Write an answer.")), Length(max=4000)])
 
 
-class AttachmentForm(FlaskForm):
+class AttachmentForm(Form):
     files = MultipleFileField(_l("Attachments (images or PDF)"))

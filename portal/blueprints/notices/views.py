@@ -17,6 +17,7 @@ from portal.downloads import download
 from portal.forms import choices
 from portal.htmx import render, render_kept
 from portal.i18n import from_micros, micros
+from portal.inputs import int_arg
 from portal.links import external_url
 from portal.models import OPEN_STATUSES, Attachment, Blob, Building, Consultation, Notice, Ticket, TicketChannel, User, utcnow
 from portal.pdf import qr_svg, render_pdf
@@ -140,7 +141,10 @@ def _search(q, cursor, now):
 @bp.route("/<int:notice_id>")
 @login_required
 def show(notice_id):
-    notice = _readable_notice(notice_id)
+    return _show(_readable_notice(notice_id))
+
+
+def _show(notice, withdraw_form=None, status=200):
     questions = _questions(notice, mine_only=not can_edit_notices(current_user))
     consultation = db.session.scalar(select(Consultation).where(Consultation.notice_id == notice.id))
     if consultation is not None and not can_see_consultation(current_user, consultation, resident_building_ids()):
@@ -152,12 +156,12 @@ def show(notice_id):
         questions=questions,
         question_form=QuestionForm(),
         answer_form=AnswerForm(formdata=None),
-        withdraw_form=WithdrawForm(),
+        withdraw_form=withdraw_form or WithdrawForm(formdata=None),
         attachment_form=AttachmentForm(),
         labels=CATEGORY_LABELS,
         state_labels=STATE_LABELS,
         now=utcnow(),
-    )
+    ), status
 
 
 def _building_choices(form):
@@ -231,7 +235,7 @@ def edit(notice_id):
 @role_required(*OFFICE)
 def manage():
     query = select(Notice).options(selectinload(Notice.buildings)).order_by(Notice.id.desc())
-    before = request.args.get("before", type=int)
+    before = int_arg("before")
     if before:
         query = query.where(Notice.id < before)
     rows = db.session.scalars(query.limit(MANAGE_PAGE + 1)).all()
@@ -252,11 +256,10 @@ def manage():
 def withdraw(notice_id):
     notice = db.session.get(Notice, notice_id) or abort(404)
     form = WithdrawForm()
-    if form.validate_on_submit():
-        notices.withdraw(notice, form.reason.data, current_user, utcnow())
-        flash(_("The notice was withdrawn."), "success")
-    else:
-        flash(_("Give a reason for withdrawing the notice."), "error")
+    if not form.validate_on_submit():
+        return _show(notice, withdraw_form=form, status=422)  # the reason's error under it, what was typed kept
+    notices.withdraw(notice, form.reason.data, current_user, utcnow())
+    flash(_("The notice was withdrawn."), "success")
     return redirect(url_for("notices.show", notice_id=notice.id))
 
 

@@ -7,6 +7,7 @@ from portal.extensions import db
 from portal.forms import ConfirmForm
 from portal.htmx import wants_fragment
 from portal.i18n import safe_next
+from portal.inputs import int_arg
 from portal.models import Notification, utcnow
 from portal.notify import inbox
 
@@ -37,7 +38,7 @@ def bell():
 @bp.route("/")
 @login_required
 def index():
-    before = request.args.get("before", type=int)
+    before = int_arg("before")
     unread, last = inbox.state(current_user.id)
 
     def render(template):

@@ -1,9 +1,8 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from portal.forms import CheckboxListField, IdempotentForm, LocalDateTimeField, SaneDateField, choices
+from portal.forms import CheckboxListField, Form, IdempotentForm, LocalDateTimeField, SaneDateField, choices
 from portal.models import RecordKind, TrainingMethod, TrainingTopic
 from portal.services.records import KIND_LABELS, METHOD_LABELS, TOPIC_LABELS
 
@@ -20,7 +19,7 @@ class RecordForm(IdempotentForm):
     event_id = SelectField(_l("Event or meeting (if any)"), coerce=int, choices=[], validate_choice=False)
 
 
-class TrainingForm(FlaskForm):
+class TrainingForm(Form):
     title = StringField(_l("Title"), validators=[DataRequired(_l("Enter a title.")), Length(max=200)])
     topic = SelectField(_l("Topic"), choices=choices((t.value, TOPIC_LABELS[t]) for t in TrainingTopic))
     method = SelectField(_l("Method"), choices=choices((m.value, METHOD_LABELS[m]) for m in TrainingMethod))
@@ -30,7 +29,7 @@ class TrainingForm(FlaskForm):
     plan_item_id = SelectField(_l("Delivers this item of the training plan"), coerce=int, choices=[], default=0)
 
 
-class TrainingPlanForm(FlaskForm):
+class TrainingPlanForm(Form):
     """One item of the yearly training plan (S6.2.1): content, goal, method, month and audience."""
 
     title = StringField(_l("Content"), validators=[DataRequired(_l("Enter what the training covers.")), Length(max=200)])

@@ -15,6 +15,7 @@ from portal.downloads import csv_download, download
 from portal.extensions import db
 from portal.forms import choices
 from portal.i18n import from_local, to_local
+from portal.inputs import int_arg
 from portal.models import Department, Event, RecordKind, TrainingAttendance, TrainingMethod, TrainingPlanItem, TrainingSession, TrainingTopic, User, utcnow
 from portal.pdf import render_pdf
 from portal.permissions import (
@@ -72,7 +73,7 @@ def _query():
 @role_required(*OFFICE)
 def index():
     query, kind, since, until = _query()
-    before = request.args.get("before", type=int)
+    before = int_arg("before")
     if before:
         query = records.after(query, before)
     rows = db.session.scalars(query.order_by(records.CommRecord.occurred_at.desc(), records.CommRecord.id.desc()).limit(PAGE + 1)).all()
@@ -162,8 +163,8 @@ def training():
     staff = people.back_office_staff()
     form.attendees.choices = choices((u.id, u.name) for u in staff)
     form.plan_item_id.choices = choices([(0, "—")] + [(i, f"{y}-{m:02d} {title}") for i, y, m, title in plans.session_choices(to_local(utcnow()).date())])
-    if request.method == "GET" and request.args.get("plan", type=int):
-        _prefill_from_plan(form, request.args.get("plan", type=int))
+    if request.method == "GET" and (plan := int_arg("plan")):
+        _prefill_from_plan(form, plan)
     if form.validate_on_submit():
         session_row = TrainingSession(title=form.title.data.strip(), topic=form.topic.data, method=form.method.data,
                                       held_on=form.held_on.data, trainer=form.trainer.data.strip(), plan_item_id=form.plan_item_id.data or None)
@@ -192,9 +193,7 @@ def training_plan():
     """The year's training plan against the sessions held (S6.2): the office reads it, the
     administrator and the heads keep it."""
     today = to_local(utcnow()).date()
-    year = request.args.get("year", type=int) or today.year
-    if not 2000 <= year <= 2100:
-        abort(404)
+    year = int_arg("year", today.year, lo=2000, hi=2100)
     form = _plan_form(TrainingPlanForm())
     if request.method == "POST":
         if not can_plan_training(current_user):

@@ -1,9 +1,8 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from portal.forms import IdempotentForm, SaneDateField, choices
+from portal.forms import Form, IdempotentForm, SaneDateField, choices
 from portal.models import SuggestionStatus, SuggestionTopic
 from portal.services.suggestions import STATUS_LABELS, TOPIC_LABELS
 
@@ -17,21 +16,21 @@ class SuggestionForm(IdempotentForm):
     only_my_building = BooleanField(_l("It concerns only my building"))
 
 
-class HideForm(FlaskForm):
+class HideForm(Form):
     reason = StringField(_l("Reason (the author sees it)"), validators=[DataRequired(_l("Give the reason.")), Length(max=300)])
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(Form):
     status = SelectField(_l("Public status"), choices=choices((s.value, STATUS_LABELS[s]) for s in SuggestionStatus))
     duplicate_of = StringField(_l("Duplicate of suggestion no."), validators=[Optional(), Length(max=10)])
     reply = TextAreaField(_l("Public reply"), validators=[Length(max=4000)])
 
 
-class StudyForm(FlaskForm):
+class StudyForm(Form):
     owner = SelectField(_l("Owner"), coerce=int, choices=[])
     deadline = SaneDateField(_l("Deadline"), validators=[InputRequired(_l("Choose a deadline."))])
     notes = TextAreaField(_l("Notes"), validators=[Length(max=4000)])
 
 
-class AgendaForm(FlaskForm):
+class AgendaForm(Form):
     forum = SelectField(_l("Forum"), coerce=int, choices=[])

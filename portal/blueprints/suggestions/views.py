@@ -11,6 +11,7 @@ from portal.blueprints.suggestions.forms import AgendaForm, AnswerForm, HideForm
 from portal.extensions import db
 from portal.forms import ConfirmForm, choices
 from portal.htmx import render
+from portal.inputs import int_arg
 from portal.models import Event, EventType, Residency, Role, Suggestion, SuggestionStatus, SuggestionSupport, SuggestionTopic, Unit, User, utcnow
 from portal.permissions import (
     OFFICE,
@@ -60,7 +61,7 @@ def index():
         query = query.where(matches(Suggestion, q))
     next_before = None
     if q and sort not in ("support", "status"):  # what the search finds, newest first, a page at a time
-        if before := request.args.get("before", type=int):
+        if before := int_arg("before"):
             query = query.where(Suggestion.id < before)
         rows = db.session.scalars(query.order_by(Suggestion.id.desc()).limit(PAGE + 1)).all()
         next_before = rows[PAGE - 1].id if len(rows) > PAGE else None

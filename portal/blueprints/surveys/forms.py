@@ -1,14 +1,13 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from portal.forms import CheckboxListField, LocalDateTimeField, choices
+from portal.forms import CheckboxListField, LocalDateTimeField, choices, Form
 from portal.models import QuestionKind
 from portal.services.surveys import KIND_LABELS
 
 
-class SurveyForm(FlaskForm):
+class SurveyForm(Form):
     title = StringField(_l("Title"), validators=[DataRequired(_l("Write the title.")), Length(max=200)])
     introduction = TextAreaField(_l("Introduction"), validators=[Length(max=8000)],
                                  description=_l("What it is about, how long it takes, what happens with the answers."))
@@ -22,7 +21,7 @@ class SurveyForm(FlaskForm):
     is_satisfaction = BooleanField(_l("A satisfaction survey: its overall question joins the satisfaction figure (S5)"))
 
 
-class TextForm(FlaskForm):
+class TextForm(Form):
     """On the questionnaire's page beside others (prefixed); the app-wide CSRF check covers it."""
 
     class Meta:
@@ -32,7 +31,7 @@ class TextForm(FlaskForm):
     introduction = TextAreaField(_l("Introduction"), validators=[Length(max=8000)])
 
 
-class QuestionForm(FlaskForm):
+class QuestionForm(Form):
     """One per question on the questionnaire's page (prefixed); the app-wide CSRF check covers it."""
 
     class Meta:

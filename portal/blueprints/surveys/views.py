@@ -14,6 +14,7 @@ from portal.blueprints.surveys.forms import QuestionForm, SurveyForm, TextForm
 from portal.downloads import download
 from portal.extensions import db
 from portal.forms import IdempotentForm, choices
+from portal.inputs import clean
 from portal.models import Building, Role, Survey, SurveyResponse, Unit, User, utcnow
 from portal.permissions import (
     DESK,
@@ -286,6 +287,11 @@ def _answer_page(survey, raw=None, errors=None, chosen_unit=None, status=200):
                            once=IdempotentForm()), status
 
 
+def _shown(raw):
+    """What was sent, to show again: without control characters (refused with a field error)."""
+    return {k: [clean(v) for v in values] for k, values in raw.items()}
+
+
 @bp.route("/<int:survey_id>/answer", methods=["POST"])
 @role_required(Role.RESIDENT)
 def answer(survey_id):
@@ -298,8 +304,8 @@ def answer(survey_id):
     try:
         surveys.submit(survey, db.session.get(User, current_user.id), unit_id, raw, resident_homes(), utcnow(), IdempotentForm().key)
     except SurveyInvalid as exc:
-        return _answer_page(survey, raw, exc.errors, unit_id, 422)
+        return _answer_page(survey, _shown(raw), exc.errors, unit_id, 422)
     except SurveyError as exc:  # closed meanwhile, answered by the household meanwhile, no such home
-        return _answer_page(survey, raw, {exc.field or "form": str(exc)}, unit_id, 422)
+        return _answer_page(survey, _shown(raw), {exc.field or "form": str(exc)}, unit_id, 422)
     flash(_("Thank you: your answers were recorded."), "success")
     return redirect(url_for("surveys.show", survey_id=survey.id))

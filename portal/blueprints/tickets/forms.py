@@ -1,9 +1,8 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, MultipleFileField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
-from portal.forms import CheckboxListField, IdempotentForm, LocalDateTimeField, SaneDateField, choices
+from portal.forms import CheckboxListField, Form, IdempotentForm, LocalDateTimeField, SaneDateField, choices
 from portal.models import TicketCategory, TicketChannel
 from portal.services.tickets import CATEGORY_LABELS, CHANNEL_LABELS, FEEDBACK_METHODS
 
@@ -57,41 +56,41 @@ class IntakeForm(IdempotentForm):
             raise ValidationError(_l("Choose a registered resident, or write down the caller's name."))
 
 
-class UrgencyForm(FlaskForm):
+class UrgencyForm(Form):
     urgent = HiddenField(validators=[Regexp(r"^[01]$")])
     reason = StringField(_l("Reason"), validators=[Length(max=300)])
 
 
-class GovReplyForm(FlaskForm):
+class GovReplyForm(Form):
     text = TextAreaField(_l("Reply sent to the 12345 hotline"), validators=[DataRequired(_l("Write the reply.")), Length(max=4000)])
 
 
-class ClassifyForm(FlaskForm):
+class ClassifyForm(Form):
     category = SelectField(_l("Category"), choices=CATEGORY_CHOICES)
 
 
-class TransferForm(FlaskForm):
+class TransferForm(Form):
     lead = SelectField(_l("Lead department"), coerce=int, choices=[])
     co = CheckboxListField(_l("Co-departments"), coerce=int, choices=[])
     due_at = LocalDateTimeField(_l("Due time"), validators=[Optional()])
     due_reason = StringField(_l("Reason for a different due time"), validators=[Length(max=300)])
 
 
-class AssignForm(FlaskForm):
+class AssignForm(Form):
     assignee = SelectField(_l("Handled by"), coerce=int, choices=[])
 
 
-class CallForm(FlaskForm):
+class CallForm(Form):
     to_whom = StringField(_l("Called (name, phone)"), validators=[DataRequired(_l("Who was called?")), Length(max=200)])
     called_at = LocalDateTimeField(_l("At"), validators=[Optional()], description=_l("Leave empty for now."))
 
 
-class ProgressForm(FlaskForm):
+class ProgressForm(Form):
     body = TextAreaField(_l("Progress"), validators=[DataRequired(_l("Write what was done.")), Length(max=4000)])
     expected_completion = SaneDateField(_l("Expected completion"), validators=[Optional()])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     body = TextAreaField(_l("Internal note (residents never see it)"), validators=[DataRequired(_l("Write the note.")), Length(max=4000)])
 
 
@@ -99,23 +98,23 @@ class MessageForm(IdempotentForm):
     body = TextAreaField(_l("Message"), validators=[DataRequired(_l("Write your message.")), Length(max=4000)])
 
 
-class HoldForm(FlaskForm):
+class HoldForm(Form):
     reason = StringField(_l("Why it waits (the resident sees this)"), validators=[DataRequired(_l("Give the reason.")), Length(max=300)])
 
 
-class ResolveForm(FlaskForm):
+class ResolveForm(Form):
     result = TextAreaField(_l("Result"), validators=[DataRequired(_l("Write the result.")), Length(max=4000)])
 
 
-class FeedbackForm(FlaskForm):
+class FeedbackForm(Form):
     method = RadioField(_l("The resident was told by"), choices=choices(FEEDBACK_METHODS.items()), validators=[InputRequired(_l("Choose how."))])
 
 
-class FormalReplyForm(FlaskForm):
+class FormalReplyForm(Form):
     text = TextAreaField(_l("Formal written reply"), validators=[DataRequired(_l("Write the reply.")), Length(max=8000)])
 
 
-class RatingForm(FlaskForm):
+class RatingForm(Form):
     rating = RadioField(
         _l("How satisfied are you?"),
         coerce=int,
@@ -131,7 +130,7 @@ class RatingForm(FlaskForm):
     comment = TextAreaField(_l("Comment"), validators=[Length(max=2000)])
 
 
-class RegisterFilterForm(FlaskForm):
+class RegisterFilterForm(Form):
     class Meta:
         csrf = False
 

@@ -37,6 +37,7 @@ from portal.extensions import db
 from portal.forms import ConfirmForm, choices
 from portal.htmx import render, render_kept, wants_fragment
 from portal.i18n import from_local
+from portal.inputs import int_arg
 from portal.models import (
     Blob,
     Call,
@@ -120,7 +121,7 @@ def index():
 
 
 def _resident_list():
-    before = request.args.get("before", type=int)
+    before = int_arg("before")
     now = utcnow()
 
     def context():
@@ -201,7 +202,7 @@ def _filter_form_html(names):
 def _register():
     filters, names = _filters(), cache.names()
     now = utcnow()
-    before = request.args.get("before", type=int)
+    before = int_arg("before")
     args = {k: v for k, v in request.args.items() if k != "before" and v}
 
     page = tickets.after_id(tickets.register_query(current_user, filters, now), before).order_by(Ticket.id.desc()).limit(PAGE + 1)

@@ -13,6 +13,7 @@ from portal.blueprints.wechat import bp
 from portal.database import insert_ignore
 from portal.extensions import csrf, db
 from portal.forms import ConfirmForm
+from portal.inputs import without_controls
 from portal.links import external_url
 from portal.models import Channel, InboundEvent, User, utcnow
 from portal.notify import prefs
@@ -81,9 +82,10 @@ def callback():
         abort(413)
     crypto = WeChatCrypto(account.token, account.aes_key, account.appid) if args.get("encrypt_type") == "aes" and account.aes_key else None
     try:
+        raw = without_controls(raw)  # what a follower typed is kept, without control characters (portal/inputs.py)
         fromstring(raw)  # refuses DTDs and entities (XXE, entity bombs) before anything else reads it
         if crypto is not None:
-            raw = crypto.decrypt_message(raw, args.get("msg_signature", ""), timestamp, nonce)
+            raw = without_controls(crypto.decrypt_message(raw, args.get("msg_signature", ""), timestamp, nonce))
             fromstring(raw)
         message = parse_message(raw)
     except InvalidSignatureException:

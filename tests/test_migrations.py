@@ -23,6 +23,19 @@ def _pg_scratch_database():
     return base.rsplit("/", 1)[0] + "/" + name, admin, name
 
 
+def _drop_scratch(app, cleanup):
+    """Close every connection the test's app holds (its pool and the cache's reader), whatever
+    the test did, then drop the scratch database: a connection left open would be closed by the
+    server's DROP ... WITH (FORCE) and warned about by psycopg when collected, in another test."""
+    with app.app_context():
+        db.engine.dispose()
+    if cleanup:
+        import psycopg
+
+        with psycopg.connect(cleanup[0], autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_upgrade_matches_the_models(tmp_path, backend):
     cleanup = None
@@ -43,11 +56,7 @@ def test_upgrade_matches_the_models(tmp_path, backend):
             assert diff == []
             db.engine.dispose()
     finally:
-        if cleanup:
-            import psycopg
-
-            with psycopg.connect(cleanup[0], autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
+        _drop_scratch(app, cleanup)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -96,11 +105,7 @@ def test_idempotency_keys_migration_adds_unique_keys_and_removes_them_keeping_th
                 assert conn.execute(sa.text("SELECT content FROM comm_record")).scalars().all() == ["走访3栋"]
             db.engine.dispose()
     finally:
-        if cleanup:
-            import psycopg
-
-            with psycopg.connect(cleanup[0], autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
+        _drop_scratch(app, cleanup)
 
 
 def test_seed_demo_loads_a_chinese_community(app):
@@ -265,11 +270,7 @@ def test_search_index_migration_fills_from_existing_rows_and_downgrades(tmp_path
             db.session.remove()
             db.engine.dispose()
     finally:
-        if cleanup:
-            import psycopg
-
-            with psycopg.connect(cleanup[0], autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
+        _drop_scratch(app, cleanup)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -323,11 +324,7 @@ def test_the_disclosure_board_migration_upgrades_and_downgrades(tmp_path, backen
             db.session.remove()
             db.engine.dispose()
     finally:
-        if cleanup:
-            import psycopg
-
-            with psycopg.connect(cleanup[0], autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
+        _drop_scratch(app, cleanup)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -391,11 +388,7 @@ def test_consultation_decisions_migration_keeps_the_rows_down_and_up(tmp_path, b
             db.session.remove()
             db.engine.dispose()
     finally:
-        if cleanup:
-            import psycopg
-
-            with psycopg.connect(cleanup[0], autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
+        _drop_scratch(app, cleanup)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -446,11 +439,7 @@ def test_questionnaires_migration_upgrades_and_downgrades(tmp_path, backend):
             db.session.remove()
             db.engine.dispose()
     finally:
-        if cleanup:
-            import psycopg
-
-            with psycopg.connect(cleanup[0], autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
+        _drop_scratch(app, cleanup)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -502,11 +491,7 @@ def test_training_plan_migration_upgrades_and_downgrades_keeping_the_sessions(tm
             db.session.remove()
             db.engine.dispose()
     finally:
-        if cleanup:
-            import psycopg
-
-            with psycopg.connect(cleanup[0], autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
+        _drop_scratch(app, cleanup)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -561,11 +546,7 @@ def test_urgent_tickets_get_their_response_due_time_and_keep_it(tmp_path, backen
             with db.engine.connect() as conn:
                 assert conn.execute(sa.text("SELECT count(*) FROM ticket WHERE is_urgent AND response_due_at IS NULL")).scalar() == 0
     finally:
-        if cleanup:
-            import psycopg
-
-            with psycopg.connect(cleanup[0], autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
+        _drop_scratch(app, cleanup)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -609,8 +590,4 @@ def test_text_stored_before_the_input_rule_loses_its_control_characters(tmp_path
                 assert conn.execute(sa.text("SELECT name FROM building WHERE id = 1")).scalar() == "1号楼"
             db.engine.dispose()
     finally:
-        if cleanup:
-            import psycopg
-
-            with psycopg.connect(cleanup[0], autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
+        _drop_scratch(app, cleanup)

@@ -274,3 +274,22 @@ def test_a_server_with_a_thread_per_request_does_not_run_the_pool_dry(tmp_path):
     assert failures == []
     assert engine.pool.checkedout() <= 1  # the last thread's, until the next one comes
     engine.dispose()
+
+
+def test_the_reads_every_request_makes_run_on_the_driver_and_find_what_sqlalchemy_finds(client, make_user):
+    """cache.read(plain=True) runs its statement as SQL compiled once, on the reader's own cursor:
+    the same rows as SQLAlchemy's execution, with no fallback taken (it would hide a broken path)."""
+    from portal import fastpath
+
+    resident = make_user()
+    client.login(resident)
+    assert client.get("/notices/").status_code == 200
+    token = db.session.scalar(select(UserSession.token).where(UserSession.user_id == resident.id))
+    reader = cache.reader_for(db.engine)
+    for statement, params in ((cache._AREAS, {}), (cache._AREAS_AND_PERSON, {"token": token}),
+                              (fastpath.BELL, {"token": token}), (fastpath.QUEUE, {"token": token}),
+                              (fastpath.CHAT, {"token": token, "conversation": 1})):
+        expected = [tuple(row) for row in db.session.connection().execute(statement, params).all()]
+        assert [tuple(row) for row in cache._driver_rows(reader, statement, params)] == expected
+    found = dict(cache._driver_rows(reader, cache._AREAS_AND_PERSON, {"token": token}))
+    assert found["~uid"] == resident.id and found["~unread"] == 0 and found[cache.PLACES] >= 1

@@ -2,11 +2,11 @@
 import os
 import secrets
 
-from flask import Flask
+from portal.application import Portal
 
 
 def create_app(config=None):
-    app = Flask(__name__, instance_relative_config=True)
+    app = Portal(__name__, instance_relative_config=True)
     app.config.from_object("portal.config.Config")
     if config:
         app.config.update(config)
@@ -54,7 +54,7 @@ def create_app(config=None):
     cli.init_app(app)
     cache.clear()  # one app per process in production; tests make many, each with a fresh database
     # Polls that find nothing new are answered before Flask
-    app.wsgi_app = FastPath(app.wsgi_app, app)
+    app.wsgi_app = hooks.SecurityHeaders(FastPath(app.wsgi_app, app))
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

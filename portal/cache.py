@@ -211,7 +211,7 @@ def read(statement, params=None, engine=None, plain=False):
     SQL compiled once per dialect: the statements every request and every poll runs cost a
     third of what going through SQLAlchemy's execution does. Anything unusual (a connection that
     died, an error) goes the ordinary way below, which handles and reports it."""
-    if engine is None and db.session().in_transaction():
+    if engine is None and db.session.registry.has() and db.session().in_transaction():
         return db.session.connection().execute(statement, params or {}).all()
     engine = engine if engine is not None else db.engine
     if plain:
@@ -545,6 +545,8 @@ def cached(name, key, depends, build, now=None):
 
 def _changed_here(depends):
     """Did this transaction change what `depends` names? (Then nothing built now may be kept.)"""
+    if not db.session.registry.has():
+        return False  # no session yet this request: it has changed nothing
     pending = db.session().info.get(_PENDING, ())
     return any(n in pending for n in _depends(depends))
 

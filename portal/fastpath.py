@@ -93,7 +93,7 @@ class FastPath:
         if environ.get("REQUEST_METHOD") == "GET" and "HTTP_IF_NONE_MATCH" in environ and not environ.get("QUERY_STRING"):
             tag, headers = self._etag(environ)
             if tag is not None and f'"{tag}"' in environ["HTTP_IF_NONE_MATCH"]:
-                start_response("304 NOT MODIFIED", [("ETag", f'"{tag}"'), ("X-Content-Type-Options", "nosniff"), *headers])
+                start_response("304 NOT MODIFIED", [("ETag", f'"{tag}"'), *headers])  # (+ hooks.SecurityHeaders)
                 return [b""]
         return self.wsgi_app(environ, start_response)
 

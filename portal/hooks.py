@@ -1,5 +1,6 @@
 """What every request goes through: a query string without control characters, signing in, the
-SQLite write lock, the staff idle timeout, the security headers, and the request's one unit of work: a write request that succeeds commits
+SQLite write lock, the staff idle timeout, the security headers (SecurityHeaders, a WSGI wrapper
+around the app), and the request's one unit of work: a write request that succeeds commits
 everything its services flushed, anything else rolls back. Views and services never commit."""
 import time
 
@@ -29,7 +30,7 @@ def register(app):
     app.before_request(query_without_controls)
     app.before_request(sqlite_write_lock)
     app.before_request(staff_idle_timeout)
-    app.after_request(security_headers)
+    app.after_request(private_pages)  # (the security headers: SecurityHeaders, around the whole app)
     app.after_request(unit_of_work)  # after_request functions run last-registered first: this one first
 
 
@@ -42,6 +43,8 @@ def unauthorized():
 def query_without_controls():
     """A query string's text (a search, a filter) loses its control characters before any view
     reads it (portal/inputs.py); the page says so (layout.html), and is not a kept one."""
+    if not request.query_string:
+        return
     args = request.args
     if any(has_controls(key) or any(has_controls(v) for v in values) for key, values in args.lists()):
         request.args = ImmutableMultiDict([(clean(key), clean(v)) for key, values in args.lists() for v in values])
@@ -77,15 +80,37 @@ def staff_idle_timeout():
     return None
 
 
-def security_headers(response):
-    headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["X-Frame-Options"] = "DENY"
-    headers["Referrer-Policy"] = "same-origin"
-    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-    if "_user_id" in session and "Cache-Control" not in headers:  # signed in (without loading the user)
-        headers["Cache-Control"] = "private, no-cache"
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+_SECURITY_NAMES = tuple(name.lower() for name, _value in SECURITY_HEADERS)
+
+
+class SecurityHeaders:
+    """Every response's security headers, added as it leaves (the polls answered before Flask
+    included); a response that set its own (a download's stricter CSP) keeps it. Constant
+    tuples appended to the header list: cheaper than setting them on each response object."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        def start(status, headers, exc_info=None):
+            present = {name.lower() for name, _value in headers}
+            headers.extend(header for header, name in zip(SECURITY_HEADERS, _SECURITY_NAMES) if name not in present)
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, start)
+
+
+def private_pages(response):
+    """A signed-in browser's pages are its own: no shared cache keeps them."""
+    if "_user_id" in session and "Cache-Control" not in response.headers:  # signed in (without loading the user)
+        response.headers["Cache-Control"] = "private, no-cache"
     return response
 
 
@@ -102,7 +127,7 @@ def unit_of_work(response):
         except database.CommitFailed as failure:
             return errors.unavailable(failure.__cause__, saved=failure.saved)
         _confirm_saved(response)
-    else:
+    elif db.session.registry.has():  # (a request that never used the session has nothing to roll back)
         database.rollback(db.session)
     return response
 

@@ -10,16 +10,21 @@ from portal.services import kiosk, settings
 @pytest.fixture
 def flask_calls(app):
     """Counts the requests that got past the fast path into Flask."""
+    from portal.fastpath import FastPath
+
     calls = []
-    inner = app.wsgi_app.wsgi_app
+    fast = app.wsgi_app
+    while not isinstance(fast, FastPath):  # inside the wrappers around it (hooks.SecurityHeaders)
+        fast = fast.wsgi_app
+    inner = fast.wsgi_app
 
     def spy(environ, start_response):
         calls.append(environ["PATH_INFO"])
         return inner(environ, start_response)
 
-    app.wsgi_app.wsgi_app = spy
+    fast.wsgi_app = spy
     yield calls
-    app.wsgi_app.wsgi_app = inner
+    fast.wsgi_app = inner
 
 
 def _unchanged_poll_skips_flask(client, flask_calls, url, htmx=False):
@@ -30,6 +35,7 @@ def _unchanged_poll_skips_flask(client, flask_calls, url, htmx=False):
     again = client.get(url, headers={**headers, "If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and again.get_data() == b"", url
     assert flask_calls == [], f"{url} reached Flask"
+    assert again.headers["X-Content-Type-Options"] == "nosniff" and again.headers["X-Frame-Options"] == "DENY", url
 
 
 def test_a_lobby_screens_unchanged_poll_never_reaches_flask(client, flask_calls, make_building, make_notice):

@@ -373,6 +373,7 @@ def test_attachments_checked_by_content_stored_once_and_served_as_downloads(clie
     assert download.status_code == 200 and download.data == PNG
     assert download.headers["Content-Disposition"].startswith("attachment;")
     assert download.headers["X-Content-Type-Options"] == "nosniff"
+    assert download.headers.getlist("Content-Security-Policy") == ["default-src 'none'; sandbox"]  # its own, not the pages'
 
 
 def test_oversized_attachment_is_refused_with_a_clear_message(client, make_user, make_notice, app):

@@ -616,6 +616,15 @@ def peek(name, key, depends, versions_now, now=None):
 
 _fingerprints = LRU(5_000)
 _derived = LRU(1_000)
+_derived_stores = []  # stores of things made from kept entries (htmx: pages with their marks filled in)
+
+
+def derived_store(size):
+    """An in-process LRU for what is made from kept entries and keyed by their versions: emptied
+    with the rest by clear()."""
+    store = LRU(size)
+    _derived_stores.append(store)
+    return store
 
 
 def fingerprint(name, key, area, statement, always=False):
@@ -638,6 +647,8 @@ def clear():
     local.clear()
     _fingerprints.clear()
     _derived.clear()
+    for store in _derived_stores:
+        store.clear()
     for store in _shared.values():
         if store is not None:
             store.clear()

@@ -20,6 +20,7 @@ BELL_HOLE = Markup(f"<!--bell-{secrets.token_hex(12)}-->")  # noqa: S704 - a con
 MARK = f"mark-{secrets.token_hex(8)}"
 _MARKS = re.compile(rf"<!--{MARK}:([a-z]+-[0-9]+)-->")
 _tokens = cache.LRU(10_000)  # the session's CSRF secret -> a signed token for it
+_marked = cache.derived_store(2_000)  # (a kept page's state, its marks' state) -> the page with its marks filled in
 
 
 def wants_fragment():
@@ -76,14 +77,20 @@ def render_kept(name, key, depends, page_template, fragment_template, context_fn
 
     personal = None if fragment else (banner(), bell_state())  # the bell: None when nobody is signed in
     until, html = cache.cached_entry(name, full_key, depends, build, now)
-    tag = _etag((name, full_key, cache.versions_of(depends), until, personal and (personal[0][0], personal[1]), mark_state))
+    page_state = (name, full_key, cache.versions_of(depends), until)
+    tag = _etag((*page_state, personal and (personal[0][0], personal[1]), mark_state))
     if request.if_none_match.contains(tag):
         response = make_response("", 304)
     else:
+        if marks is not None and MARK in html:
+            # The marks depend on `mark_state` alone: the page with them filled in is kept too.
+            marked = _marked.get((page_state, mark_state))
+            if marked is None:
+                marked = _MARKS.sub(lambda m: marks(m.group(1)), html)
+                _marked.set((page_state, mark_state), marked)
+            html = marked
         if personal:
             html = html.replace(BANNER_HOLE, personal[0][1]).replace(BELL_HOLE, _bell_html(personal[1]))
-        if marks is not None and MARK in html:
-            html = _MARKS.sub(lambda m: marks(m.group(1)), html)
         response = make_response(html.replace(CSRF_HOLE, csrf_token()))
     response.set_etag(tag)
     response.headers["Cache-Control"] = "private, no-cache"

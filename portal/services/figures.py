@@ -1,6 +1,7 @@
 """The figures of S5.1.1, computed from the records themselves: satisfaction, resolution rate,
 timeliness, emergency response, accuracy and participation, for any period, by category,
 department and building."""
+import functools
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -10,7 +11,7 @@ from sqlalchemy import and_, case, func, select
 
 from portal import cache
 from portal.extensions import db
-from portal.i18n import from_local, to_local
+from portal.i18n import community_tz, from_local, to_local
 from portal.models import (
     Consultation,
     ConsultationAnswer,
@@ -150,6 +151,12 @@ def _pieces(start, end):
 
 def _month_keys(a, b):
     """The cache keys of the community's months [a, b) overlaps: what a piece depends on."""
+    return _month_keys_in(a, b, community_tz())
+
+
+@functools.lru_cache(maxsize=1024)
+def _month_keys_in(a, b, _zone):
+    """(Worked out once per interval and time zone: every view of the figures asks for them.)"""
     keys, month, last = [], to_local(a).date().replace(day=1), to_local(b - timedelta(microseconds=1)).date()
     while month <= last:
         keys.append(cache.month_key(from_local(datetime.combine(month, datetime.min.time()))))

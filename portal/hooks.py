@@ -60,16 +60,17 @@ def sqlite_write_lock():
 
 def staff_idle_timeout():
     """Back-office sessions end after PORTAL_STAFF_IDLE_MINUTES without a request."""
-    if request.endpoint in ("static", "main.healthz") or request.routing_exception is not None or not current_user.is_authenticated:
+    if request.endpoint in ("static", "main.healthz") or request.routing_exception is not None:
         return None
-    if not current_user.is_staff_side:
+    user = current_user._get_current_object()  # (the proxy costs on every access: asked once)
+    if not user.is_authenticated or not user.is_staff_side:
         return None
     now = int(time.time())
     seen = session.get("seen", now)
     if now - seen > current_app.config["STAFF_IDLE_MINUTES"] * 60:
         # Session bookkeeping, the one write a GET may make: the expired session row goes now,
         # so that its cookie can never be replayed.
-        auth.end_session(current_user.session_token)
+        auth.end_session(user.session_token)
         g.session_bookkeeping = True
         logout_user()
         session.clear()

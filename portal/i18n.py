@@ -17,8 +17,9 @@ def select_locale():
         from portal.database import UNAVAILABLE
 
         try:
-            if current_user and current_user.is_authenticated:
-                return current_user.language
+            user = current_user._get_current_object()
+            if user and user.is_authenticated:
+                return user.language
         except UNAVAILABLE:  # the person cannot be loaded: an error page is being made
             g.database_down = True
     lang = session.get("lang")

@@ -44,11 +44,12 @@ def role_required(*roles):
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            if not current_user.is_authenticated:
+            user = current_user._get_current_object()
+            if not user.is_authenticated:
                 from portal.extensions import login_manager
 
                 return login_manager.unauthorized()
-            if current_user.role not in roles:
+            if user.role not in roles:
                 abort(404)
             return view(*args, **kwargs)
 
@@ -194,7 +195,7 @@ def building_ids_of(user):
 def resident_building_ids():
     """The signed-in resident's buildings, once per request (None for everyone else)."""
     if "building_ids" not in g:
-        user = current_user
+        user = current_user._get_current_object()
         g.building_ids = building_ids_of(user) if has_home(user) else None
     return g.building_ids
 

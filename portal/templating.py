@@ -64,7 +64,7 @@ def banner():
     """(what it depends on, HTML) of the emergency banner for this viewer's audience: kept per
     audience and language until the notices change or the next one is due to start or end."""
     now = utcnow()
-    audience = notices.audience(current_user, permissions.resident_building_ids())
+    audience = notices.audience(current_user._get_current_object(), permissions.resident_building_ids())
 
     def build():
         return render_template("_banner.html"), notices.next_change(now)

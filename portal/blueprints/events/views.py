@@ -76,7 +76,8 @@ def index():
 
     # Kept per person (their sign-ups are on it), role and buildings (what they may see), until any
     # event or sign-up changes.
-    key = (current_user.id, viewer_kind(current_user), tuple(resident_building_ids() or ()))
+    user = current_user._get_current_object()
+    key = (user.id, viewer_kind(user), tuple(resident_building_ids() or ()))
     return render_kept("events", key, cache.COMMUNITY, "events/index.html", "events/_list.html", context, now)
 
 

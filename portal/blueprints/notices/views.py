@@ -67,19 +67,20 @@ def index():
     q = (request.args.get("q") or "").strip()[:100]
     if q:
         return _search(q, cursor, now)
-    seen = current_user.notices_seen_at
+    user = current_user._get_current_object()
+    seen = user.notices_seen_at
     if cursor is not None:
-        pinned, page, next_cursor = notices.board(current_user, now, cursor, resident_building_ids())
+        pinned, page, next_cursor = notices.board(user, now, cursor, resident_building_ids())
         return render("notices/index.html", "notices/_list.html", pinned=pinned, page=page, seen=seen, q="",
                       next_cursor=notices.encode_cursor(next_cursor) if next_cursor else None, **_labels())
 
     def context():
-        pinned, page, next_cursor = notices.board(current_user, now, None, resident_building_ids())
+        pinned, page, next_cursor = notices.board(user, now, None, resident_building_ids())
         newest = max((n.publish_at for n in [*pinned, *page]), default=None)
         return {"pinned": pinned, "page": page, "next_cursor": notices.encode_cursor(next_cursor) if next_cursor else None,
                 "newest": newest, "seen": seen, "q": "", **_labels()}, notices.next_change(now)
 
-    key = (notices.audience(current_user, resident_building_ids()), viewer_kind(current_user))
+    key = (notices.audience(user, resident_building_ids()), viewer_kind(user))
     seen_us = micros(seen) if seen else -1
     return render_kept("board", key, cache.NOTICES, "notices/index.html", "notices/_list.html", context, now,
                        marks=lambda name: _new_mark(name, seen_us), mark_state=seen_us)

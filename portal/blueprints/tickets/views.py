@@ -113,25 +113,26 @@ def _visible(ticket_id):
 @bp.route("/")
 @login_required
 def index():
-    if not can_use_register(current_user):
+    user = current_user._get_current_object()
+    if not can_use_register(user):
         abort(404)
-    if is_resident(current_user):
-        return _resident_list()
+    if is_resident(user):
+        return _resident_list(user)
     return _register()
 
 
-def _resident_list():
+def _resident_list(user):
     before = int_arg("before")
     now = utcnow()
 
     def context():
-        query = select(Ticket).where(Ticket.resident_id == current_user.id)
+        query = select(Ticket).where(Ticket.resident_id == user.id)
         rows = db.session.scalars(tickets.after_id(query, before).order_by(Ticket.id.desc()).limit(PAGE + 1)).all()
         more = len(rows) > PAGE
         rows = rows[:PAGE]
         return {"rows": rows, "next_before": rows[-1].id if more else None, "now": now, **_labels()}, _next_due(rows, now)
 
-    return render_kept("my-tickets", (current_user.id, before), cache.resident_tickets_key(current_user.id),
+    return render_kept("my-tickets", (user.id, before), cache.resident_tickets_key(user.id),
                        "tickets/mine.html", "tickets/_mine_rows.html", context, now)
 
 
@@ -224,7 +225,7 @@ def _register():
     # Everyone with the same view of the register shares the kept page, until one of its tickets
     # changes or another comes onto it: the key holds a fingerprint of the (id, version) of the
     # rows it shows, read again after any ticket write (and always when it lists the overdue).
-    view = (ticket_audience(current_user), before, tuple(sorted(args.items())))
+    view = (ticket_audience(current_user._get_current_object()), before, tuple(sorted(args.items())))
     shown = cache.fingerprint("register", view, cache.TICKETS, page.with_only_columns(Ticket.id, Ticket.version), always=filters["overdue"])
     key = (*view, shown)
     return render_kept("register", key, (), "tickets/register.html", "tickets/_register_rows.html", context, now)

@@ -8,9 +8,20 @@ from htmx_flask import Htmx
 
 from portal.database import Base
 
+
+
+class Logins(LoginManager):
+    """Flask-Login, without its session protection: sessions are server-side rows that a sign-out
+    or a password change ends (services/auth.py), and with protection off (hooks.py) Flask-Login
+    would still hash the browser's address and user agent on every request, for nothing."""
+
+    def _session_protection_failed(self):
+        return False
+
+
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-login_manager = LoginManager()
+login_manager = Logins()
 csrf = CSRFProtect()
 babel = Babel()
 

@@ -3,6 +3,7 @@ import functools
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from flask import current_app, g, has_request_context, session
 from flask_babel import get_locale
 from flask_login import current_user
@@ -11,6 +12,17 @@ LANGUAGE_NAMES = {"zh_Hans": "简体中文", "en": "English"}
 
 
 def select_locale():
+    """The request's language, as a parsed babel Locale (parsed once per language: Flask-Babel
+    takes a Locale as it is, and would parse a name on every request)."""
+    return _parsed(_language())
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(name):
+    return Locale.parse(name)
+
+
+def _language():
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
     if not g.get("database_down"):

@@ -630,12 +630,13 @@ def derived_store(size):
 def fingerprint(name, key, area, statement, always=False):
     """A fingerprint of the rows `statement` returns (say the (id, version) of a page's rows), read
     again only when `area`'s counter has moved since (or `always`, for rows that change with the
-    clock): a page kept under it is rebuilt exactly when what it shows changed."""
+    clock): a page kept under it is rebuilt exactly when what it shows changed. `statement` may
+    be a function that makes it, called only then."""
     version = versions()[area]
     known = None if always else _fingerprints.get((name, key))
     if known is not None and known[0] == version:
         return known[1]
-    found = hash(tuple(read(statement)))
+    found = hash(tuple(read(statement() if callable(statement) else statement)))
     _fingerprints.set((name, key), (version, found))
     return found
 

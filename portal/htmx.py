@@ -20,7 +20,9 @@ BELL_HOLE = Markup(f"<!--bell-{secrets.token_hex(12)}-->")  # noqa: S704 - a con
 MARK = f"mark-{secrets.token_hex(8)}"
 _MARKS = re.compile(rf"<!--{MARK}:([a-z]+-[0-9]+)-->")
 _tokens = cache.LRU(10_000)  # the session's CSRF secret -> a signed token for it
-_marked = cache.derived_store(2_000)  # (a kept page's state, its marks' state) -> the page with its marks filled in
+_bodies = cache.derived_store(500)  # (a kept page's state, its marks' state) -> its UTF-8, marks filled in
+_CSRF_HOLE, _BANNER_HOLE, _BELL_HOLE = CSRF_HOLE.encode(), str(BANNER_HOLE).encode(), str(BELL_HOLE).encode()
+_HOLES = re.compile(b"(" + b"|".join(re.escape(hole) for hole in (_CSRF_HOLE, _BANNER_HOLE, _BELL_HOLE)) + b")")
 
 
 def wants_fragment():
@@ -82,16 +84,22 @@ def render_kept(name, key, depends, page_template, fragment_template, context_fn
     if request.if_none_match.contains(tag):
         response = make_response("", 304)
     else:
-        if marks is not None and MARK in html:
-            # The marks depend on `mark_state` alone: the page with them filled in is kept too.
-            marked = _marked.get((page_state, mark_state))
-            if marked is None:
-                marked = _MARKS.sub(lambda m: marks(m.group(1)), html)
-                _marked.set((page_state, mark_state), marked)
-            html = marked
+        # The page as UTF-8, its marks filled in (they depend on `mark_state` alone), cut at its
+        # holes, is kept too: each request joins the pieces around its own banner, bell and token
+        # in one pass, without encoding or copying the whole page several times.
+        pieces = _bodies.get((page_state, mark_state))
+        if pieces is None:
+            if marks is not None and MARK in html:
+                html = _MARKS.sub(lambda m: marks(m.group(1)), html)
+            pieces = _HOLES.split(html.encode())
+            _bodies.set((page_state, mark_state), pieces)
+        fill = {_CSRF_HOLE: csrf_token().encode(), _BANNER_HOLE: b"", _BELL_HOLE: b""}
         if personal:
-            html = html.replace(BANNER_HOLE, personal[0][1]).replace(BELL_HOLE, _bell_html(personal[1]))
-        response = make_response(html.replace(CSRF_HOLE, csrf_token()))
+            fill[_BANNER_HOLE], fill[_BELL_HOLE] = personal[0][1].encode(), _bell_html(personal[1]).encode()
+        body = [pieces[0]]
+        for at in range(1, len(pieces), 2):  # pieces: text, hole, text, hole, ..., text
+            body += (fill[pieces[at]], pieces[at + 1])
+        response = make_response(b"".join(body))
     response.set_etag(tag)
     response.headers["Cache-Control"] = "private, no-cache"
     response.vary.add("HX-Request")

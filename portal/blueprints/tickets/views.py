@@ -206,10 +206,13 @@ def _register():
     before = int_arg("before")
     args = {k: v for k, v in request.args.items() if k != "before" and v}
 
-    page = tickets.after_id(tickets.register_query(current_user, filters, now), before).order_by(Ticket.id.desc()).limit(PAGE + 1)
+    user = current_user._get_current_object()
+
+    def page():  # (made only when the kept page or its fingerprint must be made again)
+        return tickets.after_id(tickets.register_query(user, filters, now), before).order_by(Ticket.id.desc()).limit(PAGE + 1)
 
     def context():
-        rows = db.session.scalars(page).all()
+        rows = db.session.scalars(page()).all()
         more = len(rows) > PAGE
         rows = rows[:PAGE]
         return {
@@ -225,8 +228,9 @@ def _register():
     # Everyone with the same view of the register shares the kept page, until one of its tickets
     # changes or another comes onto it: the key holds a fingerprint of the (id, version) of the
     # rows it shows, read again after any ticket write (and always when it lists the overdue).
-    view = (ticket_audience(current_user._get_current_object()), before, tuple(sorted(args.items())))
-    shown = cache.fingerprint("register", view, cache.TICKETS, page.with_only_columns(Ticket.id, Ticket.version), always=filters["overdue"])
+    view = (ticket_audience(user), before, tuple(sorted(args.items())))
+    shown = cache.fingerprint("register", view, cache.TICKETS, lambda: page().with_only_columns(Ticket.id, Ticket.version),
+                              always=filters["overdue"])
     key = (*view, shown)
     return render_kept("register", key, (), "tickets/register.html", "tickets/_register_rows.html", context, now)
 

@@ -1,5 +1,6 @@
 """Figures (S5.1.1), the half-year evaluation report (S5.1.2) and improvement measures (S5.2)."""
-from datetime import datetime, timedelta
+import re
+from datetime import date, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
@@ -37,17 +38,23 @@ from portal.services.tickets import CATEGORY_LABELS
 
 
 
+_DAY = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
+
+
 def _day(name, default):
+    """A day from the query string (YYYY-MM-DD), else `default` (read without strptime: the figures
+    are viewed often)."""
+    found = _DAY.fullmatch(request.args.get(name, ""))
     try:
-        day = datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").date()
+        day = date(*map(int, found.groups())) if found else None
     except ValueError:
         return default
-    return day if 2000 <= day.year <= 2100 else default
+    return day if day is not None and 2000 <= day.year <= 2100 else default
 
 
-def _scope():
+def _scope(user):
     """A head sees their department's figures; the committee the whole community, without links."""
-    return figures_department(current_user, int_arg("department"))
+    return figures_department(user, int_arg("department"))
 
 
 @bp.route("/")
@@ -60,8 +67,10 @@ def index():
     if end_day < start_day or (end_day - start_day).days > 3 * 366:
         start_day, end_day = default_start, default_end
     category = request.args.get("category") if request.args.get("category") in {c.value for c in TicketCategory} else None
-    department = _scope()
-    building = int_arg("building") if can_use_register(current_user) else None
+    user = current_user._get_current_object()
+    department = _scope(user)
+    links = can_use_register(user)
+    building = int_arg("building") if links else None
     trend_from = figures.trend_start(start_day, end_day)
 
     def context():
@@ -76,14 +85,14 @@ def index():
             "result": result, "breakdowns": breakdowns, "start_day": start_day, "end_day": end_day, "category": category,
             "department": department, "building": building, "names": names, "labels": LABELS,
             "categories": {k: str(v) for k, v in CATEGORY_LABELS.items()},
-            "targets": {k: figures.target(k) for k in LABELS}, "links": can_use_register(current_user),
+            "targets": {k: figures.target(k) for k in LABELS}, "links": links,
             "published": db.session.scalars(select(PublishedFigures).order_by(PublishedFigures.id.desc()).limit(1)).first(),
             "presets": _presets(today, category, department, building), "months": months,
         }, None
 
     # Kept per view until a ticket of one of the trend's months changes (the period's are among
     # them), or events and consultations do (participation), or a figure is published.
-    key = (viewer_kind(current_user), start_day, end_day, category, department, building)
+    key = (viewer_kind(user), start_day, end_day, category, department, building)
     depends = (*figures.period_keys(*figures.period(trend_from, end_day)), cache.COMMUNITY, cache.NOTICES)
     return render_kept("dashboard", key, depends, "figures/index.html", "figures/index.html", context)
 

@@ -52,22 +52,23 @@ def _visible(event_id):
 @bp.route("/")
 @login_required
 def index():
-    if not can_see_community(current_user):
+    user = current_user._get_current_object()
+    if not can_see_community(user):
         abort(404)
     now = utcnow()
 
     def context():
         rows = db.session.scalars(
             select(Event)
-            .where(*event_scope(current_user, resident_building_ids()), Event.ends_at >= now - timedelta(days=30))
+            .where(*event_scope(user, resident_building_ids()), Event.ends_at >= now - timedelta(days=30))
             .order_by(Event.starts_at)
             .limit(100)
         ).all()
         mine = {}
-        if is_resident(current_user) and rows:
+        if is_resident(user) and rows:
             mine = dict(db.session.execute(
                 select(EventSignup.event_id, EventSignup.status).where(
-                    EventSignup.user_id == current_user.id, EventSignup.event_id.in_([e.id for e in rows]))
+                    EventSignup.user_id == user.id, EventSignup.event_id.in_([e.id for e in rows]))
             ).all())
         upcoming = [e for e in rows if e.ends_at >= now]
         past = [e for e in rows if e.ends_at < now]
@@ -76,7 +77,6 @@ def index():
 
     # Kept per person (their sign-ups are on it), role and buildings (what they may see), until any
     # event or sign-up changes.
-    user = current_user._get_current_object()
     key = (user.id, viewer_kind(user), tuple(resident_building_ids() or ()))
     return render_kept("events", key, cache.COMMUNITY, "events/index.html", "events/_list.html", context, now)
 

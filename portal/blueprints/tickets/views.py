@@ -141,13 +141,16 @@ def _next_due(rows, now):
     return min((t.due_at for t in rows if t.is_open and t.due_at and t.due_at > now), default=None)
 
 
+_VALUES = {enum: frozenset(e.value for e in enum) for enum in (TicketStatus, TicketCategory, TicketChannel)}
+
+
 def _filters():
     """The register's filters from the query string; anything malformed is simply ignored."""
     args = request.args.to_dict()  # a plain dict: a missing key costs no exception
 
     def enum_value(name, enum):
         value = args.get(name, "")
-        return value if value in {e.value for e in enum} else None
+        return value if value in _VALUES[enum] else None
 
     def day(name):
         try:

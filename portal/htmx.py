@@ -20,6 +20,7 @@ BELL_HOLE = Markup(f"<!--bell-{secrets.token_hex(12)}-->")  # noqa: S704 - a con
 MARK = f"mark-{secrets.token_hex(8)}"
 _MARKS = re.compile(rf"<!--{MARK}:([a-z]+-[0-9]+)-->")
 _tokens = cache.LRU(10_000)  # the session's CSRF secret -> a signed token for it
+_tags = cache.derived_store(5_000)  # a kept page's state -> its ETag's shared part
 _bodies = cache.derived_store(500)  # (a kept page's state, its marks' state) -> its UTF-8, marks filled in
 _CSRF_HOLE, _BANNER_HOLE, _BELL_HOLE = CSRF_HOLE.encode(), str(BANNER_HOLE).encode(), str(BELL_HOLE).encode()
 _HOLES = re.compile(b"(" + b"|".join(re.escape(hole) for hole in (_CSRF_HOLE, _BANNER_HOLE, _BELL_HOLE)) + b")")
@@ -80,7 +81,11 @@ def render_kept(name, key, depends, page_template, fragment_template, context_fn
     personal = None if fragment else (banner(), bell_state())  # the bell: None when nobody is signed in
     until, html = cache.cached_entry(name, full_key, depends, build, now)
     page_state = (name, full_key, cache.versions_of(depends), until)
-    tag = _etag((*page_state, personal and (personal[0][0], personal[1]), mark_state))
+    shared = _tags.get(page_state)  # the part of the ETag every viewer of this page state shares
+    if shared is None:
+        shared = _etag(page_state)
+        _tags.set(page_state, shared)
+    tag = _etag((shared, personal and (personal[0][0], personal[1]), mark_state))
     if request.if_none_match.contains(tag):
         response = make_response("", 304)
     else:

@@ -2,7 +2,7 @@
 import os
 import secrets
 
-from portal.application import Portal
+from portal.application import Portal, with_args
 
 
 def create_app(config=None):
@@ -41,6 +41,7 @@ def create_app(config=None):
     csrf.init_app(app)
     limiter.init_app(app)
     htmx.init_app(app)
+    app.request_class = with_args(app.request_class)  # (after htmx-flask, which sets its own)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     # What every request goes through, what every failure looks like, what every template shares

@@ -7,9 +7,9 @@ import time
 from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
-from werkzeug.datastructures import ImmutableMultiDict
 
 from portal import database, errors
+from portal.application import Args
 from portal.extensions import db, login_manager
 from portal.forms import KEY
 from portal.inputs import clean, has_controls
@@ -47,7 +47,7 @@ def query_without_controls():
         return
     args = request.args
     if any(has_controls(key) or any(has_controls(v) for v in values) for key, values in args.lists()):
-        request.args = ImmutableMultiDict([(clean(key), clean(v)) for key, values in args.lists() for v in values])
+        request.args = Args([(clean(key), clean(v)) for key, values in args.lists() for v in values])
         g.query_cleaned = True
 
 

@@ -21,7 +21,8 @@ MARK = f"mark-{secrets.token_hex(8)}"
 _MARKS = re.compile(rf"<!--{MARK}:([a-z]+-[0-9]+)-->")
 _tokens = cache.LRU(10_000)  # the session's CSRF secret -> a signed token for it
 _tags = cache.derived_store(5_000)  # a kept page's state -> its ETag's shared part
-_bodies = cache.derived_store(500)  # (a kept page's state, its marks' state) -> its UTF-8, marks filled in
+_bodies = cache.derived_store(500)
+_KEPT_HEADERS = (("Cache-Control", "private, no-cache"), ("Vary", "HX-Request"))  # (a kept page's state, its marks' state) -> its UTF-8, marks filled in
 _CSRF_HOLE, _BANNER_HOLE, _BELL_HOLE = CSRF_HOLE.encode(), str(BANNER_HOLE).encode(), str(BELL_HOLE).encode()
 _HOLES = re.compile(b"(" + b"|".join(re.escape(hole) for hole in (_CSRF_HOLE, _BANNER_HOLE, _BELL_HOLE)) + b")")
 
@@ -105,9 +106,8 @@ def render_kept(name, key, depends, page_template, fragment_template, context_fn
         for at in range(1, len(pieces), 2):  # pieces: text, hole, text, hole, ..., text
             body += (fill[pieces[at]], pieces[at + 1])
         response = make_response(b"".join(body))
-    response.set_etag(tag)
-    response.headers["Cache-Control"] = "private, no-cache"
-    response.vary.add("HX-Request")
+    response.headers.extend(_KEPT_HEADERS)  # a fresh response: set at once, without parsing any
+    response.headers["ETag"] = f'"{tag}"'
     return response
 
 

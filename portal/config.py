@@ -39,6 +39,7 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
+    WTF_CSRF_CHECK_DEFAULT = False  # checked by hooks.csrf_on_writes: the same check, asked of writes only
     WTF_CSRF_SSL_STRICT = False
 
     BABEL_DEFAULT_LOCALE = "zh_Hans"

@@ -10,7 +10,7 @@ from flask_login import current_user, logout_user
 
 from portal import database, errors
 from portal.application import Args
-from portal.extensions import db, login_manager
+from portal.extensions import csrf, db, login_manager
 from portal.forms import KEY
 from portal.inputs import clean, has_controls
 from portal.services import auth
@@ -27,6 +27,7 @@ def register(app):
     login_manager.unauthorized_handler(unauthorized)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = None  # sessions are server-side rows: see services/auth.py
+    app.before_request(csrf_on_writes)
     app.before_request(query_without_controls)
     app.before_request(sqlite_write_lock)
     app.before_request(staff_idle_timeout)
@@ -38,6 +39,14 @@ def unauthorized():
     if request.method == "GET":
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     return redirect(url_for("auth.login"))
+
+
+def csrf_on_writes():
+    """Flask-WTF's CSRF check (its exemptions applied) for the methods it checks. Its own hook
+    works out every request's exemption before it looks at the method; a page view has none."""
+    config = current_app.config
+    if request.method in config["WTF_CSRF_METHODS"] and config["WTF_CSRF_ENABLED"]:
+        csrf.protect(apply_exemptions=True)
 
 
 def query_without_controls():

@@ -293,3 +293,38 @@ def test_the_reads_every_request_makes_run_on_the_driver_and_find_what_sqlalchem
         assert [tuple(row) for row in cache._driver_rows(reader, statement, params)] == expected
     found = dict(cache._driver_rows(reader, cache._AREAS_AND_PERSON, {"token": token}))
     assert found["~uid"] == resident.id and found["~unread"] == 0 and found[cache.PLACES] >= 1
+
+
+def test_a_known_session_token_reads_the_same_rows_by_its_person(client, make_user, make_notice):
+    """Once a process knows a token's person, versions() names the person instead of looking the
+    token up in each part of the statement: the same rows, and none for a session that has ended."""
+    from portal.models import Notification
+
+    resident = make_user()
+    client.login(resident)
+    assert client.get("/notices/").status_code == 200
+    token = db.session.scalar(select(UserSession.token).where(UserSession.user_id == resident.id))
+    for i in range(3):
+        db.session.add(Notification(key=f"test-{i}", user_id=resident.id, title=f"通知{i}", body="", link="/", kind="notice",
+                                    read_at=utcnow() if i == 0 else None))
+    db.session.commit()
+    cache.bump(cache.resident_tickets_key(resident.id))
+    db.session.commit()
+    reader = cache.reader_for(db.engine)
+    known = {"token": token, "person": resident.id, "person_key": cache.person_key(resident.id),
+             "tickets_key": cache.resident_tickets_key(resident.id)}
+
+    def both():
+        return (dict(cache._driver_rows(reader, cache._AREAS_AND_PERSON, {"token": token})),
+                dict(cache._driver_rows(reader, cache._AREAS_AND_KNOWN_PERSON, known)))
+
+    by_token, by_person = both()
+    assert by_token == by_person
+    assert by_person["~uid"] == resident.id and by_person["~unread"] == 2 and cache.resident_tickets_key(resident.id) in by_person
+    assert cache._persons.get(token) == resident.id  # learnt from the requests above
+    assert client.get("/notices/").status_code == 200  # and used: the page is the same
+    db.session.execute(delete(UserSession).where(UserSession.token == token))
+    db.session.commit()
+    by_token, by_person = both()
+    assert "~uid" not in by_person and by_token.get("~uid") is None
+    assert client.get("/notices/").status_code == 302  # signed out at once

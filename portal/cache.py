@@ -22,7 +22,8 @@ import pickle
 import threading
 from collections import OrderedDict
 
-from flask import current_app, g, has_request_context, session
+from flask import current_app, g, has_request_context
+from flask.globals import _cv_app, _cv_request  # (the context variables behind the proxies)
 from sqlalchemy import Integer, String, bindparam, cast, event, func, insert, literal, select, union_all, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -274,13 +275,20 @@ def _driver_rows(connection, statement, params):
 # Versions
 
 
+def _request_g():
+    """The request's `g`, or None outside a request: read without going through the proxies
+    (versions() is asked on every cache lookup, several times a request)."""
+    return _cv_app.get().g if _cv_request.get(None) is not None else None
+
+
 def versions():
     """The area counters and the signed-in person's, read once per request (with the bell)."""
-    if has_request_context():
-        found = g.get("cache_versions")
+    here = _request_g()
+    if here is not None:
+        found = here.get("cache_versions")
         if found is not None:
             return found
-        token = session.get("_user_id")
+        token = _cv_request.get().session.get("_user_id")
     else:
         token = None
     if token:
@@ -290,19 +298,19 @@ def versions():
         else:
             found = dict(read(_AREAS_AND_KNOWN_PERSON, {"token": token, "person": person, "person_key": person_key(person),
                                                         "tickets_key": resident_tickets_key(person)}, plain=True))
-        g.person = found.pop("~uid", None)  # None: the session has ended
-        if g.person is not None and person is None:
-            _persons.set(token, g.person)
-        g.bell = (int(found.pop("~unread", 0) or 0), int(found.pop("~last", 0) or 0))
-        if g.person is not None:  # counters never bumped yet are 0
-            found.setdefault(person_key(g.person), 0)
-            found.setdefault(resident_tickets_key(g.person), 0)
+        here.person = found.pop("~uid", None)  # None: the session has ended
+        if here.person is not None and person is None:
+            _persons.set(token, here.person)
+        here.bell = (int(found.pop("~unread", 0) or 0), int(found.pop("~last", 0) or 0))
+        if here.person is not None:  # counters never bumped yet are 0
+            found.setdefault(person_key(here.person), 0)
+            found.setdefault(resident_tickets_key(here.person), 0)
     else:
         found = dict(read(_AREAS, plain=True))
     for area in AREAS:
         found.setdefault(area, 0)
-    if has_request_context():
-        g.cache_versions = found
+    if here is not None:
+        here.cache_versions = found
     return found
 
 
@@ -329,7 +337,8 @@ def versions_of(keys):
 def signed_in_person():
     """The signed-in browser's person id, as the versions query found it (no query of its own)."""
     versions()
-    return g.get("person") if has_request_context() else None
+    here = _request_g()
+    return here.get("person") if here is not None else None
 
 
 def read_versions(engine):

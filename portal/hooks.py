@@ -6,12 +6,13 @@ import time
 
 from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, logout_user
+from flask_login import logout_user
 
 from portal import database, errors
 from portal.application import Args
 from portal.extensions import csrf, db, login_manager
 from portal.forms import KEY
+from portal.permissions import me
 from portal.inputs import clean, has_controls
 from portal.services import auth
 
@@ -71,7 +72,7 @@ def staff_idle_timeout():
     """Back-office sessions end after PORTAL_STAFF_IDLE_MINUTES without a request."""
     if request.endpoint in ("static", "main.healthz") or request.routing_exception is not None:
         return None
-    user = current_user._get_current_object()  # (the proxy costs on every access: asked once)
+    user = me()
     if not user.is_authenticated or not user.is_staff_side:
         return None
     now = int(time.time())

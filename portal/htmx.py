@@ -4,12 +4,12 @@ import hashlib
 import re
 import secrets
 
-from flask import g, make_response, render_template, request, session
-from flask_babel import get_locale
+from flask import current_app, g, make_response, render_template, request, session
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from portal import cache
+from portal.i18n import locale_name
 
 # Holes left in a kept page for what differs per browser: its CSRF token (layout.html:
 # `csrf or csrf_token()`), the emergency banner for its audience, its bell, and any `marks`
@@ -21,8 +21,9 @@ MARK = f"mark-{secrets.token_hex(8)}"
 _MARKS = re.compile(rf"<!--{MARK}:([a-z]+-[0-9]+)-->")
 _tokens = cache.LRU(10_000)  # the session's CSRF secret -> a signed token for it
 _tags = cache.derived_store(5_000)  # a kept page's state -> its ETag's shared part
-_bodies = cache.derived_store(500)
-_KEPT_HEADERS = (("Cache-Control", "private, no-cache"), ("Vary", "HX-Request"))  # (a kept page's state, its marks' state) -> its UTF-8, marks filled in
+_bodies = cache.derived_store(500)  # (a kept page's state, its marks' state) -> its UTF-8, marks filled in
+_bells = cache.derived_store(2_000)  # (unread, newest, language) -> the bell's UTF-8
+_KEPT_HEADERS = (("Cache-Control", "private, no-cache"), ("Vary", "HX-Request"))
 _CSRF_HOLE, _BANNER_HOLE, _BELL_HOLE = CSRF_HOLE.encode(), str(BANNER_HOLE).encode(), str(BELL_HOLE).encode()
 _HOLES = re.compile(b"(" + b"|".join(re.escape(hole) for hole in (_CSRF_HOLE, _BANNER_HOLE, _BELL_HOLE)) + b")")
 
@@ -69,7 +70,7 @@ def render_kept(name, key, depends, page_template, fragment_template, context_fn
         return render(page_template, fragment_template, **context)
     fragment = wants_fragment()
     depends = (*((depends,) if isinstance(depends, str) else depends), cache.SETTINGS, cache.PLACES)
-    full_key = (key, fragment, str(get_locale()))
+    full_key = (key, fragment, locale_name())
 
     def build():
         context, until = context_fn()
@@ -101,11 +102,11 @@ def render_kept(name, key, depends, page_template, fragment_template, context_fn
             _bodies.set((page_state, mark_state), pieces)
         fill = {_CSRF_HOLE: csrf_token().encode(), _BANNER_HOLE: b"", _BELL_HOLE: b""}
         if personal:
-            fill[_BANNER_HOLE], fill[_BELL_HOLE] = personal[0][1].encode(), _bell_html(personal[1]).encode()
+            fill[_BANNER_HOLE], fill[_BELL_HOLE] = personal[0][1].encode(), _bell_html(personal[1])
         body = [pieces[0]]
         for at in range(1, len(pieces), 2):  # pieces: text, hole, text, hole, ..., text
             body += (fill[pieces[at]], pieces[at + 1])
-        response = make_response(b"".join(body))
+        response = current_app.response_class(b"".join(body))  # (what make_response makes of bytes)
     response.headers.extend(_KEPT_HEADERS)  # a fresh response: set at once, without parsing any
     response.headers["ETag"] = f'"{tag}"'
     return response
@@ -116,11 +117,12 @@ def _etag(parts):
 
 
 def _bell_html(state):
+    """The bell as UTF-8 (it shows the unread count and links the newest: nothing else)."""
     if state is None:
-        return ""
-    unread, last = state
-
-    def build():
-        return render_template("notifications/_bell.html", unread=unread, last=last), None
-
-    return cache.cached("bell", (unread, last, str(get_locale())), (), build)
+        return b""
+    key = (*state, locale_name())
+    found = _bells.get(key)
+    if found is None:
+        found = render_template("notifications/_bell.html", unread=state[0], last=state[1]).encode()
+        _bells.set(key, found)
+    return found

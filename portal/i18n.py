@@ -19,7 +19,16 @@ def select_locale():
 
 @functools.lru_cache(maxsize=32)
 def _parsed(name):
-    return Locale.parse(name)
+    locale = Locale.parse(name)
+    locale.portal_name = str(locale)  # (babel builds the name again on every str())
+    return locale
+
+
+def locale_name():
+    """The request's language as a name ("zh_Hans", "en"), for cache keys: str(get_locale()),
+    without babel building the name again."""
+    locale = get_locale()
+    return getattr(locale, "portal_name", None) or str(locale)
 
 
 def _language():
@@ -99,7 +108,7 @@ def localtime(value, fmt="short"):
     """Jinja filter: an aware UTC datetime in the community's time zone and the user's language."""
     if value is None:
         return ""
-    language = "zh" if str(get_locale()).startswith("zh") else "en"
+    language = "zh" if locale_name().startswith("zh") else "en"
     return to_local(value).strftime(PATTERNS[language][fmt])
 
 

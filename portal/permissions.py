@@ -5,6 +5,7 @@ here; a refusal looks like a missing page: 404."""
 from functools import wraps
 
 from flask import abort, g, has_request_context
+from flask.globals import _cv_app  # (the context variable behind the proxies)
 from flask_login import current_user
 from sqlalchemy import and_, exists, or_, select
 
@@ -38,13 +39,21 @@ HOMES = (Role.RESIDENT, Role.COMMITTEE)  # people who live here: they see what c
 CHAT = (Role.RESIDENT, Role.STAFF, Role.ADMIN)
 
 
+def me():
+    """The request's user (the anonymous one when nobody is signed in): current_user, read where
+    Flask-Login keeps it once loaded, without the proxy's cost on each of a request's checks."""
+    here = _cv_app.get(None)
+    user = here.g.get("_login_user") if here is not None else None
+    return user if user is not None else current_user._get_current_object()
+
+
 def role_required(*roles):
     """Signed-in users of other roles get 404, exactly like a missing page."""
 
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            user = current_user._get_current_object()
+            user = me()
             if not user.is_authenticated:
                 from portal.extensions import login_manager
 
@@ -194,10 +203,12 @@ def building_ids_of(user):
 
 def resident_building_ids():
     """The signed-in resident's buildings, once per request (None for everyone else)."""
-    if "building_ids" not in g:
-        user = current_user._get_current_object()
-        g.building_ids = building_ids_of(user) if has_home(user) else None
-    return g.building_ids
+    here = _cv_app.get().g
+    found = here.get("building_ids", False)
+    if found is False:
+        user = me()
+        found = here.building_ids = building_ids_of(user) if has_home(user) else None
+    return found
 
 
 def _mine(user, building_ids):

@@ -7,7 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from portal import cache, database, htmx, permissions
 from portal.extensions import db
-from portal.i18n import LANGUAGE_NAMES, isotime, localtime, machine_time, micros
+from portal.i18n import LANGUAGE_NAMES, isotime, locale_name, localtime, machine_time, micros
 from portal.models import utcnow
 from portal.services import notices, settings
 
@@ -64,12 +64,12 @@ def banner():
     """(what it depends on, HTML) of the emergency banner for this viewer's audience: kept per
     audience and language until the notices change or the next one is due to start or end."""
     now = utcnow()
-    audience = notices.audience(current_user._get_current_object(), permissions.resident_building_ids())
+    audience = notices.audience(permissions.me(), permissions.resident_building_ids())
 
     def build():
         return render_template("_banner.html"), notices.next_change(now)
 
-    until, html = cache.cached_entry("banner", (audience, str(get_locale())), cache.NOTICES, build, now)
+    until, html = cache.cached_entry("banner", (audience, locale_name()), cache.NOTICES, build, now)
     return (audience, cache.versions().get(cache.NOTICES, 0), until), html
 
 
@@ -87,7 +87,7 @@ def banner_html():
 def bell_state():
     """(unread, newest id) of the signed-in person's notifications (read with the versions), or
     None when nobody is signed in."""
-    if not current_user.is_authenticated:
+    if not permissions.me().is_authenticated:
         return None
     if g.get("database_down"):
         return 0, 0

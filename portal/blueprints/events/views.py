@@ -33,9 +33,10 @@ from portal.permissions import (
     get_or_404,
     is_back_office,
     is_resident,
+    me,
     role_required,
-    viewer_kind,
     suggestion_scope,
+    viewer_kind,
 )
 from portal.services import events
 from portal.services.events import SIGNUP_LABELS, TYPE_LABELS, EventError
@@ -52,7 +53,7 @@ def _visible(event_id):
 @bp.route("/")
 @login_required
 def index():
-    user = current_user._get_current_object()
+    user = me()
     if not can_see_community(user):
         abort(404)
     now = utcnow()

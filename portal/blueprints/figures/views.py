@@ -29,6 +29,7 @@ from portal.permissions import (
     can_write_figures,
     figures_department,
     get_or_404,
+    me,
     role_required,
     viewer_kind,
 )
@@ -67,7 +68,7 @@ def index():
     if end_day < start_day or (end_day - start_day).days > 3 * 366:
         start_day, end_day = default_start, default_end
     category = request.args.get("category") if request.args.get("category") in {c.value for c in TicketCategory} else None
-    user = current_user._get_current_object()
+    user = me()
     department = _scope(user)
     links = can_use_register(user)
     building = int_arg("building") if links else None

@@ -2,7 +2,6 @@
 from datetime import datetime
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -16,7 +15,7 @@ from portal.extensions import db
 from portal.downloads import download
 from portal.forms import choices
 from portal.htmx import render, render_kept
-from portal.i18n import from_micros, micros
+from portal.i18n import from_micros, locale_name, micros
 from portal.inputs import int_arg
 from portal.links import external_url
 from portal.models import OPEN_STATUSES, Attachment, Blob, Building, Consultation, Notice, Ticket, TicketChannel, User, utcnow
@@ -29,6 +28,7 @@ from portal.permissions import (
     can_see_question,
     get_or_404,
     is_resident,
+    me,
     role_required,
     viewer_kind,
 )
@@ -67,7 +67,7 @@ def index():
     q = (request.args.get("q") or "").strip()[:100]
     if q:
         return _search(q, cursor, now)
-    user = current_user._get_current_object()
+    user = me()
     seen = user.notices_seen_at
     if cursor is not None:
         pinned, page, next_cursor = notices.board(user, now, cursor, resident_building_ids())
@@ -105,7 +105,7 @@ def _new_tag():
     def build():
         return render_template("notices/_new.html"), None
 
-    return cache.cached("new-tag", str(get_locale()), (), build)
+    return cache.cached("new-tag", locale_name(), (), build)
 
 
 def _labels():

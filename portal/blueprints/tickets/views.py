@@ -4,7 +4,6 @@ import re
 from datetime import datetime, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
@@ -36,7 +35,7 @@ from portal.downloads import csv_download, download
 from portal.extensions import db
 from portal.forms import ConfirmForm, choices
 from portal.htmx import render, render_kept, wants_fragment
-from portal.i18n import from_local
+from portal.i18n import from_local, locale_name
 from portal.inputs import int_arg
 from portal.models import (
     Blob,
@@ -66,6 +65,7 @@ from portal.permissions import (
     is_back_office,
     is_head,
     is_resident,
+    me,
     relays_tickets,
     role_required,
     sees_internal,
@@ -84,7 +84,7 @@ _LABELS = {}
 
 def _labels():
     """Labels as plain strings, once per language (lists use them on every row)."""
-    locale = str(get_locale())
+    locale = locale_name()
     if locale not in _LABELS:
         _LABELS[locale] = _build_labels()
     return _LABELS[locale]
@@ -113,7 +113,7 @@ def _visible(ticket_id):
 @bp.route("/")
 @login_required
 def index():
-    user = current_user._get_current_object()
+    user = me()
     if not can_use_register(user):
         abort(404)
     if is_resident(user):
@@ -199,7 +199,7 @@ def _filter_form_html(names):
         form.validate()  # shows what was typed, without complaining about it
         return Markup(render_template("tickets/_filters.html", form=form)), None  # noqa: S704 - rendered with autoescape
 
-    key = (str(get_locale()), tuple(sorted((k, v) for k, v in request.args.items() if k != "before")))
+    key = (locale_name(), tuple(sorted((k, v) for k, v in request.args.items() if k != "before")))
     return cache.cached("register-filters", key, cache.PLACES, build)
 
 
@@ -209,7 +209,7 @@ def _register():
     before = int_arg("before")
     args = {k: v for k, v in request.args.items() if k != "before" and v}
 
-    user = current_user._get_current_object()
+    user = me()
 
     def page():  # (made only when the kept page or its fingerprint must be made again)
         return tickets.after_id(tickets.register_query(user, filters, now), before).order_by(Ticket.id.desc()).limit(PAGE + 1)

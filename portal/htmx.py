@@ -88,7 +88,7 @@ def render_kept(name, key, depends, page_template, fragment_template, context_fn
         shared = _etag(page_state)
         _tags.set(page_state, shared)
     tag = _etag((shared, personal and (personal[0][0], personal[1]), mark_state))
-    if request.if_none_match.contains(tag):
+    if "HTTP_IF_NONE_MATCH" in request.environ and request.if_none_match.contains(tag):  # (not parsed when absent)
         response = make_response("", 304)
     else:
         # The page as UTF-8, its marks filled in (they depend on `mark_state` alone), cut at its
@@ -107,8 +107,7 @@ def render_kept(name, key, depends, page_template, fragment_template, context_fn
         for at in range(1, len(pieces), 2):  # pieces: text, hole, text, hole, ..., text
             body += (fill[pieces[at]], pieces[at + 1])
         response = current_app.response_class(b"".join(body))  # (what make_response makes of bytes)
-    response.headers.extend(_KEPT_HEADERS)  # a fresh response: set at once, without parsing any
-    response.headers["ETag"] = f'"{tag}"'
+    response.headers.extend((*_KEPT_HEADERS, ("ETag", f'"{tag}"')))  # a fresh response: set at once, without parsing any
     return response
 
 

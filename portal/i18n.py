@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from flask import current_app, g, has_request_context, session
+from flask.globals import _cv_app  # (the context variable behind the proxies)
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -26,8 +27,12 @@ def _parsed(name):
 
 def locale_name():
     """The request's language as a name ("zh_Hans", "en"), for cache keys: str(get_locale()),
-    without babel building the name again."""
-    locale = get_locale()
+    without babel building the name again. (The Locale is read where Flask-Babel keeps it once
+    chosen, force_locale() included; get_locale() chooses it the first time, or if that moves.)"""
+    here = _cv_app.get(None)
+    locale = getattr(here.g.get("_flask_babel"), "babel_locale", None) if here is not None else None
+    if locale is None:
+        locale = get_locale()
     return getattr(locale, "portal_name", None) or str(locale)
 
 

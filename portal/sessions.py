@@ -94,6 +94,19 @@ class Sessions(SecureCookieSessionInterface):
                 self._verified.popitem(last=False)
         return data
 
+    def save_session(self, app, session, response):
+        """Flask's, without its header parsing when the session did not change (nearly always):
+        then all there is to do is to say the page varies with the cookie, if it was read."""
+        if session.modified or self.should_set_cookie(app, session):
+            return super().save_session(app, session, response)
+        if session.accessed:
+            vary = response.headers.get("Vary")
+            if not vary:
+                response.headers["Vary"] = "Cookie"
+            elif "cookie" not in (v.strip().lower() for v in vary.split(",")):
+                response.headers["Vary"] = f"{vary}, Cookie"
+        return None
+
     def open_session(self, app, request):
         if not app.secret_key:
             return None

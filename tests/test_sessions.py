@@ -48,3 +48,17 @@ def test_the_signing_serializer_is_made_once_per_secret_and_a_forged_cookie_is_r
             assert sessions.get_signing_serializer(app) is not first
         finally:
             app.secret_key = secret
+
+
+def test_a_page_read_with_the_session_varies_with_the_cookie_and_sets_none_unless_it_changed(client, make_client, make_user):
+    """The unchanged session's fast way out (Sessions.save_session) says what Flask's says."""
+    client.login(make_user())
+    client.get("/notices/")  # (the first page after signing in makes the CSRF secret: a changed session)
+    kept = client.get("/notices/")
+    assert kept.status_code == 200 and "Set-Cookie" not in kept.headers
+    assert [v.strip() for v in kept.headers["Vary"].split(",")].count("Cookie") == 1 and "HX-Request" in kept.headers["Vary"]
+    plain = client.get("/notifications/")  # a page made per request, with no Vary of its own
+    assert plain.status_code == 200 and "Set-Cookie" not in plain.headers and "Cookie" in plain.headers["Vary"]
+    anonymous = make_client().get("/auth/login")
+    assert anonymous.status_code == 200 and "Set-Cookie" in anonymous.headers  # the CSRF secret: a changed session is written
+    assert "Cookie" in anonymous.headers["Vary"]

@@ -169,6 +169,16 @@ def period_keys(start, end):
     return _month_keys(start, end)
 
 
+def day_keys(first_day, last_day):
+    """period_keys() of the days first_day to last_day (community time), worked out once per pair."""
+    return _day_keys_in(first_day, last_day, community_tz())
+
+
+@functools.lru_cache(maxsize=1024)
+def _day_keys_in(first_day, last_day, _zone):
+    return period_keys(*period(first_day, last_day))
+
+
 def _bucket(column, cuts):
     """Which of the intervals [cuts[i], cuts[i+1]) `column` falls in (its index), else NULL."""
     whens = [(column < cuts[0], None)] + [(column < cut, i) for i, cut in enumerate(cuts[1:])]

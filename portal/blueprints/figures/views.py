@@ -40,6 +40,7 @@ from portal.services.tickets import CATEGORY_LABELS
 
 
 _DAY = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
+_CATEGORIES = frozenset(c.value for c in TicketCategory)
 
 
 def _day(name, default):
@@ -67,7 +68,8 @@ def index():
     start_day, end_day = _day("start", default_start), _day("end", default_end)
     if end_day < start_day or (end_day - start_day).days > 3 * 366:
         start_day, end_day = default_start, default_end
-    category = request.args.get("category") if request.args.get("category") in {c.value for c in TicketCategory} else None
+    category = request.args.get("category")
+    category = category if category in _CATEGORIES else None
     user = me()
     department = _scope(user)
     links = can_use_register(user)
@@ -94,7 +96,7 @@ def index():
     # Kept per view until a ticket of one of the trend's months changes (the period's are among
     # them), or events and consultations do (participation), or a figure is published.
     key = (viewer_kind(user), start_day, end_day, category, department, building)
-    depends = (*figures.period_keys(*figures.period(trend_from, end_day)), cache.COMMUNITY, cache.NOTICES)
+    depends = (*figures.day_keys(trend_from, end_day), cache.COMMUNITY, cache.NOTICES)
     return render_kept("dashboard", key, depends, "figures/index.html", "figures/index.html", context)
 
 

@@ -4,7 +4,7 @@
 here; a refusal looks like a missing page: 404."""
 from functools import wraps
 
-from flask import abort, g, has_request_context
+from flask import abort, g, has_request_context, request
 from flask.globals import _cv_app  # (the context variable behind the proxies)
 from flask_login import current_user
 from sqlalchemy import and_, exists, or_, select
@@ -45,6 +45,21 @@ def me():
     here = _cv_app.get(None)
     user = here.g.get("_login_user") if here is not None else None
     return user if user is not None else current_user._get_current_object()
+
+
+def login_required(view):
+    """Flask-Login's login_required (anyone not signed in is sent to sign in; OPTIONS passes),
+    asking for the user through me()."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if request.method != "OPTIONS" and not me().is_authenticated:
+            from portal.extensions import login_manager
+
+            return login_manager.unauthorized()
+        return view(*args, **kwargs)
+
+    return wrapped
 
 
 def role_required(*roles):

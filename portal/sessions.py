@@ -16,6 +16,7 @@ every payload: setting zlib up costs more than all the rest of the signing, to s
 bytes of a few-hundred-byte cookie). The cookies read the same way, here and by Flask's own
 interface.
 """
+import functools
 import hashlib
 import hmac
 import json
@@ -28,6 +29,7 @@ from flask.sessions import SecureCookieSessionInterface, session_json_serializer
 from itsdangerous import BadSignature, Serializer, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode, want_bytes
 from itsdangerous.signer import HMACAlgorithm
+from werkzeug.http import parse_cookie
 
 REMEMBERED = 10_000
 COMPRESS_ABOVE = 1024
@@ -36,6 +38,12 @@ _SCALARS = (str, int, bool, type(None))
 
 def _plain(value):
     return type(value) in _SCALARS or (type(value) is list and all(type(item) in _SCALARS for item in value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _cookie(header, name):
+    """The value of cookie `name` in a Cookie header: a browser sends the same header each time."""
+    return parse_cookie(header).get(name)
 
 
 class _PlainFirst:
@@ -143,7 +151,8 @@ class Sessions(SecureCookieSessionInterface):
     def open_session(self, app, request):
         if not app.secret_key:
             return None
-        value = request.cookies.get(self.get_cookie_name(app))
+        header = request.environ.get("HTTP_COOKIE")  # (what request.cookies parses, without walking every header)
+        value = _cookie(header, self.get_cookie_name(app)) if header else None
         data = self.verified(app, value) if value else None
         # A copy: the request may change its session (a flash, a sign-out) without touching what is remembered.
         return self.session_class({k: (list(v) if isinstance(v, list) else v) for k, v in data.items()} if data else {})

@@ -1,9 +1,10 @@
 """A person's own settings: language, email, how they are told (channels, consent, WeChat), password."""
 from flask import flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_user
 from sqlalchemy import select
 
+from portal.permissions import login_required
 from portal.blueprints.account import bp
 from portal.blueprints.account.forms import ChannelsForm, ConsentForm, PasswordForm, PreferencesForm
 from portal.extensions import db

@@ -3,7 +3,7 @@ and conversation pages. New messages appear through htmx polling with conditiona
 nothing changed (answered before Flask, portal/fastpath.py)."""
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
 from portal.blueprints.chat import bp
@@ -15,7 +15,7 @@ from portal.htmx import wants_fragment
 from portal.inputs import whole_number
 from portal.models import Blob, CannedReply, ChatMessage, Conversation, Sender, Ticket, User, utcnow
 from portal.notify import phones
-from portal.permissions import DESK, can_see_conversation, get_or_404, is_desk, is_resident, role_required
+from portal.permissions import DESK, can_see_conversation, get_or_404, is_desk, is_resident, login_required, role_required
 from portal.services import chat, people, tickets
 from portal.services.notices import UploadRejected, store_blob
 

@@ -2,7 +2,7 @@
 their published results."""
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -22,6 +22,7 @@ from portal.permissions import (
     consultation_scope,
     get_or_404,
     is_resident,
+    login_required,
     resident_building_ids,
     role_required,
 )

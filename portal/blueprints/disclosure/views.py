@@ -5,7 +5,7 @@ changes (变更记录) too. Staff edit the sections that are theirs (permissions
 each save is a new version."""
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -17,7 +17,7 @@ from portal.forms import input_checked
 from portal.htmx import render_kept
 from portal.inputs import int_arg
 from portal.models import DisclosureSection, DisclosureVersion, utcnow
-from portal.permissions import can_admin, can_edit_disclosure, viewer_kind
+from portal.permissions import can_admin, can_edit_disclosure, login_required, viewer_kind
 from portal.services import disclosure
 from portal.services.disclosure import FEES, HEADS, HOURS, SECTION_LABELS
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from icalendar import Calendar
 from icalendar import Event as IcsEvent
 from sqlalchemy import select
@@ -33,6 +33,7 @@ from portal.permissions import (
     get_or_404,
     is_back_office,
     is_resident,
+    login_required,
     me,
     role_required,
     suggestion_scope,

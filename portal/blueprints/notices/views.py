@@ -3,7 +3,7 @@ from datetime import datetime
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -28,6 +28,7 @@ from portal.permissions import (
     can_see_question,
     get_or_404,
     is_resident,
+    login_required,
     me,
     role_required,
     viewer_kind,

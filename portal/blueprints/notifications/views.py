@@ -1,7 +1,8 @@
 """The bell and the list of in-app notifications (every signed-in user has them)."""
 from flask import abort, make_response, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
+from portal.permissions import login_required
 from portal.blueprints.notifications import bp
 from portal.extensions import db
 from portal.forms import ConfirmForm

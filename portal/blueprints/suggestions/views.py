@@ -3,7 +3,7 @@ import re
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
 from portal.blueprints.suggestions import bp
@@ -21,6 +21,7 @@ from portal.permissions import (
     get_or_404,
     is_back_office,
     is_resident,
+    login_required,
     resident_building_ids,
     role_required,
     suggestion_scope,

@@ -5,7 +5,7 @@ import io
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -24,6 +24,7 @@ from portal.permissions import (
     can_use_surveys,
     get_or_404,
     is_resident,
+    login_required,
     resident_homes,
     role_required,
     survey_scope,

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -65,6 +65,7 @@ from portal.permissions import (
     is_back_office,
     is_head,
     is_resident,
+    login_required,
     me,
     relays_tickets,
     role_required,

@@ -6,9 +6,10 @@ import time
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
+from portal.permissions import login_required
 from portal.blueprints.wechat import bp
 from portal.database import insert_ignore
 from portal.extensions import csrf, db

@@ -29,7 +29,7 @@ from flask.sessions import SecureCookieSessionInterface, session_json_serializer
 from itsdangerous import BadSignature, Serializer, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode, want_bytes
 from itsdangerous.signer import HMACAlgorithm
-from werkzeug.http import parse_cookie
+from werkzeug.http import dump_cookie, parse_cookie
 
 REMEMBERED = 10_000
 COMPRESS_ABOVE = 1024
@@ -44,6 +44,15 @@ def _plain(value):
 def _cookie(header, name):
     """The value of cookie `name` in a Cookie header: a browser sends the same header each time."""
     return parse_cookie(header).get(name)
+
+
+def _vary_cookie(response):
+    """response.vary.add("Cookie"), without parsing the header into a set and back."""
+    vary = response.headers.get("Vary")
+    if not vary:
+        response.headers["Vary"] = "Cookie"
+    elif "cookie" not in (v.strip().lower() for v in vary.split(",")):
+        response.headers["Vary"] = f"{vary}, Cookie"
 
 
 class _PlainFirst:
@@ -136,16 +145,21 @@ class Sessions(SecureCookieSessionInterface):
         return data
 
     def save_session(self, app, session, response):
-        """Flask's, without its header parsing when the session did not change (nearly always):
-        then all there is to do is to say the page varies with the cookie, if it was read."""
-        if session.modified or self.should_set_cookie(app, session):
+        """Flask's, without its header parsing: an unchanged session (nearly always) only says
+        the page varies with the cookie, if it was read; a changed one is written as Flask
+        writes it (the attributes from the same config); an emptied one goes Flask's way."""
+        if not session.modified and not self.should_set_cookie(app, session):
+            if session.accessed:
+                _vary_cookie(response)
+            return None
+        if not session:
             return super().save_session(app, session, response)
-        if session.accessed:
-            vary = response.headers.get("Vary")
-            if not vary:
-                response.headers["Vary"] = "Cookie"
-            elif "cookie" not in (v.strip().lower() for v in vary.split(",")):
-                response.headers["Vary"] = f"{vary}, Cookie"
+        value = self.get_signing_serializer(app).dumps(dict(session))
+        response.headers.add("Set-Cookie", dump_cookie(
+            self.get_cookie_name(app), value, expires=self.get_expiration_time(app, session), path=self.get_cookie_path(app),
+            domain=self.get_cookie_domain(app), secure=self.get_cookie_secure(app), httponly=self.get_cookie_httponly(app),
+            samesite=self.get_cookie_samesite(app), partitioned=self.get_cookie_partitioned(app), max_size=app.config["MAX_COOKIE_SIZE"]))
+        _vary_cookie(response)
         return None
 
     def open_session(self, app, request):

@@ -63,3 +63,27 @@ def test_a_page_read_with_the_session_varies_with_the_cookie_and_sets_none_unles
     anonymous = make_client().get("/auth/login")
     assert anonymous.status_code == 200 and "Set-Cookie" in anonymous.headers  # the CSRF secret: a changed session is written
     assert "Cookie" in anonymous.headers["Vary"]
+
+
+@pytest.mark.parametrize("permanent", [True, False])
+def test_a_changed_session_sets_the_cookie_flask_would_set(app, permanent):
+    """Sessions.save_session writes a changed session with the same Set-Cookie attributes and
+    Vary as Flask's own interface, from the same config."""
+    from flask import Response
+
+    def written(interface):
+        with app.test_request_context("/"):
+            session = interface.session_class({"_user_id": "t", "seen": 1})
+            session.permanent = permanent
+            session.modified = session.accessed = True
+            response = Response("x")
+            response.headers["Vary"] = "HX-Request"
+            interface.save_session(app, session, response)
+            cookie = response.headers["Set-Cookie"]
+            return cookie.split(";", 1)[1], response.headers["Vary"], interface.get_signing_serializer(app).loads(cookie.split(";")[0].split("=", 1)[1])
+
+    ours, flasks = written(Sessions()), written(SecureCookieSessionInterface())
+    assert ours[1] == flasks[1] == "HX-Request, Cookie"
+    assert ours[2] == flasks[2] == {"_user_id": "t", "seen": 1, "_permanent": permanent}
+    strip = lambda attrs: [a.strip() for a in attrs.split(";") if not a.strip().startswith("Expires=")]  # noqa: E731
+    assert strip(ours[0]) == strip(flasks[0]) and ("Expires=" in ours[0]) == ("Expires=" in flasks[0]) == permanent

@@ -2,6 +2,7 @@
 SQLite write lock, the staff idle timeout, the security headers (SecurityHeaders, a WSGI wrapper
 around the app), and the request's one unit of work: a write request that succeeds commits
 everything its services flushed, anything else rolls back. Views and services never commit."""
+import re
 import time
 
 from flask import current_app, flash, g, redirect, request, session, url_for
@@ -21,6 +22,10 @@ CSP = (
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
+# What a query string must hold for its decoded text to hold a control character (inputs.CONTROL):
+# an escaped C0 control or DEL, an escaped byte that could start an (invalid) UTF-8 surrogate, or
+# such a character itself. UTF-8 cannot otherwise encode them; anything else decodes without any.
+MAY_HOLD_CONTROLS = re.compile(r"%(?:[01][0-9A-Fa-f]|7[Ff]|[Ee][Dd])|[\x00-\x1f\x7f]")
 
 
 def register(app):
@@ -53,7 +58,8 @@ def csrf_on_writes():
 def query_without_controls():
     """A query string's text (a search, a filter) loses its control characters before any view
     reads it (portal/inputs.py); the page says so (layout.html), and is not a kept one."""
-    if not request.query_string:
+    raw = request.environ.get("QUERY_STRING")
+    if not raw or not MAY_HOLD_CONTROLS.search(raw):  # (nearly always: no value is looked at)
         return
     args = request.args
     if any(has_controls(key) or any(has_controls(v) for v in values) for key, values in args.lists()):

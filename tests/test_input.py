@@ -587,3 +587,24 @@ def test_a_download_with_a_number_out_of_range_or_a_word_in_its_filters_is_never
     finally:
         server.stop()
     assert len(answers) > 60 and {k: v for k, v in answers.items() if v >= 500} == {}
+
+
+def test_a_query_string_is_looked_into_only_when_it_may_hold_a_control_character():
+    """hooks.query_without_controls reads the arguments only when the raw query string could
+    decode to a control character: every way of sending one is caught, ordinary searches are not."""
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    from portal.hooks import MAY_HOLD_CONTROLS
+    from portal.inputs import has_controls
+
+    for code in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]:
+        for query in (f"q=a%{code:02X}b", f"q=a%{code:02x}b", f"a%{code:02X}=1"):
+            environ = EnvironBuilder(path="/").get_environ()
+            environ["QUERY_STRING"] = query
+            args = Request(environ).args
+            assert any(has_controls(k) or has_controls(v) for k, v in args.items(multi=True)), query
+            assert MAY_HOLD_CONTROLS.search(query), query
+    assert MAY_HOLD_CONTROLS.search("q=%ED%A0%80")  # (a surrogate's bytes: not UTF-8, looked into all the same)
+    for query in ("q=%E6%BC%8F%E6%B0%B4", "start=2026-01-01&end=2026-06-30&category=repair", "q=a+b%20c", "before=12345"):
+        assert not MAY_HOLD_CONTROLS.search(query), query

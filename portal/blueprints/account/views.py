@@ -4,13 +4,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from sqlalchemy import select
 
-from portal.permissions import login_required
 from portal.blueprints.account import bp
 from portal.blueprints.account.forms import ChannelsForm, ConsentForm, PasswordForm, PreferencesForm
 from portal.extensions import db
-from portal.models import Channel, ConsentRecord, User, utcnow
 from portal.forms import ConfirmForm
+from portal.models import Channel, ConsentRecord, User, utcnow
 from portal.notify import kinds, phones, prefs
+from portal.permissions import login_required
 from portal.services import auth
 
 

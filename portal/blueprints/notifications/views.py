@@ -2,7 +2,6 @@
 from flask import abort, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.permissions import login_required
 from portal.blueprints.notifications import bp
 from portal.extensions import db
 from portal.forms import ConfirmForm
@@ -11,6 +10,7 @@ from portal.i18n import safe_next
 from portal.inputs import int_arg
 from portal.models import Notification, utcnow
 from portal.notify import inbox
+from portal.permissions import login_required
 
 STOP_POLLING = 286  # htmx stops polling on this status
 

@@ -9,7 +9,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal.permissions import login_required
 from portal.blueprints.wechat import bp
 from portal.database import insert_ignore
 from portal.extensions import csrf, db
@@ -19,6 +18,7 @@ from portal.links import external_url
 from portal.models import Channel, InboundEvent, User, utcnow
 from portal.notify import prefs
 from portal.notify.channels import ChannelError, LogAdapter, channels_for
+from portal.permissions import login_required
 from portal.services import settings
 
 PENDING = "wechat_openid_pending"

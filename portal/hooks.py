@@ -13,8 +13,8 @@ from portal import database, errors
 from portal.application import Args
 from portal.extensions import csrf, db, login_manager
 from portal.forms import KEY
-from portal.permissions import me
 from portal.inputs import clean, has_controls
+from portal.permissions import me
 from portal.services import auth
 
 CSP = (

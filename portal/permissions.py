@@ -47,6 +47,13 @@ def me():
     return user if user is not None else current_user._get_current_object()
 
 
+def _to_sign_in():
+    """The answer to someone not signed in: the sign-in page (hooks.unauthorized)."""
+    from portal.extensions import login_manager
+
+    return login_manager.unauthorized()
+
+
 def login_required(view):
     """Flask-Login's login_required (anyone not signed in is sent to sign in; OPTIONS passes),
     asking for the user through me()."""
@@ -54,9 +61,7 @@ def login_required(view):
     @wraps(view)
     def wrapped(*args, **kwargs):
         if request.method != "OPTIONS" and not me().is_authenticated:
-            from portal.extensions import login_manager
-
-            return login_manager.unauthorized()
+            return _to_sign_in()
         return view(*args, **kwargs)
 
     return wrapped
@@ -70,9 +75,7 @@ def role_required(*roles):
         def wrapped(*args, **kwargs):
             user = me()
             if not user.is_authenticated:
-                from portal.extensions import login_manager
-
-                return login_manager.unauthorized()
+                return _to_sign_in()
             if user.role not in roles:
                 abort(404)
             return view(*args, **kwargs)

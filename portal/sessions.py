@@ -18,7 +18,6 @@ interface.
 """
 import functools
 import hashlib
-import hmac
 import json
 import threading
 import time
@@ -29,7 +28,7 @@ from flask.sessions import SecureCookieSessionInterface, session_json_serializer
 from itsdangerous import BadSignature, Serializer, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode, want_bytes
 from itsdangerous.signer import HMACAlgorithm
-from werkzeug.http import dump_cookie, parse_cookie
+from werkzeug.http import dump_cookie, http_date, parse_cookie
 
 REMEMBERED = 10_000
 COMPRESS_ABOVE = 1024
@@ -38,6 +37,26 @@ _SCALARS = (str, int, bool, type(None))
 
 def _plain(value):
     return type(value) in _SCALARS or (type(value) is list and all(type(item) in _SCALARS for item in value))
+
+
+def _plain_session(value):
+    """A dict of plain values under ordinary keys (one loop: it is asked on every cookie written)."""
+    if type(value) is not dict:
+        return False
+    for key, item in value.items():
+        if type(key) is not str or key[:1] == " " or (type(item) not in _SCALARS and not _plain(item)):
+            return False
+    return True
+
+
+# What json.dumps(value, separators=(",", ":"), sort_keys=True) writes, without making an encoder per call.
+_compact_json = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
+
+
+@functools.lru_cache(maxsize=2)
+def _http_date(seconds):
+    """A cookie's Expires text: the same second's is formatted once."""
+    return http_date(seconds)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -59,8 +78,8 @@ class _PlainFirst:
     """Flask's session serializer, writing plain sessions directly (see the module's docstring)."""
 
     def dumps(self, value):
-        if type(value) is dict and all(type(k) is str and not k.startswith(" ") and _plain(v) for k, v in value.items()):
-            return json.dumps(value, separators=(",", ":"), sort_keys=True)
+        if _plain_session(value):
+            return _compact_json(value)
         return session_json_serializer.dumps(value)
 
     def loads(self, value):
@@ -68,14 +87,25 @@ class _PlainFirst:
 
 
 class _HMACSHA1(HMACAlgorithm):
-    """HMAC-SHA1, the session's signature, in one call to the C implementation (itsdangerous
-    builds it from Python objects around hashlib.sha1): the same bytes."""
+    """HMAC-SHA1, the session's signature (RFC 2104), from the key's inner and outer SHA-1 states
+    worked out once per key and copied for each signature: the same bytes as hmac.digest, without
+    setting up OpenSSL's HMAC each time."""
+
+    BLOCK = 64  # SHA-1's block size
 
     def __init__(self):
         super().__init__(hashlib.sha1)
+        self._pads = {}
 
     def get_signature(self, key, value):
-        return hmac.digest(key, value, "sha1")
+        pads = self._pads.get(key)
+        if pads is None:
+            padded = (hashlib.sha1(key).digest() if len(key) > self.BLOCK else key).ljust(self.BLOCK, b"\0")
+            pads = self._pads[key] = (hashlib.sha1(bytes(b ^ 0x36 for b in padded)), hashlib.sha1(bytes(b ^ 0x5C for b in padded)))
+        inner, outer = pads[0].copy(), pads[1].copy()
+        inner.update(value)
+        outer.update(inner.digest())
+        return outer.digest()
 
 
 class _Signer(TimestampSigner):
@@ -94,6 +124,17 @@ class _Signer(TimestampSigner):
 
 class _Signing(URLSafeTimedSerializer):
     default_signer = _Signer
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._signers = {}
+
+    def make_signer(self, salt=None):
+        """One signer per salt (a signer keeps nothing of what it signed; itsdangerous makes one per cookie)."""
+        found = self._signers.get(salt)
+        if found is None:
+            found = self._signers[salt] = super().make_signer(salt)
+        return found
 
     def dump_payload(self, obj):
         json_bytes = Serializer.dump_payload(self, obj)  # (the JSON, without the URL-safe mixin's compression)
@@ -155,8 +196,9 @@ class Sessions(SecureCookieSessionInterface):
         if not session:
             return super().save_session(app, session, response)
         value = self.get_signing_serializer(app).dumps(dict(session))
+        expires = self.get_expiration_time(app, session)  # (now + the lifetime, or None: formatted once a second)
         response.headers.add("Set-Cookie", dump_cookie(
-            self.get_cookie_name(app), value, expires=self.get_expiration_time(app, session), path=self.get_cookie_path(app),
+            self.get_cookie_name(app), value, expires=expires and _http_date(int(expires.timestamp())), path=self.get_cookie_path(app),
             domain=self.get_cookie_domain(app), secure=self.get_cookie_secure(app), httponly=self.get_cookie_httponly(app),
             samesite=self.get_cookie_samesite(app), partitioned=self.get_cookie_partitioned(app), max_size=app.config["MAX_COOKIE_SIZE"]))
         _vary_cookie(response)

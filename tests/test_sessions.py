@@ -87,3 +87,36 @@ def test_a_changed_session_sets_the_cookie_flask_would_set(app, permanent):
     assert ours[2] == flasks[2] == {"_user_id": "t", "seen": 1, "_permanent": permanent}
     strip = lambda attrs: [a.strip() for a in attrs.split(";") if not a.strip().startswith("Expires=")]  # noqa: E731
     assert strip(ours[0]) == strip(flasks[0]) and ("Expires=" in ours[0]) == ("Expires=" in flasks[0]) == permanent
+
+
+@pytest.mark.parametrize("key", [b"", b"k", b"k" * 20, b"k" * 64, b"k" * 65, bytes(range(200))])
+def test_the_signature_is_hmac_sha1_for_every_key_length(key):
+    """_HMACSHA1 keeps each key's inner and outer SHA-1 states; it must sign as hmac.digest does."""
+    import hmac
+
+    from portal.sessions import _HMACSHA1
+
+    algorithm = _HMACSHA1()
+    for value in (b"", b"eyJzZWVuIjoxfQ.ZzA", "重复".encode() * 100):
+        assert algorithm.get_signature(key, value) == hmac.digest(key, value, "sha1")
+        assert algorithm.get_signature(key, value) == hmac.digest(key, value, "sha1")  # (the kept states are copied, not used up)
+
+
+def test_the_expiry_of_a_permanent_session_is_flasks_to_the_second(app):
+    """The Expires text, formatted once a second, is the one Flask's interface writes for the same moment."""
+    from flask import Response
+
+    from portal.sessions import _http_date
+
+    with app.test_request_context("/"):
+        interface = Sessions()
+        session = interface.session_class({"_user_id": "t"})
+        session.permanent = session.modified = True
+        response = Response("x")
+        before = interface.get_expiration_time(app, session)
+        interface.save_session(app, session, response)
+        after = interface.get_expiration_time(app, session)
+    written = [a.strip() for a in response.headers["Set-Cookie"].split(";") if a.strip().startswith("Expires=")][0]
+    from werkzeug.http import http_date
+    assert written[len("Expires="):] in {http_date(before), http_date(after)}
+    assert _http_date(int(before.timestamp())) == http_date(before)

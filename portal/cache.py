@@ -145,6 +145,33 @@ class _Reader(threading.local):
 
     engine = None
     connection = None
+    memo = None  # on a SQLite file: _Unchanged
+
+
+class _Unchanged:
+    """On a SQLite file, the rows of the plain reads this thread's reader made, kept while the
+    database has not changed since: SQLite's `PRAGMA data_version` moves whenever any other
+    connection, in any process, commits a change, and the reader itself never writes. So a request
+    asks that (one cheap statement) instead of its versions query when nothing was written since
+    the last request read them; after any commit anywhere the query runs again. Not on a database
+    in memory (tests share one connection with the session, whose own commits do not move it) nor
+    on other databases, which have no such number."""
+
+    LIMIT = 1_000  # (statement, parameters) pairs kept per thread; all are let go when one more comes
+
+    def __init__(self):
+        self.version = None
+        self.generation = _memo_generation[0]
+        self.rows = {}
+
+    @staticmethod
+    def wanted(engine):
+        database = engine.url.database or ""
+        return (engine.dialect.name == "sqlite" and not isinstance(engine.pool, StaticPool)
+                and database not in ("", ":memory:") and "mode=memory" not in database)
+
+
+_memo_generation = [0]  # moved by clear(): every thread's kept rows are let go at its next read
 
 
 _reader = _Reader()
@@ -178,6 +205,7 @@ def reader_for(engine):
         # "begin" listener leaves this one alone; elsewhere the driver's own autocommit.
         options = {"portal_reader": True} if engine.dialect.name == "sqlite" else {"isolation_level": "AUTOCOMMIT"}
         _reader.connection = connection.execution_options(**options)
+        _reader.memo = _Unchanged() if _Unchanged.wanted(engine) else None
         _register_reader(_reader.connection)
     return _reader.connection
 
@@ -202,7 +230,7 @@ def _on_dispose(engine):
 def _forget_reader():
     """Closes the reader's connection for good (a new one is made when next needed); one shared
     with the session (a single-connection pool: in-memory SQLite) is only let go."""
-    connection, _reader.connection = _reader.connection, None
+    connection, _reader.connection, _reader.memo = _reader.connection, None, None
     with _readers_lock:
         _readers.pop(threading.current_thread(), None)
     if connection is not None and not isinstance(connection.engine.pool, StaticPool):
@@ -262,14 +290,27 @@ def _driver_rows(connection, statement, params):
     sql, order, defaults = found
     values = {**defaults, **params}
     args = tuple(values[name] for name in order) if order is not None else values
+    memo = _reader.memo if connection is _reader.connection and order is not None else None
     cursor = connection.connection.dbapi_connection.cursor()
     try:
-        if connection.dispatch.before_cursor_execute:  # whoever listens (tracing, the tests' counts) hears it as usual
-            connection.dispatch.before_cursor_execute(connection, cursor, sql, args, None, False)
-        cursor.execute(sql, args)
-        return cursor.fetchall()
+        if memo is not None:
+            version = _execute(connection, cursor, "PRAGMA data_version", ()).fetchone()[0]
+            if version != memo.version or memo.generation != _memo_generation[0] or len(memo.rows) >= memo.LIMIT:
+                memo.version, memo.generation, memo.rows = version, _memo_generation[0], {}
+            rows = memo.rows.get((sql, args))
+            if rows is None:
+                rows = memo.rows[(sql, args)] = tuple(_execute(connection, cursor, sql, args).fetchall())
+            return rows
+        return _execute(connection, cursor, sql, args).fetchall()
     finally:
         cursor.close()
+
+
+def _execute(connection, cursor, sql, args):
+    if connection.dispatch.before_cursor_execute:  # whoever listens (tracing, the tests' counts) hears it as usual
+        connection.dispatch.before_cursor_execute(connection, cursor, sql, args, None, False)
+    cursor.execute(sql, args)
+    return cursor
 
 
 # Versions
@@ -676,6 +717,7 @@ def clear():
     _fingerprints.clear()
     _derived.clear()
     _persons.clear()
+    _memo_generation[0] += 1
     for store in _derived_stores:
         store.clear()
     for store in _shared.values():

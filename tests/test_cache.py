@@ -328,3 +328,68 @@ def test_a_known_session_token_reads_the_same_rows_by_its_person(client, make_us
     by_token, by_person = both()
     assert "~uid" not in by_person and by_token.get("~uid") is None
     assert client.get("/notices/").status_code == 302  # signed out at once
+
+
+def test_on_a_sqlite_file_a_request_after_no_write_only_asks_whether_anything_was_written(concurrent_app, database_url, tmp_path):
+    """cache._Unchanged: on a SQLite file the versions query's rows are kept while the database's
+    data_version stays; any commit (this process's session, another process) or cache.clear()
+    makes the next request read them again. Other databases have no such number: no memo."""
+    import subprocess
+    import sys
+
+    from portal.models import Building, Unit, User
+    from tests.conftest import PASSWORD, PortalClient
+
+    app = concurrent_app
+    with app.app_context():
+        reader = cache.reader_for(db.engine)
+        if database_url:
+            assert cache._reader.memo is None
+            return
+        assert cache._reader.memo is not None and reader is cache._reader.connection
+        building = Building(name="1号楼", units=[Unit(number="1-101")])
+        resident = User(role=Role.RESIDENT, name="住户", phone="13800009999", residencies=[])
+        resident.set_password(PASSWORD)
+        db.session.add_all([building, resident])
+        db.session.flush()
+        from portal.models import Residency
+        db.session.add(Residency(user_id=resident.id, unit_id=building.units[0].id))
+        db.session.commit()
+        client = PortalClient(app)
+        client.login(resident)
+        assert client.get("/notices/").status_code == 200
+        statements = []
+        listener = lambda *a: a[2].startswith(("BEGIN", "SAVEPOINT", "RELEASE")) or statements.append(a[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            def page():
+                statements.clear()
+                response = client.get("/notices/")
+                assert response.status_code == 200
+                return response.get_data(as_text=True), list(statements)
+
+            page()  # (the first request after signing in learnt the token's person: its statement names them)
+            _html, asked = page()
+            assert asked == ["PRAGMA data_version"]  # nothing written since: the kept rows stand
+
+            from portal.models import NoticeCategory
+            db.session.add(Notice(title="停水通知", body="明天停水", body_html="<p>明天停水</p>", is_community_wide=True, author_id=resident.id,
+                                  publish_at=utcnow() - timedelta(minutes=5), category=NoticeCategory.NEWS))
+            db.session.commit()  # another connection of this process (the session's, as a write request's)
+            html, asked = page()
+            assert "停水通知" in html and asked[0] == "PRAGMA data_version" and len(asked) > 1
+            assert page()[1] == ["PRAGMA data_version"]
+
+            # Another process (a second worker) moves a counter behind this one's back.
+            database = db.engine.url.database
+            subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+                            "c.execute(\"INSERT INTO cache_version (key, version) VALUES ('settings', 1) "
+                            "ON CONFLICT (key) DO UPDATE SET version = version + 1\")", database], check=True)
+            assert len(page()[1]) > 1
+            assert page()[1] == ["PRAGMA data_version"]
+
+            cache.clear()  # (tests and restores: every kept thing goes, these rows too)
+            assert len(page()[1]) > 1
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+            cache._forget_reader()

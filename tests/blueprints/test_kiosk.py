@@ -36,6 +36,29 @@ def test_the_screen_shows_the_buildings_notices_and_bulletins_without_login(clie
     assert texts_of(page, "footer.kiosk-footer > span")[1:3] == ["服务热线 400-800-1234", "联系人 客服中心 王敏"]  # the hotline and contact person
 
 
+
+def test_the_kept_screen_page_moves_with_its_slides_settings_hotline_and_poll(client, lobby, make_notice):
+    """The screen's page is kept by everything it shows (kiosk.views._pages): each of these changes it at once."""
+    from portal.services import settings
+
+    _building, screen = lobby
+    url = f"/kiosk/{screen.secret}"
+    first = client.get(url)
+    assert _titles(first) == ["暂无公告"] and client.get(url).get_data() == first.get_data()
+    make_notice(title="电梯检修")
+    assert _titles(client.get(url)) == ["电梯检修"]
+    settings.update({"hotline": "400-000-0000"}, None)
+    db.session.commit()
+    assert texts_of(client.get(url), "footer.kiosk-footer > span")[1] == "服务热线 400-000-0000"
+    from portal.models import Orientation
+
+    db.session.get(KioskScreen, screen.id).orientation = Orientation.PORTRAIT
+    db.session.commit()
+    assert "portrait" in element(client.get(url), "body").get("class").split()
+    assert element(client.get(f"{url}?poll=7"), "body").get("data-poll-seconds") == "7"
+    assert element(client.get(url), "body").get("data-poll-seconds") == "30"
+
+
 def test_no_personal_data_on_the_screen(client, lobby, make_user, make_notice):
     building, screen = lobby
     resident = make_user(name="隐私住户", phone="13812340000", building=building)

@@ -5,6 +5,7 @@ from flask import abort, make_response, render_template, request
 from flask_babel import force_locale
 from markupsafe import Markup
 
+from portal import cache
 from portal.blueprints.kiosk import bp
 from portal.extensions import csrf
 from portal.models import utcnow
@@ -23,16 +24,27 @@ def _screen(secret):
     return screen
 
 
+# The screen's whole page, by everything it shows: its settings, its slides' ETag (which moves
+# with them), the poll interval asked for, the hotline and the contact person.
+_pages = cache.derived_store(500)
+
+
 @bp.route("/<secret>")
 def screen(secret):
     info = _screen(secret)
     now = utcnow()
     slides, etag = _content(info, now)
-    with force_locale("zh_Hans"):
-        response = make_response(render_template(
-            "kiosk/screen.html", screen=info, slides=Markup(slides), etag=etag,  # noqa: S704 - rendered by kiosk/_slides.html with autoescape
-            hotline=settings.get("hotline"), contact_person=settings.get("contact_person"),
-        ))
+    hotline, contact_person = settings.get("hotline"), settings.get("contact_person")
+    key = (tuple(info.items()), etag, request.args.get("poll"), hotline, contact_person)
+    page = _pages.get(key)
+    if page is None:
+        with force_locale("zh_Hans"):
+            page = render_template(
+                "kiosk/screen.html", screen=info, slides=Markup(slides), etag=etag,  # noqa: S704 - rendered by kiosk/_slides.html with autoescape
+                hotline=hotline, contact_person=contact_person,
+            )
+        _pages.set(key, page)
+    response = make_response(page)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Referrer-Policy"] = "no-referrer"  # the secret stays in the lobby
     return response

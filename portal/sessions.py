@@ -18,6 +18,7 @@ interface.
 """
 import functools
 import hashlib
+import hmac
 import json
 import threading
 import time
@@ -87,25 +88,14 @@ class _PlainFirst:
 
 
 class _HMACSHA1(HMACAlgorithm):
-    """HMAC-SHA1, the session's signature (RFC 2104), from the key's inner and outer SHA-1 states
-    worked out once per key and copied for each signature: the same bytes as hmac.digest, without
-    setting up OpenSSL's HMAC each time."""
-
-    BLOCK = 64  # SHA-1's block size
+    """HMAC-SHA1, the session's signature, in one call to the C implementation (itsdangerous
+    builds it from Python objects around hashlib.sha1): the same bytes."""
 
     def __init__(self):
         super().__init__(hashlib.sha1)
-        self._pads = {}
 
     def get_signature(self, key, value):
-        pads = self._pads.get(key)
-        if pads is None:
-            padded = (hashlib.sha1(key).digest() if len(key) > self.BLOCK else key).ljust(self.BLOCK, b"\0")
-            pads = self._pads[key] = (hashlib.sha1(bytes(b ^ 0x36 for b in padded)), hashlib.sha1(bytes(b ^ 0x5C for b in padded)))
-        inner, outer = pads[0].copy(), pads[1].copy()
-        inner.update(value)
-        outer.update(inner.digest())
-        return outer.digest()
+        return hmac.digest(key, value, "sha1")
 
 
 class _Signer(TimestampSigner):

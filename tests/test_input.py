@@ -519,6 +519,12 @@ def test_a_number_out_of_range_in_any_query_parameter_is_never_a_fault(app):
     demo.seed()
     db.session.commit()
     _states_the_demo_lacks()
+    from portal.models import Building, utcnow
+    from portal.services import kiosk
+
+    lobby = kiosk.create(db.session.scalars(sa.select(Building)).first(), "大堂", "landscape", 12, 30, None, None, utcnow())
+    db.session.commit()
+    unlinked = [*UNLINKED, f"/kiosk/{lobby.secret}"]  # (a lobby screen's link is given out, not linked)
     params = {}
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
@@ -530,7 +536,7 @@ def test_a_number_out_of_range_in_any_query_parameter_is_never_a_fault(app):
     tried, faults, reached = 0, [], set()
     for role, login in {**DEMO, "signed out": None}.items():
         client = _signed_in(app, login) if login else PortalClient(app)
-        for path in [*_crawl(app, client, limit=200, per_shape=1), *UNLINKED]:
+        for path in [*_crawl(app, client, limit=200, per_shape=1), *unlinked]:
             endpoint = _endpoint(app, path, "GET")
             if endpoint in reached or not params.get(endpoint):
                 continue

@@ -45,7 +45,7 @@ def _plain_session(value):
     if type(value) is not dict:
         return False
     for key, item in value.items():
-        if type(key) is not str or key[:1] == " " or (type(item) not in _SCALARS and not _plain(item)):
+        if type(key) is not str or key[:1] == " " or not _plain(item):
             return False
     return True
 

@@ -337,7 +337,7 @@ def test_on_a_sqlite_file_a_request_after_no_write_only_asks_whether_anything_wa
     import subprocess
     import sys
 
-    from portal.models import Building, Unit, User
+    from portal.models import Building, NoticeCategory, Residency, Unit, User
     from tests.conftest import PASSWORD, PortalClient
 
     app = concurrent_app
@@ -348,12 +348,10 @@ def test_on_a_sqlite_file_a_request_after_no_write_only_asks_whether_anything_wa
             return
         assert cache._reader.memo is not None and reader is cache._reader.connection
         building = Building(name="1号楼", units=[Unit(number="1-101")])
-        resident = User(role=Role.RESIDENT, name="住户", phone="13800009999", residencies=[])
+        resident = User(role=Role.RESIDENT, name="住户", phone="13800009999")
         resident.set_password(PASSWORD)
+        resident.residencies.append(Residency(unit=building.units[0]))
         db.session.add_all([building, resident])
-        db.session.flush()
-        from portal.models import Residency
-        db.session.add(Residency(user_id=resident.id, unit_id=building.units[0].id))
         db.session.commit()
         client = PortalClient(app)
         client.login(resident)
@@ -372,7 +370,6 @@ def test_on_a_sqlite_file_a_request_after_no_write_only_asks_whether_anything_wa
             _html, asked = page()
             assert asked == ["PRAGMA data_version"]  # nothing written since: the kept rows stand
 
-            from portal.models import NoticeCategory
             db.session.add(Notice(title="停水通知", body="明天停水", body_html="<p>明天停水</p>", is_community_wide=True, author_id=resident.id,
                                   publish_at=utcnow() - timedelta(minutes=5), category=NoticeCategory.NEWS))
             db.session.commit()  # another connection of this process (the session's, as a write request's)

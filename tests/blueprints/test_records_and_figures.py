@@ -215,7 +215,9 @@ def test_a_measure_is_verified_before_and_after_and_revised_when_missed(client, 
         setattr(earlier, name, getattr(earlier, name) - timedelta(days=10))
     _closed_ticket(resident, staff, late=True)  # late, while the measure runs: the figure after is 0%
     client.login(staff)
-    today = date.today()
+    from portal.i18n import to_local
+
+    today = to_local(utcnow()).date()  # the community's day, as staff enter dates
     assert client.post("/figures/measures", {"problem": "反馈超时", "goal": "按时反馈率提升到95%", "figure": "timeliness", "target": "95",
                                              "department_id": "0", "owner_id": str(staff.id), "starts_on": str(today - timedelta(days=5)),
                                              "deadline": str(today + timedelta(days=30)), "steps": "增加值班"}).status_code == 302
